@@ -1,0 +1,3 @@
+"""healstack: recovery playbooks compiled into Step Functions workflows through cdktf."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,111 @@
+"""The ``healstack`` command. Exit 0 on success, 2 on bad input with one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from healstack import __version__
+from healstack.errors import HealstackError, UsageError
+from healstack.loader import load_playbooks, shipped_playbook_path
+
+DEFAULT_OUT = "cdktf.out"
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="healstack",
+        description="Compile recovery playbooks into bounded Step Functions workflows (cdktf).",
+    )
+    parser.add_argument("--version", action="version", version=f"healstack {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    validate = sub.add_parser("validate", help="validate playbooks; write nothing")
+    validate.add_argument("playbooks", nargs="+", metavar="PLAYBOOK", type=Path)
+    _settings_args(validate)
+
+    synth = sub.add_parser("synth", help="synthesize one Terraform stack per playbook")
+    synth.add_argument(
+        "--playbook",
+        dest="playbooks",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="a playbook file (repeatable); default: the shipped EC2 status-check playbook",
+    )
+    synth.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), help="output folder")
+    _settings_args(synth)
+    return parser
+
+
+def _settings_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--prefix", default="healstack", help="name prefix of every resource")
+    parser.add_argument("--stage", default=None, help="e.g. sandbox, dev, prod")
+    parser.add_argument("--region", default="us-east-1")
+
+
+def _settings(args: argparse.Namespace) -> object:
+    from healstack.settings import settings_from_args
+
+    return settings_from_args(args.prefix, args.stage, args.region)
+
+
+def run(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    if args.command == "validate":
+        from healstack.synth import check_names
+
+        playbooks = load_playbooks(args.playbooks)
+        check_names(playbooks, _settings(args), "aws")  # type: ignore[arg-type]
+        for playbook in playbooks:
+            print(f"ok: {playbook.name} ({len(playbook.steps)} steps, {playbook.attempts.max} attempts)")
+        return EXIT_OK
+    if args.command == "synth":
+        from healstack.synth import synthesize
+
+        paths = args.playbooks or [shipped_playbook_path()]
+        playbooks = load_playbooks(paths)
+        result = synthesize(playbooks, args.out, _settings(args))  # type: ignore[arg-type]
+        for stack in result.stacks:
+            print(f"synthesized: {args.out}/stacks/{stack}/cdk.tf.json")
+        return EXIT_OK
+    raise UsageError(f"unknown command {args.command}")  # pragma: no cover (argparse rejects)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except HealstackError as exc:
+        print(f"healstack: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("healstack: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in healstack, not the user's input
+        if os.environ.get("HEALSTACK_DEBUG") == "1":
+            raise
+        print(
+            f"healstack: internal error: {type(exc).__name__}: {exc} "
+            "(set HEALSTACK_DEBUG=1 for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""Load playbooks from YAML/JSON files or dicts, turning every failure into one PlaybookError."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from healstack.errors import PlaybookError
+from healstack.playbook import Playbook, _FieldError
+
+DEFAULT_PLAYBOOK = "ec2-status-check-recovery.yaml"
+
+
+def shipped_playbooks() -> list[str]:
+    """File names of the playbooks that ship with healstack."""
+    folder = resources.files("healstack") / "playbooks"
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith((".yaml", ".yml", ".json")))
+
+
+def shipped_playbook_path(name: str = DEFAULT_PLAYBOOK) -> Path:
+    return Path(str(resources.files("healstack") / "playbooks" / name))
+
+
+def load_playbook(path: str | Path) -> Playbook:
+    """Read and validate one playbook file; errors name the file and the field."""
+    source = str(path)
+    file = Path(path)
+    if not file.is_file():
+        raise PlaybookError("", "no such file (check the path)", source=source)
+    text = file.read_text(encoding="utf-8")
+    try:
+        if file.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        line = _error_line(exc)
+        raise PlaybookError(
+            "", f"is not valid {'JSON' if file.suffix == '.json' else 'YAML'}{line} (fix the syntax)",
+            source=source,
+        ) from None
+    try:
+        return playbook_from_dict(data)
+    except PlaybookError as exc:
+        raise exc.with_source(source) from None
+
+
+def load_playbooks(paths: Iterable[str | Path]) -> list[Playbook]:
+    playbooks = [load_playbook(p) for p in paths]
+    seen: dict[str, int] = {}
+    for index, playbook in enumerate(playbooks):
+        if playbook.name in seen:
+            raise PlaybookError(
+                "name",
+                f'"{playbook.name}" is also the name of playbook #{seen[playbook.name] + 1} '
+                "(give each playbook its own name)",
+                source=str(list(paths)[index]) if isinstance(paths, Sequence) else None,
+            )
+        seen[playbook.name] = index
+    return playbooks
+
+
+def playbook_from_dict(data: object) -> Playbook:
+    if not isinstance(data, dict):
+        raise PlaybookError("", "a playbook is a mapping of fields (start with `name:`)")
+    try:
+        return Playbook.model_validate(data)
+    except ValidationError as exc:
+        raise _to_playbook_error(exc, data) from None
+
+
+def _error_line(exc: Exception) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return f" at line {mark.line + 1}"
+    lineno = getattr(exc, "lineno", None)
+    return f" at line {lineno}" if lineno else ""
+
+
+def format_path(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _to_playbook_error(exc: ValidationError, data: dict[str, Any]) -> PlaybookError:
+    errors = exc.errors()
+    first = errors[0]
+    loc: tuple[str | int, ...] = tuple(first["loc"])
+    message = _message(first, loc)
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, _FieldError):
+        loc = loc + cause.loc
+        message = str(cause)
+    more = len(errors) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return PlaybookError(format_path(loc), message)
+
+
+def _message(error: Any, loc: tuple[str | int, ...]) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "missing":
+        return "is required (add it)"
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(loc[:-1])
+        guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean {guess[0]}?" if guess else f"allowed: {', '.join(allowed)}"
+        return f"is not a known field ({hint})"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{_show(value)} is not a whole number (use e.g. 3)"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{_show(value)} is not true or false (use true or false)"
+    if kind in ("string_type",):
+        return f"{_show(value)} is not text (quote it)"
+    if kind in ("list_type",):
+        return f"{_show(value)} is not a list (use a YAML list: - item)"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"{_show(value)} is not a mapping (use key: value lines)"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        ctx = error.get("ctx") or {}
+        bound = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in ctx.items())
+        return f"{_show(value)} is out of range (use a value {bound})"
+    if kind == "too_short":
+        return "is empty (give at least one)"
+    if kind == "too_long":
+        ctx = error.get("ctx") or {}
+        return f"has too many entries (at most {ctx.get('max_length')})"
+    return str(error["msg"])
+
+
+def _show(value: object) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else f'"{value}"'
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _allowed_fields(loc: tuple[str | int, ...]) -> list[str]:
+    model: type[BaseModel] = Playbook
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        nested = _model_in(annotation)
+        if nested is None:
+            return []
+        model = nested
+    return sorted(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

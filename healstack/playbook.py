@@ -1,0 +1,316 @@
+"""The playbook model: what a platform team writes, validated in one place.
+
+This module knows no cloud. Every rule lives here (or in the duration parser) and
+raises a message that names the fix; ``healstack.loader`` turns pydantic's errors into
+one ``PlaybookError`` line with the field path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from healstack.catalog import TARGET_KINDS
+from healstack.durations import format_duration, parse_duration
+
+Seconds = Annotated[int, BeforeValidator(parse_duration)]
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+STEP_NAME_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+ID_PATH_PATTERN = re.compile(r"^\$(\.[A-Za-z0-9_-]+|\[\d+\]|\['[^'\]]+'\])+$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ATTEMPTS_PATTERN = re.compile(r"^(\d+)(?:(\+)|-(\d+))?$")
+
+MAX_ATTEMPTS = 10
+MAX_STEPS = 25
+MAX_WAIT_SECONDS = 24 * 3600
+MIN_TIMEOUT_SECONDS = 60
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Trigger(_Strict):
+    """The event pattern that starts a recovery (EventBridge pattern fields)."""
+
+    source: list[str] = Field(min_length=1)
+    detail_type: list[str] | None = Field(default=None, min_length=1)
+    detail: dict[str, Any] | None = None
+    resources: list[str] | None = Field(default=None, min_length=1)
+
+    @field_validator("source", "detail_type", "resources", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    def event_pattern(self) -> dict[str, Any]:
+        pattern: dict[str, Any] = {"source": list(self.source)}
+        if self.detail_type:
+            pattern["detail-type"] = list(self.detail_type)
+        if self.resources:
+            pattern["resources"] = list(self.resources)
+        if self.detail:
+            pattern["detail"] = self.detail
+        return pattern
+
+
+class Target(_Strict):
+    """What the playbook recovers and where its id sits in the event."""
+
+    kind: str
+    id_path: str | None = None
+    #: mutating permissions are limited to resources carrying this tag (key -> value).
+    require_tag: dict[str, str] | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in TARGET_KINDS:
+            raise ValueError(f'"{value}" is not a target kind (use one of: {", ".join(TARGET_KINDS)})')
+        return value
+
+    @field_validator("id_path")
+    @classmethod
+    def _path_shape(cls, value: str | None) -> str | None:
+        if value is not None and not ID_PATH_PATTERN.match(value):
+            raise ValueError(
+                f'"{value}" is not an event path (use a path like $.detail.instance-id or $.resources[0])'
+            )
+        return value
+
+    @field_validator("require_tag")
+    @classmethod
+    def _one_tag(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None and len(value) != 1:
+            raise ValueError("name exactly one tag, e.g. {healstack: enabled}")
+        return value
+
+
+class WaitUntil(_Strict):
+    """Poll the target's check until it reports ``state`` (a bounded poll)."""
+
+    state: str
+    poll_every: Seconds = 15
+    max_polls: int = Field(default=20, ge=1, le=100)
+
+    @field_validator("poll_every")
+    @classmethod
+    def _poll_range(cls, value: int) -> int:
+        if not 1 <= value <= 3600:
+            raise ValueError(f"{format_duration(value)} is out of range (use 1s to 1h)")
+        return value
+
+
+class Step(_Strict):
+    """One step of an attempt: exactly one of ``check``, ``action``, ``wait``, ``wait_until``."""
+
+    check: str | None = None
+    action: str | None = None
+    wait: Seconds | None = None
+    wait_until: WaitUntil | None = None
+    name: str | None = None
+    on_attempts: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> Step:
+        given = [k for k in ("check", "action", "wait", "wait_until") if getattr(self, k) is not None]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise ValueError(
+                f"a step needs exactly one of check, action, wait, wait_until (found: {found})"
+            )
+        return self
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, value: str | None) -> str | None:
+        if value is not None and (not STEP_NAME_PATTERN.match(value) or len(value) > 60):
+            raise ValueError(
+                f'"{value}" is not a step name (use CamelCase letters and digits, up to 60, e.g. Recheck)'
+            )
+        return value
+
+    @field_validator("wait")
+    @classmethod
+    def _wait_range(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= MAX_WAIT_SECONDS:
+            raise ValueError(f"{format_duration(value)} is out of range (use 1s to 24h)")
+        return value
+
+    @field_validator("on_attempts", mode="before")
+    @classmethod
+    def _attempt_spec(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if value is not None and (not isinstance(value, str) or not ATTEMPTS_PATTERN.match(value)):
+            raise ValueError(f'"{value}" is not an attempt range (use 1, 2-3 or 2+)')
+        return value
+
+    @property
+    def kind(self) -> Literal["check", "action", "wait", "wait_until"]:
+        if self.check is not None:
+            return "check"
+        if self.action is not None:
+            return "action"
+        if self.wait is not None:
+            return "wait"
+        return "wait_until"
+
+    def attempt_range(self, max_attempts: int) -> tuple[int, int]:
+        """Inclusive (first, last) attempt on which this step runs."""
+        if self.on_attempts is None:
+            return (1, max_attempts)
+        match = ATTEMPTS_PATTERN.match(self.on_attempts)
+        assert match is not None  # checked by the validator
+        first = int(match.group(1))
+        if match.group(2):
+            return (first, max_attempts)
+        last = int(match.group(3)) if match.group(3) else first
+        return (first, last)
+
+
+class Attempts(_Strict):
+    max: int = Field(default=3, ge=1, le=MAX_ATTEMPTS)
+    wait_between: Seconds = 60
+
+    @field_validator("wait_between")
+    @classmethod
+    def _between_range(cls, value: int) -> int:
+        if value > MAX_WAIT_SECONDS:
+            raise ValueError(f"{format_duration(value)} is out of range (use 0s to 24h)")
+        return value
+
+
+class Notify(_Strict):
+    emails: list[str] = Field(default_factory=list)
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not EMAIL_PATTERN.match(address):
+                raise ValueError(f'"{address}" is not an email address (use name@example.com)')
+        if len(set(value)) != len(value):
+            raise ValueError("lists an address twice (list each once)")
+        return value
+
+
+class Playbook(_Strict):
+    """A recovery playbook: trigger, target, the steps of one attempt, and their bounds."""
+
+    name: str
+    description: str = ""
+    trigger: Trigger
+    target: Target
+    steps: list[Step] = Field(min_length=1, max_length=MAX_STEPS)
+    attempts: Attempts = Field(default_factory=Attempts)
+    timeout: Seconds = 3600
+    notify: Notify = Field(default_factory=Notify)
+    dry_run: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value) or "--" in value:
+            raise ValueError(
+                f'"{value}" is not a playbook name (use lower-case letters, digits and single '
+                "hyphens, starting with a letter, e.g. ec2-status-check-recovery)"
+            )
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_range(cls, value: int) -> int:
+        if not MIN_TIMEOUT_SECONDS <= value <= MAX_TIMEOUT_SECONDS:
+            raise ValueError(f"{format_duration(value)} is out of range (use 1m to 7d)")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Playbook:
+        kind = TARGET_KINDS[self.target.kind]
+        for index, step in enumerate(self.steps):
+            _check_step(step, index, kind.name, kind.checks, kind.actions, kind.states)
+            first, last = step.attempt_range(self.attempts.max)
+            if first > last or first < 1 or last > self.attempts.max:
+                raise _FieldError(
+                    ("steps", index, "on_attempts"),
+                    f'"{step.on_attempts}" never runs with attempts.max {self.attempts.max} '
+                    f"(use a range within 1-{self.attempts.max})",
+                )
+        final = self.steps[-1]
+        if final.kind != "check" or final.on_attempts is not None:
+            raise _FieldError(
+                ("steps", len(self.steps) - 1),
+                "the last step of an attempt must be a check that runs on every attempt "
+                "(end the steps with `- check: status`)",
+            )
+        names = [s.name for s in self.steps if s.name]
+        for name in names:
+            if names.count(name) > 1:
+                index = [s.name for s in self.steps].index(name, names.index(name) + 1)
+                raise _FieldError(("steps", index, "name"), f'"{name}" is used twice (name each step once)')
+        needed = self.minimum_run_seconds()
+        if needed >= self.timeout:
+            raise _FieldError(
+                ("timeout",),
+                f"{format_duration(self.timeout)} is shorter than the {format_duration(needed)} "
+                f"the waits of {self.attempts.max} attempts need (raise timeout or lower attempts.max)",
+            )
+        return self
+
+    def minimum_run_seconds(self) -> int:
+        """The waits alone across every attempt: a floor for the overall timeout."""
+        total = self.attempts.wait_between * (self.attempts.max - 1)
+        for attempt in range(1, self.attempts.max + 1):
+            for step in self.steps:
+                first, last = step.attempt_range(self.attempts.max)
+                if first <= attempt <= last and step.wait is not None:
+                    total += step.wait
+        return total
+
+
+class _FieldError(ValueError):
+    """A cross-field rule broken at a path deeper than the model that checks it."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        self.loc = loc
+        super().__init__(message)
+
+
+def _check_step(
+    step: Step,
+    index: int,
+    kind: str,
+    checks: tuple[str, ...],
+    actions: tuple[str, ...],
+    states: tuple[str, ...],
+) -> None:
+    if step.check is not None and step.check not in checks:
+        raise _FieldError(
+            ("steps", index, "check"),
+            f'"{step.check}" is not a check of {kind} (use one of: {", ".join(checks)})',
+        )
+    if step.action is not None and step.action not in actions:
+        raise _FieldError(
+            ("steps", index, "action"),
+            f'"{step.action}" is not an action of {kind} (use one of: {", ".join(actions)})',
+        )
+    if step.wait_until is not None and step.wait_until.state not in states:
+        raise _FieldError(
+            ("steps", index, "wait_until", "state"),
+            f'"{step.wait_until.state}" is not a state of {kind} (use one of: {", ".join(states)})',
+        )
+    if step.params and step.kind in ("wait", "wait_until"):
+        raise _FieldError(("steps", index, "params"), "waits take no params (remove params)")

@@ -1,0 +1,71 @@
+"""Validate playbooks, then synthesize one stack per playbook into an output folder.
+
+The output folder is replaced whole or not at all: synthesis writes to a sibling
+temporary folder and renames it into place, so a failure never leaves half a cdktf.out.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from healstack.errors import PlaybookError
+from healstack.modules.compile import function_keys
+from healstack.playbook import Playbook
+from healstack.providers import registry
+from healstack.providers.interfaces import DeploymentSettings
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    out_dir: Path
+    stacks: tuple[str, ...]
+
+
+def check_names(playbooks: Sequence[Playbook], settings: DeploymentSettings, provider: str) -> None:
+    """The cloud's naming limits, before any cloud code runs."""
+    rules = registry.naming_rules(provider)
+    for playbook in playbooks:
+        problems = rules.problems(playbook.name, function_keys(playbook), settings)
+        if problems:
+            path, message = problems[0]
+            raise PlaybookError(path, f'"{playbook.name}" {message}')
+
+
+def synthesize(
+    playbooks: Sequence[Playbook],
+    out_dir: Path,
+    settings: DeploymentSettings | None = None,
+    provider_name: str = "aws",
+) -> SynthResult:
+    settings = settings or DeploymentSettings()
+    check_names(playbooks, settings, provider_name)
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from cdktf import App
+
+    from healstack.modules.stack import RecoveryStack
+
+    provider = registry.provider(provider_name)
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        app = App(outdir=str(staging), stack_traces=False)
+        stacks = tuple(RecoveryStack(app, pb, provider, settings).node.id for pb in playbooks)
+        app.synth()
+        _replace(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return SynthResult(out_dir, stacks)
+
+
+def _replace(new: Path, target: Path) -> None:
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

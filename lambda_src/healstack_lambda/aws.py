@@ -1,0 +1,42 @@
+"""Lazily created, cached boto3 clients (keyed by service and region).
+
+Clients are built inside the handler call so test mocks apply; boto3 itself honours
+``AWS_ENDPOINT_URL``. Short timeouts and few retries keep every handler well under 10 s:
+the workflow, not the Lambda, retries ``TransientError``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=4,
+    retries={"total_max_attempts": 2, "mode": "standard"},
+)
+_CLIENTS: dict[tuple[str, str | None], Any] = {}
+
+
+def default_region() -> str | None:
+    """The region the function runs in: ``AWS_REGION``, then ``AWS_DEFAULT_REGION``."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+
+def client(service: str, region: str | None = None) -> Any:
+    """Return a cached boto3 client for ``service`` in ``region`` (default: our own)."""
+    resolved = region or default_region()
+    key = (service, resolved)
+    cached = _CLIENTS.get(key)
+    if cached is None:
+        cached = boto3.client(service, region_name=resolved, config=_CONFIG)
+        _CLIENTS[key] = cached
+    return cached
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests call this between mocked accounts)."""
+    _CLIENTS.clear()

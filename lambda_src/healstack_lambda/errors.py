@@ -1,0 +1,123 @@
+"""Error types whose class names are the Lambda ``errorType`` contract, and AWS error mapping.
+
+The state machine routes on these names: ``TransientError`` is retried, the others are
+caught and reported. ``map_aws_error`` turns a botocore failure into one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+
+class HealstackError(Exception):
+    """Base of every error a handler raises on purpose."""
+
+
+class MalformedEvent(HealstackError):
+    """The triggering event lacks what we need (message names the field and the detail-type)."""
+
+
+class ResourceNotFound(HealstackError):
+    """The target resource does not exist (or is terminated / being deleted)."""
+
+
+class NotPermitted(HealstackError):
+    """The Lambda's role may not perform the call."""
+
+
+class TransientError(HealstackError):
+    """Throttling, 5xx or a network failure; the workflow retries these."""
+
+
+class InvalidInput(HealstackError):
+    """The step payload itself is wrong (missing field, wrong type, bad id)."""
+
+
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "ServerException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "EC2ThrottledException",
+        "PriorRequestNotComplete",
+    }
+)
+NOT_PERMITTED_CODES = frozenset(
+    {
+        "UnauthorizedOperation",
+        "AccessDenied",
+        "AccessDeniedException",
+        "AuthFailure",
+    }
+)
+NOT_FOUND_CODES = frozenset(
+    {
+        "InvalidInstanceID.NotFound",
+        "InvalidInstanceID.Malformed",
+        "ServiceNotFoundException",
+        "ServiceNotActiveException",
+        "ClusterNotFoundException",
+        "DBInstanceNotFound",
+        "DBInstanceNotFoundFault",
+    }
+)
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """Collapse whitespace so a message stays on one line, and cap its length."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def map_client_error(err: ClientError, resource: str) -> HealstackError | None:
+    """Return the healstack error for ``err``, or None when it must be re-raised unchanged."""
+    error = err.response.get("Error", {})
+    code = str(error.get("Code", "Unknown"))
+    aws_message = str(error.get("Message", ""))
+    operation = err.operation_name or "AWS call"
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    text = one_line(f"{operation} on {resource} failed: {code}: {aws_message}".rstrip(": "))
+    if code in TRANSIENT_CODES or (isinstance(status, int) and (status >= 500 or status == 429)):
+        return TransientError(text)
+    if code in NOT_PERMITTED_CODES:
+        return NotPermitted(text)
+    if code in NOT_FOUND_CODES:
+        return ResourceNotFound(text)
+    return None
+
+
+@contextmanager
+def aws_errors(resource: str) -> Iterator[None]:
+    """Translate botocore failures raised inside the block into healstack errors."""
+    try:
+        yield
+    except ClientError as err:
+        mapped = map_client_error(err, resource)
+        if mapped is None:
+            raise
+        raise mapped from err
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as err:
+        name = type(err).__name__
+        raise TransientError(one_line(f"AWS call on {resource} failed: {name}: {err}")) from err

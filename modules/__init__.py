@@ -1,0 +1,1 @@
+"""Composition layer: the RecoveryWorkflow construct, built only on neutral interfaces."""

@@ -1,0 +1,444 @@
+"""Compile a playbook into the neutral workflow graph and the functions it calls.
+
+The shape (one attempt = the playbook's steps, repeated at most ``attempts.max`` times):
+
+    ResolveTarget -> [steps of the attempt] -> final check healthy?  -> NotifyRecovered (end)
+                                                            no      -> AttemptsLeft?
+                                     yes: WaitBetweenAttempts -> NextAttempt -> first step
+                                     no:  NotifyGaveUp -> GaveUp (fail)
+
+Steps limited to some attempts (``on_attempts``) sit behind one Choice per run of steps
+that share the same range. A ``wait_until`` is a single task whose retry *is* the bounded
+poll, so no loop of states is needed. Every task retries transient errors with backoff
+and jitter, and catches everything else into a failure notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from healstack.catalog import TARGET_KINDS
+from healstack.durations import format_duration
+from healstack.playbook import Playbook, Step
+from healstack.providers.interfaces import FunctionSpec
+from healstack.providers.workflow import (
+    Assign,
+    Catch,
+    Choice,
+    Context,
+    ErrorCategory,
+    Fail,
+    Increment,
+    IsTrue,
+    NumberBelow,
+    NumberBetween,
+    Ref,
+    ResultRef,
+    RetryPolicy,
+    Rule,
+    State,
+    Task,
+    Value,
+    Wait,
+    Workflow,
+    successors,
+)
+
+RESOLVE = "ResolveTarget"
+ATTEMPTS_LEFT = "AttemptsLeft"
+WAIT_BETWEEN = "WaitBetweenAttempts"
+NEXT_ATTEMPT = "NextAttempt"
+NOTIFY_RECOVERED = "NotifyRecovered"
+NOTIFY_ALREADY_HEALTHY = "NotifyAlreadyHealthy"
+NOTIFY_GAVE_UP = "NotifyGaveUp"
+NOTIFY_FAILED = "NotifyFailed"
+NOTIFY_BAD_EVENT = "NotifyUnresolvedEvent"
+GAVE_UP = "GaveUp"
+FAILED = "RecoveryFailed"
+UNRESOLVED = "EventNotResolved"
+RESERVED_STATE_NAMES = frozenset(
+    {
+        RESOLVE,
+        ATTEMPTS_LEFT,
+        WAIT_BETWEEN,
+        NEXT_ATTEMPT,
+        NOTIFY_RECOVERED,
+        NOTIFY_ALREADY_HEALTHY,
+        NOTIFY_GAVE_UP,
+        NOTIFY_FAILED,
+        NOTIFY_BAD_EVENT,
+        GAVE_UP,
+        FAILED,
+        UNRESOLVED,
+    }
+)
+
+RESOLVE_FUNCTION = "resolve-target"
+NOTIFY_FUNCTION = "notify"
+
+#: data keys of the running workflow
+CTX = "ctx"
+LAST = "last"
+ERROR = "error"
+RESOURCE_ID = Ref((CTX, "resource_id"))
+ATTEMPT = Ref((CTX, "attempt"))
+
+#: every function call: transient faults of the platform or the cloud API are retried
+TRANSIENT_RETRY = RetryPolicy(
+    errors=(ErrorCategory.PLATFORM_TRANSIENT, ErrorCategory.STEP_TRANSIENT),
+    interval_seconds=2,
+    max_attempts=4,
+    backoff_rate=2.0,
+    max_delay_seconds=30,
+    jitter=True,
+)
+TASK_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class CompiledRecovery:
+    workflow: Workflow
+    functions: tuple[FunctionSpec, ...]
+
+
+def function_key(step: Step) -> str:
+    """The function a step runs: one per distinct operation (a wait_until polls the check)."""
+    if step.check is not None:
+        return f"check-{step.check}".replace("_", "-")
+    if step.action is not None:
+        return step.action.replace("_", "-")
+    if step.wait_until is not None:
+        return "check-status"
+    raise ValueError("waits run no function")
+
+
+def function_keys(playbook: Playbook) -> list[str]:
+    """Every function key the playbook's stack deploys, in a stable order."""
+    keys = [RESOLVE_FUNCTION]
+    for step in playbook.steps:
+        if step.kind != "wait":
+            key = function_key(step)
+            if key not in keys:
+                keys.append(key)
+    keys.append(NOTIFY_FUNCTION)
+    return keys
+
+
+def state_names(playbook: Playbook) -> list[str]:
+    """One unique state name per step (the step's own name, or one derived from it)."""
+    names: list[str] = []
+    for step in playbook.steps:
+        base = step.name or _derived_name(step)
+        name, n = base, 2
+        while name in names or name in RESERVED_STATE_NAMES:
+            name, n = f"{base}{n}", n + 1
+        names.append(name)
+    return names
+
+
+def _derived_name(step: Step) -> str:
+    if step.check is not None:
+        return "Check" + _camel(step.check)
+    if step.action is not None:
+        return _camel(step.action)
+    if step.wait is not None:
+        return "Wait" + format_duration(step.wait)
+    assert step.wait_until is not None
+    return "WaitUntil" + _camel(step.wait_until.state)
+
+
+def _camel(text: str) -> str:
+    return "".join(part.capitalize() for part in text.replace("-", "_").split("_"))
+
+
+def compile_playbook(playbook: Playbook) -> CompiledRecovery:
+    return CompiledRecovery(
+        workflow=_Compiler(playbook).workflow(),
+        functions=tuple(_function_spec(playbook, key) for key in function_keys(playbook)),
+    )
+
+
+def _function_spec(playbook: Playbook, key: str) -> FunctionSpec:
+    kind = playbook.target.kind
+    if key == RESOLVE_FUNCTION:
+        return FunctionSpec(key, "resolve_target", kind, None, "find the target's id in the event")
+    if key == NOTIFY_FUNCTION:
+        return FunctionSpec(key, "notify", kind, None, "publish the recovery's outcome")
+    operation = key.removeprefix("check-").replace("-", "_")
+    return FunctionSpec(
+        key, "step", kind, operation, f"{key}: {TARGET_KINDS[kind].description}"
+    )
+
+
+def _fuse_choices(states: list[State]) -> list[State]:
+    """A Choice whose default is another Choice takes over that Choice's rules.
+
+    Saves a state transition per decision (a verdict followed by an attempt gate); the
+    rules keep their order, so the outcome is the same.
+    """
+    by_name = {s.name: s for s in states}
+    fused: list[State] = []
+    for state in states:
+        while isinstance(state, Choice) and isinstance(by_name.get(state.default), Choice):
+            inner = by_name[state.default]
+            assert isinstance(inner, Choice)
+            state = Choice(state.name, state.rules + inner.rules, inner.default, state.comment)
+        fused.append(state)
+    return fused
+
+
+def _reachable(states: list[State], start: str) -> tuple[State, ...]:
+    """Drop states no path reaches (e.g. NotifyRecovered in a playbook without actions)."""
+    by_name = {s.name: s for s in states}
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in successors(by_name[todo.pop()]):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return tuple(s for s in states if s.name in seen)
+
+
+class _Compiler:
+    def __init__(self, playbook: Playbook) -> None:
+        self.p = playbook
+        self.max = playbook.attempts.max
+        self.names = state_names(playbook)
+        self.states: list[State] = []
+        self.first_action = next(
+            (i for i, s in enumerate(playbook.steps) if s.kind == "action"), len(playbook.steps)
+        )
+
+    def workflow(self) -> Workflow:
+        groups = self._groups()
+        entry = self._entry_of_group(groups, 0)
+        self.states.append(self._resolve(entry))
+        for g, (start, end, rng) in enumerate(groups):
+            after = self._entry_of_group(groups, g + 1)
+            if rng is not None:
+                low, high = rng
+                self.states.append(
+                    Choice(
+                        name=self._gate_name(start),
+                        rules=(Rule(NumberBetween(ATTEMPT, low, high), self.names[start]),),
+                        default=after,
+                        comment=f"steps for attempt {self._range_text(low, high)} only",
+                    )
+                )
+            for index in range(start, end):
+                nxt = self.names[index + 1] if index + 1 < end else after
+                self._step(index, nxt)
+        self._tail(entry)
+        return Workflow(
+            name=self.p.name,
+            comment=f"healstack recovery: {self.p.name}. {self.p.description}".strip()[:400],
+            start_at=RESOLVE,
+            states=_reachable(_fuse_choices(self.states), RESOLVE),
+            timeout_seconds=self.p.timeout,
+            functions=tuple(function_keys(self.p)),
+        )
+
+    # -- structure -------------------------------------------------------------------------
+
+    def _groups(self) -> list[tuple[int, int, tuple[int, int] | None]]:
+        """Runs of consecutive steps with the same attempt range: (start, end, range|None)."""
+        groups: list[tuple[int, int, tuple[int, int] | None]] = []
+        for index, step in enumerate(self.p.steps):
+            rng = step.attempt_range(self.max)
+            key = None if rng == (1, self.max) else rng
+            if groups and groups[-1][2] == key:
+                groups[-1] = (groups[-1][0], index + 1, key)
+            else:
+                groups.append((index, index + 1, key))
+        return groups
+
+    def _entry_of_group(self, groups: list[tuple[int, int, tuple[int, int] | None]], g: int) -> str:
+        if g >= len(groups):
+            return ""  # past the last step: the final check routes on its own verdict
+        start, _, rng = groups[g]
+        return self._gate_name(start) if rng is not None else self.names[start]
+
+    def _gate_name(self, start: int) -> str:
+        return f"{self.names[start]}OnThisAttempt"
+
+    @staticmethod
+    def _range_text(low: int, high: int) -> str:
+        return str(low) if low == high else f"{low}-{high}"
+
+    # -- states ----------------------------------------------------------------------------
+
+    def _resolve(self, entry: str) -> Task:
+        return Task(
+            name=RESOLVE,
+            function=RESOLVE_FUNCTION,
+            payload={
+                "event": Ref(()),
+                "target_kind": self.p.target.kind,
+                "id_path": self.p.target.id_path,
+                "playbook": self.p.name,
+                "execution_id": Context.EXECUTION_ID,
+                "state": Context.STATE_NAME,
+            },
+            result={"resource_id": ResultRef(("resource_id",)), "attempt": 1},
+            result_at=CTX,
+            next=entry,
+            timeout_seconds=TASK_TIMEOUT_SECONDS,
+            retry=(TRANSIENT_RETRY,),
+            catch=(Catch((ErrorCategory.ANY,), NOTIFY_BAD_EVENT, ERROR),),
+            comment="find the resource id in the event; never act on a guess",
+        )
+
+    def _step_payload(self, params: Mapping[str, Value]) -> dict[str, Value]:
+        return {
+            "playbook": self.p.name,
+            "execution_id": Context.EXECUTION_ID,
+            "state": Context.STATE_NAME,
+            "resource_id": RESOURCE_ID,
+            "attempt": ATTEMPT,
+            "dry_run": self.p.dry_run,
+            "params": dict(params),
+        }
+
+    def _task(self, name: str, step: Step, nxt: str | None, **extra: object) -> Task:
+        params: dict[str, Value] = dict(step.params)
+        retry: tuple[RetryPolicy, ...] = (TRANSIENT_RETRY,)
+        catch: tuple[Catch, ...] = (Catch((ErrorCategory.ANY,), NOTIFY_FAILED, ERROR),)
+        if step.wait_until is not None:
+            until = step.wait_until
+            params = {"expect_state": until.state}
+            poll = RetryPolicy(
+                errors=(ErrorCategory.NOT_READY,),
+                interval_seconds=until.poll_every,
+                max_attempts=until.max_polls - 1,
+                backoff_rate=1.0,
+                jitter=False,
+            )
+            retry = (poll, TRANSIENT_RETRY)
+            catch = (Catch((ErrorCategory.NOT_READY,), self._after_unhealthy(), ERROR), *catch)
+        keeps_result = step.kind != "action"
+        return Task(
+            name=name,
+            function=function_key(step),
+            payload=self._step_payload(params),
+            result=(
+                {"healthy": ResultRef(("healthy",)), "state": ResultRef(("state",))}
+                if keeps_result
+                else None
+            ),
+            result_at=LAST if keeps_result else None,
+            next=nxt,
+            timeout_seconds=TASK_TIMEOUT_SECONDS,
+            retry=retry,
+            catch=catch,
+            comment=str(extra.get("comment", "")),
+        )
+
+    def _step(self, index: int, nxt: str) -> None:
+        step = self.p.steps[index]
+        name = self.names[index]
+        last = index == len(self.p.steps) - 1
+        if step.wait is not None:
+            self.states.append(Wait(name, step.wait, nxt, comment=f"wait {format_duration(step.wait)}"))
+            return
+        if step.wait_until is not None:
+            until = step.wait_until
+            self.states.append(
+                self._task(
+                    name,
+                    step,
+                    nxt,
+                    comment=(
+                        f"poll until {until.state}: every {format_duration(until.poll_every)}, "
+                        f"at most {until.max_polls} times"
+                    ),
+                )
+            )
+            return
+        if step.action is not None:
+            self.states.append(self._task(name, step, nxt, comment=f"{step.action} the target"))
+            return
+        verdict = f"{name}Healthy"
+        self.states.append(self._task(name, step, verdict, comment="is the target healthy?"))
+        healthy = NOTIFY_ALREADY_HEALTHY if index < self.first_action else NOTIFY_RECOVERED
+        unhealthy = self._after_unhealthy() if last else nxt
+        self.states.append(
+            Choice(verdict, (Rule(IsTrue(Ref((LAST, "healthy"))), healthy),), default=unhealthy)
+        )
+
+    def _after_unhealthy(self) -> str:
+        return ATTEMPTS_LEFT if self.max > 1 else NOTIFY_GAVE_UP
+
+    def _notify(self, name: str, outcome: str, nxt: str | None, with_error: bool) -> Task:
+        payload: dict[str, Value] = {
+            "playbook": self.p.name,
+            "execution_id": Context.EXECUTION_ID,
+            "state": Context.STATE_NAME,
+            "outcome": outcome,
+            "dry_run": self.p.dry_run,
+        }
+        if name != NOTIFY_BAD_EVENT:
+            payload["resource_id"] = RESOURCE_ID
+            payload["attempt"] = ATTEMPT
+        if with_error:
+            payload["error"] = Ref((ERROR,))
+        return Task(
+            name=name,
+            function=NOTIFY_FUNCTION,
+            payload=payload,
+            next=nxt,
+            timeout_seconds=TASK_TIMEOUT_SECONDS,
+            retry=(TRANSIENT_RETRY,),
+            comment=f"tell people: {outcome}",
+        )
+
+    def _tail(self, entry: str) -> None:
+        if self.max > 1:
+            self.states.append(
+                Choice(
+                    ATTEMPTS_LEFT,
+                    (Rule(NumberBelow(ATTEMPT, self.max), WAIT_BETWEEN),),
+                    default=NOTIFY_GAVE_UP,
+                    comment=f"at most {self.max} attempts",
+                )
+            )
+            self.states.append(
+                Wait(
+                    WAIT_BETWEEN,
+                    self.p.attempts.wait_between,
+                    NEXT_ATTEMPT,
+                    comment=f"wait {format_duration(self.p.attempts.wait_between)} between attempts",
+                )
+            )
+            self.states.append(
+                Assign(
+                    NEXT_ATTEMPT,
+                    at=CTX,
+                    values={"resource_id": RESOURCE_ID, "attempt": Increment(ATTEMPT)},
+                    next=entry,
+                    comment="count the attempt",
+                )
+            )
+        self.states.append(self._notify(NOTIFY_RECOVERED, "recovered", None, with_error=False))
+        self.states.append(
+            self._notify(NOTIFY_ALREADY_HEALTHY, "already_healthy", None, with_error=False)
+        )
+        self.states.append(self._notify(NOTIFY_GAVE_UP, "gave_up", GAVE_UP, with_error=False))
+        self.states.append(
+            Fail(GAVE_UP, "RecoveryGaveUp", f"still unhealthy after {self.max} attempt(s)")
+        )
+        self.states.append(self._notify(NOTIFY_FAILED, "failed", FAILED, with_error=True))
+        self.states.append(Fail(FAILED, "RecoveryStepFailed", "a step failed; see the notification"))
+        self.states.append(self._notify(NOTIFY_BAD_EVENT, "failed", UNRESOLVED, with_error=True))
+        self.states.append(
+            Fail(UNRESOLVED, "EventNotResolved", "the event did not name a usable target")
+        )
+
+
+__all__ = [
+    "CompiledRecovery",
+    "compile_playbook",
+    "function_key",
+    "function_keys",
+    "state_names",
+]

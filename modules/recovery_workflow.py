@@ -1,0 +1,62 @@
+"""``RecoveryWorkflow``: one playbook's whole recovery, composed from neutral parts.
+
+Cloud-free: it compiles the playbook into the neutral workflow graph and asks the
+provider for a notifier, one function per distinct step, the workflow and its trigger.
+A platform repo adds it to its own cdktf stack (issue #7); healstack's own stacks do too.
+"""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from healstack.modules.compile import CompiledRecovery, compile_playbook
+from healstack.playbook import Playbook
+from healstack.providers.interfaces import (
+    CloudProvider,
+    DeploymentSettings,
+    FunctionHandle,
+    NotifierSpec,
+    RecoveryParts,
+    TriggerSpec,
+)
+
+
+class RecoveryWorkflow(Construct):
+    """Trigger -> bounded workflow of short functions -> notification, for one playbook."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        playbook: Playbook,
+        provider: CloudProvider,
+        settings: DeploymentSettings | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.settings = settings or DeploymentSettings()
+        self.playbook = playbook
+        self.compiled: CompiledRecovery = compile_playbook(playbook)
+        base = self.settings.base_name(playbook.name)
+        notifier = provider.notifier(
+            self, NotifierSpec("notifications", tuple(playbook.notify.emails)), base, self.settings
+        )
+        functions: dict[str, FunctionHandle] = {
+            spec.key: provider.function(
+                self, spec, base, notifier, self.settings, playbook.target.require_tag
+            )
+            for spec in self.compiled.functions
+        }
+        workflow = provider.workflow(self, self.compiled.workflow, base, functions, self.settings)
+        trigger = provider.trigger(
+            self,
+            TriggerSpec(
+                "trigger",
+                f"healstack: start {playbook.name} on matching events",
+                playbook.trigger.event_pattern(),
+            ),
+            base,
+            workflow,
+            self.settings,
+        )
+        self.parts = RecoveryParts(playbook.name, notifier, functions, workflow, trigger)

@@ -1,0 +1,1 @@
+"""Provider-neutral interfaces; each cloud lives in its own subpackage."""

@@ -1,0 +1,1 @@
+"""AWS implementation of the neutral provider interfaces (the only place with AWS bindings)."""

@@ -1,0 +1,105 @@
+"""The one place that imports the AWS provider bindings (cdktf-cdktf-provider-aws 20.1.0).
+
+Why the detour: the bindings package's ``__init__`` eagerly imports all ~2,100 resource
+submodules (~13.5 s); importing a single submodule still runs that ``__init__``. We register
+the package in ``sys.modules`` *without executing* its ``__init__``, load its jsii assembly
+(``_jsii``, which is all the runtime needs), then import only the submodules healstack uses.
+The synthesized output is byte-identical to a plain import (``tests/test_bindings_seam.py``).
+Set ``HEALSTACK_EAGER_BINDINGS=1`` to take the plain import path (used by that test).
+
+Everything AWS-binding-shaped that the rest of ``providers/aws`` needs is re-exported here,
+so a later move to another binding set (e.g. the CDK Terrain fork) is one file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from types import ModuleType
+from typing import Any
+
+PACKAGE = "cdktf_cdktf_provider_aws"
+
+#: the submodules healstack synthesizes with, and nothing else
+SUBMODULES = (
+    "provider",
+    "data_aws_caller_identity",
+    "data_aws_partition",
+    "data_aws_region",
+    "kms_key",
+    "kms_alias",
+    "sns_topic",
+    "sns_topic_policy",
+    "sns_topic_subscription",
+    "sqs_queue",
+    "sqs_queue_policy",
+    "iam_role",
+    "iam_role_policy",
+    "cloudwatch_log_group",
+    "lambda_function",
+    "sfn_state_machine",
+    "cloudwatch_event_rule",
+    "cloudwatch_event_target",
+)
+
+
+def _register_package_lazily() -> None:
+    if PACKAGE in sys.modules:
+        return
+    if os.environ.get("HEALSTACK_EAGER_BINDINGS") == "1":
+        importlib.import_module(PACKAGE)
+        return
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError(f"{PACKAGE} is not installed (pip install -e . in the project venv)")
+    package = importlib.util.module_from_spec(spec)  # created, __init__ NOT executed
+    package.__path__ = list(spec.submodule_search_locations)
+    sys.modules[PACKAGE] = package
+    importlib.import_module(f"{PACKAGE}._jsii")  # loads the assembly the submodules need
+
+
+def _load() -> dict[str, ModuleType]:
+    _register_package_lazily()
+    return {name: importlib.import_module(f"{PACKAGE}.{name}") for name in SUBMODULES}
+
+
+_modules = _load()
+
+
+def _get(module: str, name: str) -> Any:
+    return getattr(_modules[module], name)
+
+
+AwsProvider = _get("provider", "AwsProvider")
+AwsProviderEndpoints = _get("provider", "AwsProviderEndpoints")
+DataAwsCallerIdentity = _get("data_aws_caller_identity", "DataAwsCallerIdentity")
+DataAwsPartition = _get("data_aws_partition", "DataAwsPartition")
+DataAwsRegion = _get("data_aws_region", "DataAwsRegion")
+KmsKey = _get("kms_key", "KmsKey")
+KmsAlias = _get("kms_alias", "KmsAlias")
+SnsTopic = _get("sns_topic", "SnsTopic")
+SnsTopicPolicy = _get("sns_topic_policy", "SnsTopicPolicy")
+SnsTopicSubscription = _get("sns_topic_subscription", "SnsTopicSubscription")
+SqsQueue = _get("sqs_queue", "SqsQueue")
+SqsQueuePolicy = _get("sqs_queue_policy", "SqsQueuePolicy")
+IamRole = _get("iam_role", "IamRole")
+IamRolePolicy = _get("iam_role_policy", "IamRolePolicy")
+CloudwatchLogGroup = _get("cloudwatch_log_group", "CloudwatchLogGroup")
+LambdaFunction = _get("lambda_function", "LambdaFunction")
+LambdaFunctionEnvironment = _get("lambda_function", "LambdaFunctionEnvironment")
+LambdaFunctionLoggingConfig = _get("lambda_function", "LambdaFunctionLoggingConfig")
+LambdaFunctionTracingConfig = _get("lambda_function", "LambdaFunctionTracingConfig")
+SfnStateMachine = _get("sfn_state_machine", "SfnStateMachine")
+SfnStateMachineLoggingConfiguration = _get("sfn_state_machine", "SfnStateMachineLoggingConfiguration")
+SfnStateMachineTracingConfiguration = _get("sfn_state_machine", "SfnStateMachineTracingConfiguration")
+SfnStateMachineEncryptionConfiguration = _get(
+    "sfn_state_machine", "SfnStateMachineEncryptionConfiguration"
+)
+CloudwatchEventRule = _get("cloudwatch_event_rule", "CloudwatchEventRule")
+CloudwatchEventTarget = _get("cloudwatch_event_target", "CloudwatchEventTarget")
+CloudwatchEventTargetDeadLetterConfig = _get(
+    "cloudwatch_event_target", "CloudwatchEventTargetDeadLetterConfig"
+)
+CloudwatchEventTargetRetryPolicy = _get("cloudwatch_event_target", "CloudwatchEventTargetRetryPolicy")

@@ -1,0 +1,508 @@
+"""The AWS implementation of ``CloudProvider``: each neutral part becomes AWS resources.
+
+Secure by default: one customer-managed KMS key per recovery encrypts the topic, the
+dead-letter queue, every log group, the state machine and the functions' environment;
+every role holds only what its part does (``steps.py`` for the step actions).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cdktf import AssetType, TerraformAsset
+from constructs import Construct
+
+from healstack import packaging
+from healstack.providers.aws import bindings as aws
+from healstack.providers.aws.asl import render_json
+from healstack.providers.aws.naming import (
+    DLQ_SUFFIX,
+    ROLE_SUFFIX_FUNCTION,
+    ROLE_SUFFIX_TRIGGER,
+    ROLE_SUFFIX_WORKFLOW,
+    AwsNamingRules,
+    function_name,
+)
+from healstack.providers.aws.steps import (
+    ARN,
+    STAR_RESOURCE_REASONS,
+    TAG_CONDITION_KEY,
+    TRACING,
+    Permission,
+    StepImplementation,
+    handler_module,
+    implementation,
+)
+from healstack.providers.interfaces import (
+    DeploymentSettings,
+    FunctionHandle,
+    FunctionSpec,
+    NotifierHandle,
+    NotifierSpec,
+    TriggerHandle,
+    TriggerSpec,
+    WorkflowHandle,
+)
+from healstack.providers.workflow import Workflow
+
+LAMBDA_RUNTIME = "python3.12"
+LAMBDA_ARCHITECTURE = "arm64"
+LAMBDA_TIMEOUT_SECONDS = 10
+LAMBDA_MEMORY_MB = 128
+KMS_DATA_KEY_REUSE_SECONDS = 300
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+
+#: the key administrators (the account root, so IAM policies can delegate use)
+KEY_ADMIN_ACTIONS = (
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:CreateGrant",
+    "kms:Decrypt",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:RetireGrant",
+    "kms:RevokeGrant",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+)
+KEY_USE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+LOGS_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
+STATE_MACHINE_LOG_DELIVERY = (
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+)
+
+
+def policy(*statements: Mapping[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, indent=2)
+
+
+def allow(actions: tuple[str, ...] | list[str], resources: str | list[str], **extra: Any) -> dict[str, Any]:
+    if resources == "*":
+        unreviewed = [a for a in actions if a not in STAR_RESOURCE_REASONS]
+        if unreviewed:
+            raise ValueError(f"Resource '*' for actions without a reviewed reason: {unreviewed}")
+    return {"Effect": "Allow", "Action": sorted(actions), "Resource": resources, **extra}
+
+
+def deny_insecure_transport(actions: str, resource: str) -> dict[str, Any]:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": actions,
+        "Resource": resource,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def assume_role(service: str, account: str) -> str:
+    return policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        }
+    )
+
+
+@dataclass
+class _Account:
+    partition: str
+    region: str
+    account: str
+
+    def arn(self, template: str) -> str:
+        return template.format(partition=self.partition, region=self.region, account=self.account)
+
+
+class _Recovery(Construct):
+    """Per-recovery shared AWS bits: account facts and the KMS key (created on first use)."""
+
+    def __init__(self, scope: Construct, base_name: str, settings: DeploymentSettings) -> None:
+        super().__init__(scope, "aws")
+        partition = aws.DataAwsPartition(self, "partition")
+        region = aws.DataAwsRegion(self, "region")
+        caller = aws.DataAwsCallerIdentity(self, "caller")
+        self.account = _Account(partition.partition, region.name, caller.account_id)
+        acct = self.account
+        root = acct.arn("arn:{partition}:iam::{account}:root")
+        self.key = aws.KmsKey(
+            self,
+            "key",
+            description=f"healstack {base_name}: topic, queue, logs, state machine, functions",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=policy(
+                {
+                    "Sid": "AccountAdministersKey",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": root},
+                    "Action": list(KEY_ADMIN_ACTIONS),
+                    "Resource": "*",  # a key policy's "*" means this key
+                },
+                {
+                    "Sid": "CloudWatchLogsEncrypts",
+                    "Effect": "Allow",
+                    "Principal": {"Service": acct.arn("logs.{region}.amazonaws.com")},
+                    "Action": list(LOGS_KEY_ACTIONS),
+                    "Resource": "*",
+                    "Condition": {
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:logs:arn": acct.arn(
+                                "arn:{partition}:logs:{region}:{account}:log-group:*"
+                            )
+                        }
+                    },
+                },
+                {
+                    "Sid": "AwsServicesUseTopicAndQueue",
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]},
+                    "Action": list(KEY_USE_ACTIONS),
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": acct.account}},
+                },
+            ),
+        )
+        aws.KmsAlias(self, "key-alias", name=f"alias/{base_name}", target_key_id=self.key.key_id)
+        self.retention = settings.log_retention_days
+
+    def log_group(self, scope: Construct, id_: str, name: str) -> Any:
+        return aws.CloudwatchLogGroup(
+            scope,
+            id_,
+            name=name,
+            retention_in_days=self.retention,
+            kms_key_id=self.key.arn,
+        )
+
+
+class AwsProvider:
+    """``CloudProvider`` for AWS."""
+
+    name = "aws"
+    naming = AwsNamingRules()
+
+    def __init__(self) -> None:
+        self._recoveries: dict[str, _Recovery] = {}
+
+    def _recovery(self, scope: Construct, base_name: str, settings: DeploymentSettings) -> _Recovery:
+        key = scope.node.path
+        if key not in self._recoveries:
+            self._recoveries[key] = _Recovery(scope, base_name, settings)
+        return self._recoveries[key]
+
+    # -- stack ---------------------------------------------------------------------------
+
+    def configure_stack(self, stack: Construct, settings: DeploymentSettings) -> None:
+        options: Mapping[str, Any] = settings.provider_options.get("aws", {})
+        extra: dict[str, Any] = {}
+        endpoints = options.get("endpoints")
+        if endpoints:  # an emulator (issue #7); never used against real AWS
+            extra = {
+                "endpoints": [dict(sorted(endpoints.items()))],
+                "access_key": options.get("access_key", "test"),
+                "secret_key": options.get("secret_key", "test"),
+                "skip_credentials_validation": True,
+                "skip_metadata_api_check": "true",
+                "skip_requesting_account_id": True,
+                "s3_use_path_style": True,
+                "max_retries": 1,
+            }
+        aws.AwsProvider(
+            stack,
+            "aws",
+            region=settings.region,
+            default_tags=[{"tags": {"managed-by": "healstack", **dict(sorted(settings.tags.items()))}}],
+            **extra,
+        )
+
+    # -- parts ---------------------------------------------------------------------------
+
+    def notifier(
+        self, scope: Construct, spec: NotifierSpec, base_name: str, settings: DeploymentSettings
+    ) -> NotifierHandle:
+        shared = self._recovery(scope, base_name, settings)
+        topic = aws.SnsTopic(scope, "topic", name=base_name, kms_master_key_id=shared.key.arn)
+        aws.SnsTopicPolicy(
+            scope,
+            "topic-policy",
+            arn=topic.arn,
+            policy=policy(
+                {
+                    "Sid": "AccountPublishes",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": shared.account.arn("arn:{partition}:iam::{account}:root")},
+                    "Action": ["sns:Publish"],
+                    "Resource": topic.arn,
+                },
+                {
+                    "Sid": "CloudWatchAlarmsPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["sns:Publish"],
+                    "Resource": topic.arn,
+                    "Condition": {"StringEquals": {"aws:SourceAccount": shared.account.account}},
+                },
+                deny_insecure_transport("sns:Publish", topic.arn),
+            ),
+        )
+        for index, email in enumerate(spec.emails):
+            aws.SnsTopicSubscription(
+                scope, f"email-{index}", topic_arn=topic.arn, protocol="email", endpoint=email
+            )
+        return NotifierHandle(spec.key, topic.arn, topic)
+
+    def function(
+        self,
+        scope: Construct,
+        spec: FunctionSpec,
+        base_name: str,
+        notifier: NotifierHandle,
+        settings: DeploymentSettings,
+        scope_tag: Mapping[str, str] | None,
+    ) -> FunctionHandle:
+        shared = self._recovery(scope, base_name, settings)
+        impl = implementation(spec)
+        name = function_name(base_name, spec.key)
+        here = Construct(scope, f"fn-{spec.key}")
+        log_group = shared.log_group(here, "logs", f"/aws/lambda/{name}")
+        role = aws.IamRole(
+            here,
+            "role",
+            name=name + ROLE_SUFFIX_FUNCTION,
+            description=f"healstack {spec.key}: only what this step does",
+            assume_role_policy=assume_role("lambda.amazonaws.com", shared.account.account),
+        )
+        statements = [
+            allow(["logs:CreateLogStream", "logs:PutLogEvents"], f"{log_group.arn}:*"),
+            allow(TRACING.actions, "*"),
+            allow(["kms:Decrypt"], shared.key.arn),  # environment variables are encrypted
+            *self._step_statements(impl, spec.target_kind, shared.account, scope_tag),
+        ]
+        environment = {"HEALSTACK_RECOVERY": base_name}
+        if spec.purpose == "notify":
+            statements.append(allow(["sns:Publish"], notifier.id))
+            statements.append(allow(list(KEY_USE_ACTIONS), shared.key.arn))
+            environment["HEALSTACK_TOPIC_ARN"] = notifier.id
+        role_policy = aws.IamRolePolicy(
+            here, "policy", name="least-privilege", role=role.id, policy=policy(*statements)
+        )
+        package = packaging.package_modules(name, self._modules(impl))
+        asset = TerraformAsset(
+            here, "code", path=str(package.write(packaging.scratch_dir())), type=AssetType.FILE
+        )
+        fn = aws.LambdaFunction(
+            here,
+            "function",
+            function_name=name,
+            description=spec.description[:256],
+            role=role.arn,
+            handler=impl.handler,
+            runtime=LAMBDA_RUNTIME,
+            architectures=[LAMBDA_ARCHITECTURE],
+            timeout=LAMBDA_TIMEOUT_SECONDS,
+            memory_size=LAMBDA_MEMORY_MB,
+            reserved_concurrent_executions=settings.reserved_concurrency,
+            filename=asset.path,
+            source_code_hash=package.sha256_base64,
+            environment={"variables": environment},
+            kms_key_arn=shared.key.arn,
+            logging_config={
+                "log_format": "JSON",
+                "log_group": log_group.name,
+                "application_log_level": "INFO",
+                "system_log_level": "WARN",
+            },
+            tracing_config={"mode": "Active"},
+            depends_on=[log_group, role_policy],
+        )
+        return FunctionHandle(spec.key, name, fn.arn, fn, role)
+
+    @staticmethod
+    def _modules(impl: StepImplementation) -> list[str]:
+        """The handler's own module plus every module that is no other handler's."""
+        from healstack.providers.aws.steps import NOTIFY, RESOLVE_TARGET, STEPS
+
+        handlers = {handler_module(i.handler) for i in (*STEPS.values(), NOTIFY, RESOLVE_TARGET)}
+        own = handler_module(impl.handler)
+        return [m for m in packaging.library_modules() if m == own or m not in handlers]
+
+    @staticmethod
+    def _step_statements(
+        impl: StepImplementation,
+        kind: str,
+        account: _Account,
+        scope_tag: Mapping[str, str] | None,
+    ) -> list[dict[str, Any]]:
+        out = []
+        for permission in impl.permissions:
+            out.append(_statement(permission, kind, account, scope_tag))
+        return out
+
+    def workflow(
+        self,
+        scope: Construct,
+        workflow: Workflow,
+        base_name: str,
+        functions: Mapping[str, FunctionHandle],
+        settings: DeploymentSettings,
+    ) -> WorkflowHandle:
+        shared = self._recovery(scope, base_name, settings)
+        log_group = shared.log_group(scope, "workflow-logs", f"/aws/vendedlogs/states/{base_name}")
+        role = aws.IamRole(
+            scope,
+            "workflow-role",
+            name=base_name + ROLE_SUFFIX_WORKFLOW,
+            description="healstack workflow: invoke its own functions, log, trace",
+            assume_role_policy=assume_role("states.amazonaws.com", shared.account.account),
+        )
+        arns = [functions[key].id for key in workflow.functions]
+        role_policy = aws.IamRolePolicy(
+            scope,
+            "workflow-policy",
+            name="least-privilege",
+            role=role.id,
+            policy=policy(
+                allow(["lambda:InvokeFunction"], [*arns, *(f"{a}:*" for a in arns)]),
+                allow(list(STATE_MACHINE_LOG_DELIVERY), "*"),
+                allow(["xray:GetSamplingRules", "xray:GetSamplingTargets", *TRACING.actions], "*"),
+                allow(list(KEY_USE_ACTIONS), shared.key.arn),
+            ),
+        )
+        machine = aws.SfnStateMachine(
+            scope,
+            "state-machine",
+            name=base_name,
+            type="STANDARD",
+            role_arn=role.arn,
+            definition=render_json(workflow, {k: functions[k].id for k in workflow.functions}),
+            logging_configuration={
+                "log_destination": f"{log_group.arn}:*",
+                "include_execution_data": True,
+                "level": "ALL",
+            },
+            tracing_configuration={"enabled": True},
+            encryption_configuration={
+                "type": "CUSTOMER_MANAGED_KMS_KEY",
+                "kms_key_id": shared.key.arn,
+                "kms_data_key_reuse_period_seconds": KMS_DATA_KEY_REUSE_SECONDS,
+            },
+            depends_on=[role_policy],
+        )
+        return WorkflowHandle(workflow.name, base_name, machine.arn, machine, role)
+
+    def trigger(
+        self,
+        scope: Construct,
+        spec: TriggerSpec,
+        base_name: str,
+        workflow: WorkflowHandle,
+        settings: DeploymentSettings,
+    ) -> TriggerHandle:
+        shared = self._recovery(scope, base_name, settings)
+        dlq = aws.SqsQueue(
+            scope,
+            "dead-letter-queue",
+            name=base_name + DLQ_SUFFIX,
+            kms_master_key_id=shared.key.arn,
+            kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+        )
+        rule = aws.CloudwatchEventRule(
+            scope,
+            "rule",
+            name=base_name,
+            description=spec.description[:512],
+            event_pattern=json.dumps(spec.event_pattern, indent=2),
+            state="ENABLED",
+        )
+        aws.SqsQueuePolicy(
+            scope,
+            "dead-letter-queue-policy",
+            queue_url=dlq.url,
+            policy=policy(
+                {
+                    "Sid": "RuleDeadLetters",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": dlq.arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule.arn}},
+                },
+                deny_insecure_transport("sqs:*", dlq.arn),
+            ),
+        )
+        role = aws.IamRole(
+            scope,
+            "trigger-role",
+            name=base_name + ROLE_SUFFIX_TRIGGER,
+            description="healstack trigger: start this one state machine",
+            assume_role_policy=assume_role("events.amazonaws.com", shared.account.account),
+        )
+        aws.IamRolePolicy(
+            scope,
+            "trigger-policy",
+            name="least-privilege",
+            role=role.id,
+            policy=policy(allow(["states:StartExecution"], workflow.id)),
+        )
+        aws.CloudwatchEventTarget(
+            scope,
+            "target",
+            rule=rule.name,
+            target_id="recovery-workflow",
+            arn=workflow.id,
+            role_arn=role.arn,
+            dead_letter_config={"arn": dlq.arn},
+            retry_policy={
+                "maximum_event_age_in_seconds": settings.trigger_max_event_age_seconds,
+                "maximum_retry_attempts": settings.trigger_max_retries,
+            },
+        )
+        return TriggerHandle(spec.key, rule.name, dlq.url, rule)
+
+
+def _statement(
+    permission: Permission, kind: str, account: _Account, scope_tag: Mapping[str, str] | None
+) -> dict[str, Any]:
+    if permission.resource == "*":
+        return allow(permission.actions, "*")
+    extra: dict[str, Any] = {}
+    if permission.mutating and scope_tag:
+        ((tag, value),) = scope_tag.items()
+        extra["Condition"] = {"StringEquals": {f"{TAG_CONDITION_KEY[kind]}/{tag}": value}}
+    return allow(permission.actions, account.arn(permission.resource), **extra)
+
+
+__all__ = ["ARN", "AwsProvider"]

@@ -1,0 +1,228 @@
+"""A cloud-neutral workflow graph: the *intent* of a recovery, which each provider renders.
+
+The vocabulary is the portable set from DESIGN.md: task with timeout, sequence, choice,
+relative wait, retry, catch, bounded loop counter. Data is addressed with ``Ref`` paths
+(never JSONPath); errors are named by category (never a cloud's error names). A provider
+maps both to its own language (AWS: ``providers/aws/asl.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TypeAlias
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value in the workflow's data, by path from its root (empty path = the whole input)."""
+
+    path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResultRef:
+    """A field of the task's own result (used when selecting what to keep)."""
+
+    path: tuple[str, ...]
+
+
+class Context(Enum):
+    """Facts the engine knows about the running execution."""
+
+    EXECUTION_ID = "execution_id"
+    STATE_NAME = "state_name"
+
+
+@dataclass(frozen=True)
+class Increment:
+    """``ref + by``: the one arithmetic a bounded loop needs."""
+
+    ref: Ref
+    by: int = 1
+
+
+Value: TypeAlias = (
+    "str | int | float | bool | None | Ref | ResultRef | Context | Increment | Mapping[str, Value]"
+)
+
+
+class ErrorCategory(Enum):
+    """What went wrong, in words a provider maps to its own error names."""
+
+    #: the platform failed to run the function (service error, throttled invoke, SDK fault)
+    PLATFORM_TRANSIENT = "platform_transient"
+    #: the step itself reported a transient failure (throttling, 5xx from the cloud API)
+    STEP_TRANSIENT = "step_transient"
+    #: a poll has not yet seen the wanted state
+    NOT_READY = "not_ready"
+    #: anything at all
+    ANY = "any"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    errors: tuple[ErrorCategory, ...]
+    interval_seconds: int
+    max_attempts: int
+    backoff_rate: float = 2.0
+    max_delay_seconds: int | None = None
+    jitter: bool = True
+
+
+@dataclass(frozen=True)
+class Catch:
+    errors: tuple[ErrorCategory, ...]
+    next: str
+    #: where the error description goes in the workflow data
+    result_at: str = "error"
+
+
+@dataclass(frozen=True)
+class Task:
+    """Run a function (by its key in the workflow's function table) with a payload."""
+
+    name: str
+    function: str
+    payload: Mapping[str, Value]
+    next: str | None
+    #: what to keep from the result (ResultRef fields and literals); None keeps nothing
+    result: Mapping[str, Value] | None = None
+    #: where the kept result goes in the workflow data (top-level key)
+    result_at: str | None = None
+    timeout_seconds: int = 30
+    retry: tuple[RetryPolicy, ...] = ()
+    catch: tuple[Catch, ...] = ()
+    comment: str = ""
+
+    @property
+    def end(self) -> bool:
+        return self.next is None
+
+
+@dataclass(frozen=True)
+class IsTrue:
+    ref: Ref
+
+
+@dataclass(frozen=True)
+class TextEquals:
+    ref: Ref
+    value: str
+
+
+@dataclass(frozen=True)
+class NumberBelow:
+    ref: Ref
+    value: int
+
+
+@dataclass(frozen=True)
+class NumberBetween:
+    """``low <= ref <= high`` (inclusive)."""
+
+    ref: Ref
+    low: int
+    high: int
+
+
+Condition: TypeAlias = IsTrue | TextEquals | NumberBelow | NumberBetween
+
+
+@dataclass(frozen=True)
+class Rule:
+    when: Condition
+    next: str
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str
+    rules: tuple[Rule, ...]
+    default: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Wait:
+    name: str
+    seconds: int
+    next: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Assign:
+    """Set ``at`` (a top-level key) to an object built from refs, literals and increments."""
+
+    name: str
+    at: str
+    values: Mapping[str, Value]
+    next: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Succeed:
+    name: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Fail:
+    name: str
+    error: str
+    cause: str
+
+
+State: TypeAlias = Task | Choice | Wait | Assign | Succeed | Fail
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A whole workflow: its states in a stable order, the first one, and the overall timeout."""
+
+    name: str
+    comment: str
+    start_at: str
+    states: tuple[State, ...]
+    timeout_seconds: int
+    functions: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.states]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"workflow {self.name}: state names used twice: {duplicates}")
+        known = set(names)
+        for target in self._edges():
+            if target not in known:
+                raise ValueError(f"workflow {self.name}: transition to unknown state {target!r}")
+        if self.start_at not in known:
+            raise ValueError(f"workflow {self.name}: start state {self.start_at!r} is unknown")
+
+    def _edges(self) -> Iterator[str]:
+        for state in self.states:
+            yield from successors(state)
+
+    def state(self, name: str) -> State:
+        for candidate in self.states:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+
+def successors(state: State) -> Iterator[str]:
+    """Every state a state can move to (next, rule targets, default, catch targets)."""
+    if isinstance(state, Task):
+        if state.next:
+            yield state.next
+        for catch in state.catch:
+            yield catch.next
+    elif isinstance(state, Choice):
+        for rule in state.rules:
+            yield rule.next
+        yield state.default
+    elif isinstance(state, Wait | Assign):
+        yield state.next
