@@ -37,7 +37,7 @@ TARGET_KINDS: dict[str, TargetKind] = {
             description="an ECS service, by service ARN",
             checks=("status",),
             actions=("force_redeploy",),
-            states=("steady", "in_progress", "failed", "stopped"),
+            states=("steady", "degraded", "in_progress", "failed", "stopped"),
             destructive=("force_redeploy",),
         ),
         TargetKind(

@@ -72,7 +72,9 @@ def run(argv: Sequence[str]) -> int:
         playbooks = load_playbooks(args.playbooks)
         check_names(playbooks, _settings(args), "aws")  # type: ignore[arg-type]
         for playbook in playbooks:
-            print(f"ok: {playbook.name} ({len(playbook.steps)} steps, {playbook.attempts.max} attempts)")
+            print(
+                f"ok: {playbook.name} ({len(playbook.steps)} steps, {playbook.attempts.max} attempts)"
+            )
         return EXIT_OK
     if args.command == "synth":
         from healstack.synth import synthesize

@@ -36,14 +36,12 @@ def load_playbook(path: str | Path) -> Playbook:
         raise PlaybookError("", "no such file (check the path)", source=source)
     text = file.read_text(encoding="utf-8")
     try:
-        if file.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            data = yaml.safe_load(text)
+        data = json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         line = _error_line(exc)
         raise PlaybookError(
-            "", f"is not valid {'JSON' if file.suffix == '.json' else 'YAML'}{line} (fix the syntax)",
+            "",
+            f"is not valid {'JSON' if file.suffix == '.json' else 'YAML'}{line} (fix the syntax)",
             source=source,
         ) from None
     try:
@@ -131,16 +129,24 @@ def _message(error: Any, loc: tuple[str | int, ...]) -> str:
         return f"{_show(value)} is not a list (use a YAML list: - item)"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return f"{_show(value)} is not a mapping (use key: value lines)"
-    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+    if kind in _BOUNDS:
         ctx = error.get("ctx") or {}
-        bound = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in ctx.items())
-        return f"{_show(value)} is out of range (use a value {bound})"
+        bound = " and ".join(f"{_BOUNDS[kind]} {v}" for v in ctx.values())
+        return f"{_show(value)} is out of range (use {bound})"
     if kind == "too_short":
         return "is empty (give at least one)"
     if kind == "too_long":
         ctx = error.get("ctx") or {}
         return f"has too many entries (at most {ctx.get('max_length')})"
     return str(error["msg"])
+
+
+_BOUNDS = {
+    "greater_than_equal": "at least",
+    "less_than_equal": "at most",
+    "greater_than": "more than",
+    "less_than": "less than",
+}
 
 
 def _show(value: object) -> str:

@@ -77,7 +77,9 @@ class Target(_Strict):
     @classmethod
     def _known_kind(cls, value: str) -> str:
         if value not in TARGET_KINDS:
-            raise ValueError(f'"{value}" is not a target kind (use one of: {", ".join(TARGET_KINDS)})')
+            raise ValueError(
+                f'"{value}" is not a target kind (use one of: {", ".join(TARGET_KINDS)})'
+            )
         return value
 
     @field_validator("id_path")
@@ -125,7 +127,9 @@ class Step(_Strict):
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> Step:
-        given = [k for k in ("check", "action", "wait", "wait_until") if getattr(self, k) is not None]
+        given = [
+            k for k in ("check", "action", "wait", "wait_until") if getattr(self, k) is not None
+        ]
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
             raise ValueError(
@@ -260,7 +264,9 @@ class Playbook(_Strict):
         for name in names:
             if names.count(name) > 1:
                 index = [s.name for s in self.steps].index(name, names.index(name) + 1)
-                raise _FieldError(("steps", index, "name"), f'"{name}" is used twice (name each step once)')
+                raise _FieldError(
+                    ("steps", index, "name"), f'"{name}" is used twice (name each step once)'
+                )
         needed = self.minimum_run_seconds()
         if needed >= self.timeout:
             raise _FieldError(

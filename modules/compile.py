@@ -166,9 +166,7 @@ def _function_spec(playbook: Playbook, key: str) -> FunctionSpec:
     if key == NOTIFY_FUNCTION:
         return FunctionSpec(key, "notify", kind, None, "publish the recovery's outcome")
     operation = key.removeprefix("check-").replace("-", "_")
-    return FunctionSpec(
-        key, "step", kind, operation, f"{key}: {TARGET_KINDS[kind].description}"
-    )
+    return FunctionSpec(key, "step", kind, operation, f"{key}: {TARGET_KINDS[kind].description}")
 
 
 def _fuse_choices(states: list[State]) -> list[State]:
@@ -279,6 +277,7 @@ class _Compiler:
                 "playbook": self.p.name,
                 "execution_id": Context.EXECUTION_ID,
                 "state": Context.STATE_NAME,
+                "dry_run": self.p.dry_run,
             },
             result={"resource_id": ResultRef(("resource_id",)), "attempt": 1},
             result_at=CTX,
@@ -339,7 +338,9 @@ class _Compiler:
         name = self.names[index]
         last = index == len(self.p.steps) - 1
         if step.wait is not None:
-            self.states.append(Wait(name, step.wait, nxt, comment=f"wait {format_duration(step.wait)}"))
+            self.states.append(
+                Wait(name, step.wait, nxt, comment=f"wait {format_duration(step.wait)}")
+            )
             return
         if step.wait_until is not None:
             until = step.wait_until
@@ -428,7 +429,9 @@ class _Compiler:
             Fail(GAVE_UP, "RecoveryGaveUp", f"still unhealthy after {self.max} attempt(s)")
         )
         self.states.append(self._notify(NOTIFY_FAILED, "failed", FAILED, with_error=True))
-        self.states.append(Fail(FAILED, "RecoveryStepFailed", "a step failed; see the notification"))
+        self.states.append(
+            Fail(FAILED, "RecoveryStepFailed", "a step failed; see the notification")
+        )
         self.states.append(self._notify(NOTIFY_BAD_EVENT, "failed", UNRESOLVED, with_error=True))
         self.states.append(
             Fail(UNRESOLVED, "EventNotResolved", "the event did not name a usable target")

@@ -114,7 +114,9 @@ class RecoveryParts:
 class NamingRules(Protocol):
     """A cloud's naming limits, checked before any cloud code runs."""
 
-    def problems(self, playbook_name: str, function_keys: list[str], settings: DeploymentSettings) -> list[tuple[str, str]]:
+    def problems(
+        self, playbook_name: str, function_keys: list[str], settings: DeploymentSettings
+    ) -> list[tuple[str, str]]:
         """(field path, message) for every name the cloud would reject; empty when all fit."""
         ...
 
@@ -129,7 +131,9 @@ class CloudProvider(Protocol):
         """Provider block, backend and stack-wide defaults (tags, region)."""
         ...
 
-    def notifier(self, scope: Construct, spec: NotifierSpec, base_name: str, settings: DeploymentSettings) -> NotifierHandle: ...
+    def notifier(
+        self, scope: Construct, spec: NotifierSpec, base_name: str, settings: DeploymentSettings
+    ) -> NotifierHandle: ...
 
     def function(
         self,

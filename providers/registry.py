@@ -7,13 +7,17 @@ its cloud's bindings, so it is imported only for synthesis.
 from __future__ import annotations
 
 import importlib
+from typing import cast
 
 from healstack.errors import UsageError
 from healstack.providers.interfaces import CloudProvider, NamingRules
 
 PROVIDERS: dict[str, tuple[str, str]] = {
     # name: (module with the provider class, module with the naming rules)
-    "aws": ("healstack.providers.aws.provider:AwsProvider", "healstack.providers.aws.naming:AwsNamingRules"),
+    "aws": (
+        "healstack.providers.aws.provider:AwsProvider",
+        "healstack.providers.aws.naming:AwsNamingRules",
+    ),
 }
 
 
@@ -29,10 +33,8 @@ def _entry(name: str) -> tuple[str, str]:
 
 
 def naming_rules(name: str) -> NamingRules:
-    rules = _load(_entry(name)[1])
-    assert hasattr(rules, "problems")
-    return rules  # type: ignore[return-value]
+    return cast(NamingRules, _load(_entry(name)[1]))
 
 
 def provider(name: str) -> CloudProvider:
-    return _load(_entry(name)[0])  # type: ignore[return-value]
+    return cast(CloudProvider, _load(_entry(name)[0]))

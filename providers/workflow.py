@@ -44,7 +44,7 @@ class Increment:
 
 
 Value: TypeAlias = (
-    "str | int | float | bool | None | Ref | ResultRef | Context | Increment | Mapping[str, Value]"
+    "str | int | float | bool | Ref | ResultRef | Context | Increment | Mapping[str, Value] | None"
 )
 
 

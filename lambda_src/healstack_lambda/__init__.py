@@ -10,4 +10,9 @@ Entry points (``module.function``, each ``f(event, context) -> dict``):
 
 Failures raise the classes in ``healstack_lambda.errors``; their class names are the
 Lambda ``errorType`` values the state machine routes on.
+
+Layout: the five handler modules (``events``, ``ec2``, ``ecs``, ``rds``, ``notify``) never
+import one another, only the library modules (``aws``, ``errors``, ``ids``, ``jsonpath``,
+``log``, ``step``), so each function's package can hold its own handler module plus the
+library alone.
 """

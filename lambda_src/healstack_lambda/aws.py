@@ -1,8 +1,9 @@
 """Lazily created, cached boto3 clients (keyed by service and region).
 
 Clients are built inside the handler call so test mocks apply; boto3 itself honours
-``AWS_ENDPOINT_URL``. Short timeouts and few retries keep every handler well under 10 s:
-the workflow, not the Lambda, retries ``TransientError``.
+``AWS_ENDPOINT_URL``. Timeouts are short and the SDK does not retry: a handler makes at most
+two calls, so even when both hang it fails with ``TransientError`` after ~8 s, inside the
+10 s Lambda timeout, and the workflow (not the Lambda) retries.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import boto3
 from botocore.config import Config
 
 _CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=4,
-    retries={"total_max_attempts": 2, "mode": "standard"},
+    connect_timeout=1,
+    read_timeout=3,
+    retries={"total_max_attempts": 1, "mode": "standard"},
 )
 _CLIENTS: dict[tuple[str, str | None], Any] = {}
 

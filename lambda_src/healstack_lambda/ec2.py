@@ -23,7 +23,7 @@ from typing import Any
 
 from . import aws
 from .errors import InvalidInput, ResourceNotFound, TransientError, aws_errors
-from .step import StepRequest, action_result, check_result, run_step
+from .step import StepRequest, action_result, check_result, run_check, run_step
 
 KIND = "ec2_instance"
 GONE_STATES = frozenset({"terminated", "shutting-down"})
@@ -63,7 +63,7 @@ def _check(request: StepRequest) -> dict[str, Any]:
         raise ResourceNotFound(f"EC2 instance {instance_id} not found")
     status = statuses[0]
     state = str(status.get("InstanceState", {}).get("Name", "unknown")).lower()
-    if state == "terminated":
+    if state == "terminated" and request.params.get("expect_state") != "terminated":
         raise _gone(instance_id, state)
     system_status = str(status.get("SystemStatus", {}).get("Status", "missing")).lower()
     instance_status = str(status.get("InstanceStatus", {}).get("Status", "missing")).lower()
@@ -171,9 +171,10 @@ def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     A missing or ``initializing`` status counts as not healthy. ``state`` is the lifecycle
     state (``pending|running|stopping|stopped|shutting-down``); a terminated instance
-    raises ``ResourceNotFound``.
+    raises ``ResourceNotFound`` (unless ``params.expect_state`` is ``terminated``). With
+    ``params.expect_state`` another state raises ``StateNotReached``.
     """
-    return run_step("ec2.check", event, context, KIND, _check)
+    return run_check("ec2.check", event, context, KIND, _check)
 
 
 def reboot(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import aws, ids
 from .errors import ResourceNotFound, aws_errors
-from .step import StepRequest, action_result, check_result, run_step
+from .step import StepRequest, action_result, check_result, run_check, run_step
 
 KIND = "ecs_service"
 
@@ -122,7 +122,7 @@ def _force_redeploy(request: StepRequest) -> dict[str, Any]:
 
 def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Healthy iff the service is ``steady`` (see the module docstring for ``state``)."""
-    return run_step("ecs.check", event, context, KIND, _check)
+    return run_check("ecs.check", event, context, KIND, _check)
 
 
 def force_redeploy(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -41,6 +41,10 @@ class InvalidInput(HealstackError):
     """The step payload itself is wrong (missing field, wrong type, bad id)."""
 
 
+class StateNotReached(HealstackError):
+    """A check given ``params.expect_state`` saw another state; a ``wait_until`` poll retries."""
+
+
 TRANSIENT_CODES = frozenset(
     {
         "Throttling",

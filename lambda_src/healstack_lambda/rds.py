@@ -20,7 +20,7 @@ from typing import Any
 
 from . import aws
 from .errors import ResourceNotFound, aws_errors
-from .step import StepRequest, action_result, check_result, run_step
+from .step import StepRequest, action_result, check_result, run_check, run_step
 
 KIND = "rds_instance"
 REBOOTABLE = frozenset({"available", "incompatible-parameters", "storage-full"})
@@ -82,7 +82,7 @@ def _reboot(request: StepRequest) -> dict[str, Any]:
 
 def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Healthy iff ``DBInstanceStatus`` is ``available``; ``state`` is that status."""
-    return run_step("rds.check", event, context, KIND, _check)
+    return run_check("rds.check", event, context, KIND, _check)
 
 
 def reboot(event: dict[str, Any], context: Any) -> dict[str, Any]:

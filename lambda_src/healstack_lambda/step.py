@@ -9,6 +9,10 @@ Payload (sent by the state machine)::
 ``dry_run`` is refused rather than guessed as false). ``state`` defaults to ``""``,
 ``attempt`` to 1 and ``params`` to ``{}``; each handler names the params it accepts and
 refuses any other key. Unknown top-level keys are ignored.
+
+Every check accepts ``params.expect_state`` (a ``wait_until`` poll): when the check's
+``state`` differs it raises ``StateNotReached`` (the workflow's poll retries on it), else it
+returns the check result as usual.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ids
-from .errors import HealstackError, InvalidInput
+from .errors import HealstackError, InvalidInput, StateNotReached
 from .log import log
 
 
@@ -144,7 +148,7 @@ def run_logged(
     except HealstackError as err:
         elapsed = round((time.monotonic() - started) * 1000)
         log(
-            logging.WARNING,
+            logging.INFO if isinstance(err, StateNotReached) else logging.WARNING,
             str(err),
             {**fields, "error_type": type(err).__name__, "duration_ms": elapsed},
         )
@@ -175,6 +179,29 @@ def run_step(
         return body(request)
 
     return run_logged(handler, event, context, run)
+
+
+def run_check(
+    handler: str,
+    event: Any,
+    context: Any,
+    kind: str,
+    body: Callable[[StepRequest], dict[str, Any]],
+) -> dict[str, Any]:
+    """``run_step`` for a check, honouring ``params.expect_state`` (see module docstring)."""
+
+    def checked(request: StepRequest) -> dict[str, Any]:
+        expected = request.params.get("expect_state")
+        if expected is not None and (not isinstance(expected, str) or not expected.strip()):
+            raise InvalidInput(f"params.expect_state must be a non-empty string, got {expected!r}")
+        result = body(request)
+        if expected is not None and result["state"] != expected:
+            raise StateNotReached(
+                f"{request.resource_id} is {result['state']}, waiting for {expected}"
+            )
+        return result
+
+    return run_step(handler, event, context, kind, checked, allowed_params=("expect_state",))
 
 
 def check_result(healthy: bool, state: str, detail: dict[str, Any]) -> dict[str, Any]:

@@ -108,7 +108,11 @@ def _retry(policy: RetryPolicy) -> dict[str, Any]:
 
 
 def _catch(catch: Catch) -> dict[str, Any]:
-    return {"ErrorEquals": _errors(catch.errors), "ResultPath": f"$.{catch.result_at}", "Next": catch.next}
+    return {
+        "ErrorEquals": _errors(catch.errors),
+        "ResultPath": f"$.{catch.result_at}",
+        "Next": catch.next,
+    }
 
 
 def _flow(state_next: str | None) -> dict[str, Any]:
@@ -155,7 +159,8 @@ def _condition(condition: Condition) -> dict[str, Any]:
 def _state(state: State, arns: Mapping[str, str]) -> dict[str, Any]:
     if isinstance(state, Task):
         return _task(state, arns)
-    comment = {"Comment": state.comment} if getattr(state, "comment", "") else {}
+    text = getattr(state, "comment", "")
+    comment = {"Comment": text} if text else {}
     if isinstance(state, Choice):
         return {
             "Type": "Choice",

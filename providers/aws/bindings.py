@@ -92,8 +92,12 @@ LambdaFunctionEnvironment = _get("lambda_function", "LambdaFunctionEnvironment")
 LambdaFunctionLoggingConfig = _get("lambda_function", "LambdaFunctionLoggingConfig")
 LambdaFunctionTracingConfig = _get("lambda_function", "LambdaFunctionTracingConfig")
 SfnStateMachine = _get("sfn_state_machine", "SfnStateMachine")
-SfnStateMachineLoggingConfiguration = _get("sfn_state_machine", "SfnStateMachineLoggingConfiguration")
-SfnStateMachineTracingConfiguration = _get("sfn_state_machine", "SfnStateMachineTracingConfiguration")
+SfnStateMachineLoggingConfiguration = _get(
+    "sfn_state_machine", "SfnStateMachineLoggingConfiguration"
+)
+SfnStateMachineTracingConfiguration = _get(
+    "sfn_state_machine", "SfnStateMachineTracingConfiguration"
+)
 SfnStateMachineEncryptionConfiguration = _get(
     "sfn_state_machine", "SfnStateMachineEncryptionConfiguration"
 )
@@ -102,4 +106,6 @@ CloudwatchEventTarget = _get("cloudwatch_event_target", "CloudwatchEventTarget")
 CloudwatchEventTargetDeadLetterConfig = _get(
     "cloudwatch_event_target", "CloudwatchEventTargetDeadLetterConfig"
 )
-CloudwatchEventTargetRetryPolicy = _get("cloudwatch_event_target", "CloudwatchEventTargetRetryPolicy")
+CloudwatchEventTargetRetryPolicy = _get(
+    "cloudwatch_event_target", "CloudwatchEventTargetRetryPolicy"
+)

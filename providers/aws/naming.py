@@ -19,14 +19,30 @@ class NameRule:
     allowed: str
 
 
-LAMBDA_FUNCTION = NameRule("Lambda function name", 64, re.compile(r"^[A-Za-z0-9_-]+$"), "letters, digits, - and _")
-STATE_MACHINE = NameRule("state machine name", 80, re.compile(r"^[A-Za-z0-9_-]+$"), "letters, digits, - and _")
-IAM_ROLE = NameRule("IAM role name", 64, re.compile(r"^[\w+=,.@-]+$"), "letters, digits and +=,.@_-")
-EVENT_RULE = NameRule("EventBridge rule name", 64, re.compile(r"^[.\-_A-Za-z0-9]+$"), "letters, digits, . - and _")
-SQS_QUEUE = NameRule("SQS queue name", 80, re.compile(r"^[A-Za-z0-9_-]+$"), "letters, digits, - and _")
-SNS_TOPIC = NameRule("SNS topic name", 256, re.compile(r"^[A-Za-z0-9_-]+$"), "letters, digits, - and _")
-LOG_GROUP = NameRule("log group name", 512, re.compile(r"^[.\-_/#A-Za-z0-9]+$"), "letters, digits and ._-/#")
-KMS_ALIAS = NameRule("KMS alias", 256, re.compile(r"^alias/[A-Za-z0-9/_-]+$"), "letters, digits and /_-")
+LAMBDA_FUNCTION = NameRule(
+    "Lambda function name", 64, re.compile(r"^[A-Za-z0-9_-]+$"), "letters, digits, - and _"
+)
+STATE_MACHINE = NameRule(
+    "state machine name", 80, re.compile(r"^[A-Za-z0-9_-]+$"), "letters, digits, - and _"
+)
+IAM_ROLE = NameRule(
+    "IAM role name", 64, re.compile(r"^[\w+=,.@-]+$"), "letters, digits and +=,.@_-"
+)
+EVENT_RULE = NameRule(
+    "EventBridge rule name", 64, re.compile(r"^[.\-_A-Za-z0-9]+$"), "letters, digits, . - and _"
+)
+SQS_QUEUE = NameRule(
+    "SQS queue name", 80, re.compile(r"^[A-Za-z0-9_-]+$"), "letters, digits, - and _"
+)
+SNS_TOPIC = NameRule(
+    "SNS topic name", 256, re.compile(r"^[A-Za-z0-9_-]+$"), "letters, digits, - and _"
+)
+LOG_GROUP = NameRule(
+    "log group name", 512, re.compile(r"^[.\-_/#A-Za-z0-9]+$"), "letters, digits and ._-/#"
+)
+KMS_ALIAS = NameRule(
+    "KMS alias", 256, re.compile(r"^alias/[A-Za-z0-9/_-]+$"), "letters, digits and /_-"
+)
 
 #: suffixes of the longest names derived from a function key / the playbook
 ROLE_SUFFIX_FUNCTION = "-fn"
@@ -66,12 +82,13 @@ class AwsNamingRules:
         self, playbook_name: str, function_keys: list[str], settings: DeploymentSettings
     ) -> list[tuple[str, str]]:
         base = settings.base_name(playbook_name)
-        found: list[tuple[str, str]] = []
+        found: list[tuple[int, str, str]] = []
         for name, rule, _what in names_for(base, function_keys):
             if len(name) > rule.max_length:
                 over = len(name) - rule.max_length
                 found.append(
                     (
+                        over,
                         "name",
                         f'makes the {rule.what} "{name}" {len(name)} characters; AWS allows '
                         f"{rule.max_length} (shorten the playbook name, prefix or stage by {over})",
@@ -79,6 +96,11 @@ class AwsNamingRules:
                 )
             elif not rule.pattern.match(name):
                 found.append(
-                    ("name", f'makes the {rule.what} "{name}", which AWS rejects (use only {rule.allowed})')
+                    (
+                        0,
+                        "name",
+                        f'makes the {rule.what} "{name}", which AWS rejects (use only {rule.allowed})',
+                    )
                 )
-        return found
+        # the worst first: shortening by its count fixes every length problem at once
+        return [(path, message) for _, path, message in sorted(found, key=lambda f: -f[0])]

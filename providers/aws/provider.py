@@ -88,7 +88,14 @@ KEY_ADMIN_ACTIONS = (
     "kms:UpdateKeyDescription",
 )
 KEY_USE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
-LOGS_KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo")
+LOGS_KEY_ACTIONS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
 STATE_MACHINE_LOG_DELIVERY = (
     "logs:CreateLogDelivery",
     "logs:DeleteLogDelivery",
@@ -105,7 +112,9 @@ def policy(*statements: Mapping[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, indent=2)
 
 
-def allow(actions: tuple[str, ...] | list[str], resources: str | list[str], **extra: Any) -> dict[str, Any]:
+def allow(
+    actions: tuple[str, ...] | list[str], resources: str | list[str], **extra: Any
+) -> dict[str, Any]:
     if resources == "*":
         unreviewed = [a for a in actions if a not in STAR_RESOURCE_REASONS]
         if unreviewed:
@@ -216,7 +225,9 @@ class AwsProvider:
     def __init__(self) -> None:
         self._recoveries: dict[str, _Recovery] = {}
 
-    def _recovery(self, scope: Construct, base_name: str, settings: DeploymentSettings) -> _Recovery:
+    def _recovery(
+        self, scope: Construct, base_name: str, settings: DeploymentSettings
+    ) -> _Recovery:
         key = scope.node.path
         if key not in self._recoveries:
             self._recoveries[key] = _Recovery(scope, base_name, settings)
@@ -243,7 +254,9 @@ class AwsProvider:
             stack,
             "aws",
             region=settings.region,
-            default_tags=[{"tags": {"managed-by": "healstack", **dict(sorted(settings.tags.items()))}}],
+            default_tags=[
+                {"tags": {"managed-by": "healstack", **dict(sorted(settings.tags.items()))}}
+            ],
             **extra,
         )
 

@@ -74,7 +74,9 @@ def _act(kind: str, action: str) -> tuple[Permission, ...]:
 
 #: (target kind, operation) -> implementation; the catalog's vocabulary, realised on AWS
 STEPS: dict[tuple[str, str], StepImplementation] = {
-    ("ec2_instance", "status"): StepImplementation("healstack_lambda.ec2.check", _describe("ec2_instance")),
+    ("ec2_instance", "status"): StepImplementation(
+        "healstack_lambda.ec2.check", _describe("ec2_instance")
+    ),
     ("ec2_instance", "reboot"): StepImplementation(
         "healstack_lambda.ec2.reboot", _act("ec2_instance", "ec2:RebootInstances")
     ),
@@ -84,11 +86,15 @@ STEPS: dict[tuple[str, str], StepImplementation] = {
     ("ec2_instance", "start"): StepImplementation(
         "healstack_lambda.ec2.start", _act("ec2_instance", "ec2:StartInstances")
     ),
-    ("ecs_service", "status"): StepImplementation("healstack_lambda.ecs.check", _describe("ecs_service")),
+    ("ecs_service", "status"): StepImplementation(
+        "healstack_lambda.ecs.check", _describe("ecs_service")
+    ),
     ("ecs_service", "force_redeploy"): StepImplementation(
         "healstack_lambda.ecs.force_redeploy", _act("ecs_service", "ecs:UpdateService")
     ),
-    ("rds_instance", "status"): StepImplementation("healstack_lambda.rds.check", _describe("rds_instance")),
+    ("rds_instance", "status"): StepImplementation(
+        "healstack_lambda.rds.check", _describe("rds_instance")
+    ),
     ("rds_instance", "reboot"): StepImplementation(
         "healstack_lambda.rds.reboot", _act("rds_instance", "rds:RebootDBInstance")
     ),

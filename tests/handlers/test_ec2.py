@@ -239,7 +239,7 @@ def test_stop_on_pending_instance_raises_transient_error_so_the_workflow_retries
 
 
 def test_stop_refuses_a_non_boolean_force_param(instance_id: str, step_event: StepEvent) -> None:
-    with pytest.raises(InvalidInput, match="params.force"):
+    with pytest.raises(InvalidInput, match=r"params\.force"):
         ec2.stop(step_event(instance_id, params={"force": "yes"}), None)
 
 

@@ -69,7 +69,7 @@ def test_check_on_instance_that_is_not_available_is_unhealthy_and_reports_the_st
 
 
 def test_check_on_missing_instance_raises_resource_not_found(step_event: StepEvent) -> None:
-    with pytest.raises(ResourceNotFound, match="no-such-db.*DBInstanceNotFound"):
+    with pytest.raises(ResourceNotFound, match=r"no-such-db.*DBInstanceNotFound"):
         rds.check(step_event("no-such-db"), None)
 
 

@@ -1,0 +1,135 @@
+"""Dependencies point one way, and the fast bindings import changes nothing in the output."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, all_playbook_args, synth
+
+BINDINGS = "cdktf_cdktf_provider_aws"
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
+            for arg in node.args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found.add(arg.value)
+    return found
+
+
+def python_files(*folders: str) -> list[Path]:
+    return sorted(p for f in folders for p in (REPO / f).rglob("*.py"))
+
+
+def test_only_the_bindings_seam_imports_aws_bindings() -> None:
+    offenders = []
+    for path in [
+        *python_files("healstack", "modules", "providers", "lambda_src", "tests"),
+        REPO / "main.py",
+    ]:
+        if path.is_relative_to(REPO / "healstack" / "modules") or path.is_relative_to(
+            REPO / "healstack" / "providers"
+        ):
+            continue  # symlinks to the top-level folders, scanned there
+        text = path.read_text()
+        if (
+            BINDINGS in text
+            and path != REPO / "providers" / "aws" / "bindings.py"
+            and path != Path(__file__)
+        ):
+            offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []
+
+
+def test_modules_and_the_model_know_no_cloud() -> None:
+    cloud = ("healstack.providers.aws", "boto3", "botocore", BINDINGS, "healstack_lambda")
+    neutral = (
+        python_files("modules")
+        + [
+            REPO / "healstack" / name
+            for name in ("playbook.py", "catalog.py", "loader.py", "durations.py", "errors.py")
+        ]
+        + [REPO / "providers" / "interfaces.py", REPO / "providers" / "workflow.py"]
+    )
+    for path in neutral:
+        bad = [m for m in imports_of(path) if m.startswith(cloud)]
+        assert bad == [], f"{path.relative_to(REPO)} imports {bad}"
+
+
+def test_the_model_imports_no_cdktf() -> None:
+    for name in ("playbook.py", "catalog.py", "loader.py", "durations.py"):
+        bad = [
+            m
+            for m in imports_of(REPO / "healstack" / name)
+            if m.startswith(("cdktf", "constructs", "healstack.providers", "healstack.modules"))
+        ]
+        assert bad == [], name
+
+
+def test_no_code_imports_the_top_level_folders_by_their_bare_names() -> None:
+    # installed, they are healstack.modules / healstack.providers: a bare `modules` would
+    # collide with a platform repo's own package of that name
+    for path in [*python_files("healstack", "modules", "providers", "tests"), REPO / "main.py"]:
+        bare = [m for m in imports_of(path) if m.split(".")[0] in ("modules", "providers")]
+        assert bare == [], f"{path.relative_to(REPO)}: {bare}"
+
+
+def test_validate_does_not_start_the_jsii_runtime() -> None:
+    code = (
+        "import sys; from healstack.cli import main; "
+        "rc = main(['validate', 'healstack/playbooks/ec2-status-check-recovery.yaml']); "
+        "assert rc == 0; assert 'jsii' not in sys.modules, 'jsii loaded'; "
+        f"assert '{BINDINGS}' not in sys.modules"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_package_folder_is_listed_in_pyproject() -> None:
+    import tomllib
+
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {"healstack_lambda"}
+    for top in ("healstack", "modules", "providers"):
+        for init in (REPO / top).rglob("__init__.py"):
+            parts = init.parent.relative_to(REPO).parts
+            found.add(".".join(parts if top == "healstack" else ("healstack", *parts)))
+    assert found == listed
+
+
+@pytest.mark.slow
+def test_fast_bindings_import_gives_byte_identical_output(
+    synthesized: Path, tmp_path: Path
+) -> None:
+    eager = tmp_path / "eager"
+    synth(eager, *all_playbook_args(), env={"HEALSTACK_EAGER_BINDINGS": "1"})
+    for path in sorted(synthesized.rglob("*")):
+        if path.is_file():
+            twin = eager / path.relative_to(synthesized)
+            assert twin.read_bytes() == path.read_bytes(), path.relative_to(synthesized)
+    assert len(list(eager.rglob("*"))) == len(list(synthesized.rglob("*")))
+
+
+def test_the_seam_really_skips_the_eager_init() -> None:
+    code = (
+        "import sys, healstack.providers.aws.bindings; "
+        f"loaded = [m for m in sys.modules if m.startswith('{BINDINGS}.')]; "
+        "print(len(loaded))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip()) < 40  # the eager __init__ loads ~2,100

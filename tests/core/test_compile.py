@@ -1,0 +1,194 @@
+"""The playbook -> workflow graph -> ASL compilation, without any cloud code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from statelint.config import Config
+from statelint.linter import Linter
+from statelint.problem.problem_type import ProblemType
+
+from healstack.loader import (
+    load_playbook,
+    playbook_from_dict,
+    shipped_playbook_path,
+    shipped_playbooks,
+)
+from healstack.modules.compile import compile_playbook, function_keys
+from healstack.providers.aws.asl import render
+from healstack.providers.workflow import Choice, Task, Wait
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
+
+
+def asl_of(playbook_file: str) -> dict[str, Any]:
+    compiled = compile_playbook(load_playbook(shipped_playbook_path(playbook_file)))
+    return render(compiled.workflow, {k: ARN.format(k) for k in compiled.workflow.functions})
+
+
+@pytest.mark.parametrize("name", shipped_playbooks())
+def test_generated_definition_passes_statelint(name: str) -> None:
+    # FLOAT is ignored: statelint wrongly rejects an integer-valued BackoffRate.
+    config = Config(ignored_problem_types=[ProblemType.FLOAT.name])
+    assert Linter.validate(asl_of(name), config) == []
+
+
+def test_default_playbook_shape() -> None:
+    asl = asl_of("ec2-status-check-recovery.yaml")
+    states = asl["States"]
+    assert asl["StartAt"] == "ResolveTarget"
+    assert asl["TimeoutSeconds"] == 3600
+    # the attempt counter starts at 1 and is incremented by the loop
+    assert states["ResolveTarget"]["ResultSelector"]["attempt"] == 1
+    assert states["NextAttempt"]["Parameters"]["attempt.$"] == "States.MathAdd($.ctx.attempt, 1)"
+    assert states["NextAttempt"]["Next"] == "CheckBeforeAction"
+    # bounded: the loop continues only while attempt < 3
+    assert states["AttemptsLeft"]["Choices"][0] == {
+        "Variable": "$.ctx.attempt",
+        "NumericLessThan": 3,
+        "Next": "WaitBetweenAttempts",
+    }
+    assert states["AttemptsLeft"]["Default"] == "NotifyGaveUp"
+    assert states["NotifyGaveUp"]["Next"] == "GaveUp"
+    assert states["GaveUp"]["Type"] == "Fail"
+    # success ends in a notification
+    verdict = states["CheckAfterActionHealthy"]
+    assert verdict["Choices"][0] == {
+        "Variable": "$.last.healthy",
+        "BooleanEquals": True,
+        "Next": "NotifyRecovered",
+    }
+    assert states["NotifyRecovered"]["End"] is True
+    assert states["WaitForStatusChecks"] == {
+        "Type": "Wait",
+        "Comment": "wait 3m",
+        "Seconds": 180,
+        "Next": "CheckAfterAction",
+    }
+    assert states["WaitBetweenAttempts"]["Seconds"] == 60
+
+
+def test_attempt_gates_fuse_into_the_verdict_choice() -> None:
+    states = asl_of("ec2-status-check-recovery.yaml")["States"]
+    before = states["CheckBeforeActionHealthy"]
+    assert [c["Next"] for c in before["Choices"]] == ["NotifyAlreadyHealthy", "Reboot", "Stop"]
+    assert before["Choices"][1] == {
+        "Variable": "$.ctx.attempt",
+        "NumericEquals": 1,
+        "Next": "Reboot",
+    }
+    assert before["Choices"][2]["And"] == [
+        {"Variable": "$.ctx.attempt", "NumericGreaterThanEquals": 2},
+        {"Variable": "$.ctx.attempt", "NumericLessThanEquals": 3},
+    ]
+    # no Choice leads straight into another Choice
+    for state in states.values():
+        if state["Type"] == "Choice":
+            assert states[state["Default"]]["Type"] != "Choice"
+
+
+def test_every_task_retries_transient_errors_with_backoff_and_jitter() -> None:
+    states = asl_of("ec2-status-check-recovery.yaml")["States"]
+    tasks = {n: s for n, s in states.items() if s["Type"] == "Task"}
+    assert len(tasks) >= 8
+    for name, task in tasks.items():
+        transient = [r for r in task["Retry"] if "Lambda.ServiceException" in r["ErrorEquals"]]
+        assert transient, name
+        retry = transient[0]
+        assert {
+            "Lambda.TooManyRequestsException",
+            "Lambda.SdkClientException",
+            "TransientError",
+        } <= set(retry["ErrorEquals"])
+        assert retry["BackoffRate"] == 2.0 and retry["JitterStrategy"] == "FULL"
+        assert retry["MaxDelaySeconds"] == 30
+        assert task["TimeoutSeconds"] == 30
+        assert task["Resource"] == "arn:aws:states:::lambda:invoke"
+
+
+def test_every_non_notify_task_catches_into_a_failure_notification() -> None:
+    states = asl_of("ec2-status-check-recovery.yaml")["States"]
+    for name, state in states.items():
+        if state["Type"] != "Task" or name.startswith("Notify"):
+            continue
+        catch_all = [c for c in state["Catch"] if c["ErrorEquals"] == ["States.ALL"]]
+        assert catch_all, name
+        target = catch_all[0]["Next"]
+        assert target in ("NotifyFailed", "NotifyUnresolvedEvent")
+        assert states[states[target]["Next"]]["Type"] == "Fail"
+
+
+def test_wait_until_is_one_task_whose_retry_is_the_bounded_poll() -> None:
+    states = asl_of("ec2-status-check-recovery.yaml")["States"]
+    poll = states["WaitUntilStopped"]
+    assert poll["Parameters"]["Payload"]["params"] == {"expect_state": "stopped"}
+    assert poll["Retry"][0] == {
+        "ErrorEquals": ["StateNotReached"],
+        "IntervalSeconds": 15,
+        "MaxAttempts": 19,
+        "BackoffRate": 1.0,
+    }
+    assert poll["Catch"][0] == {
+        "ErrorEquals": ["StateNotReached"],
+        "ResultPath": "$.error",
+        "Next": "AttemptsLeft",
+    }
+
+
+def test_payloads_carry_execution_and_state_and_dry_run() -> None:
+    states = asl_of("ec2-status-check-recovery.yaml")["States"]
+    payload = states["Reboot"]["Parameters"]["Payload"]
+    assert payload["execution_id.$"] == "$$.Execution.Id"
+    assert payload["state.$"] == "$$.State.Name"
+    assert payload["resource_id.$"] == "$.ctx.resource_id"
+    assert payload["dry_run"] is False
+    assert states["Reboot"]["ResultPath"] is None  # actions keep the data small
+
+
+def test_single_attempt_playbook_has_no_loop() -> None:
+    data = {
+        "name": "one-shot",
+        "trigger": {"source": "aws.rds"},
+        "target": {"kind": "rds_instance"},
+        "steps": [{"action": "reboot"}, {"wait": "1m"}, {"check": "status"}],
+        "attempts": {"max": 1},
+    }
+    compiled = compile_playbook(playbook_from_dict(data))
+    names = [s.name for s in compiled.workflow.states]
+    assert "AttemptsLeft" not in names and "NextAttempt" not in names
+    assert "NotifyAlreadyHealthy" not in names  # unreachable: no check before the action
+    verdict = compiled.workflow.state("CheckStatusHealthy")
+    assert isinstance(verdict, Choice) and verdict.default == "NotifyGaveUp"
+
+
+def test_function_keys_one_per_distinct_operation() -> None:
+    playbook = load_playbook(shipped_playbook_path("ec2-status-check-recovery.yaml"))
+    assert function_keys(playbook) == [
+        "resolve-target",
+        "check-status",
+        "reboot",
+        "stop",
+        "start",
+        "notify",
+    ]
+    compiled = compile_playbook(playbook)
+    tasks = [s for s in compiled.workflow.states if isinstance(s, Task)]
+    assert {t.function for t in tasks} == set(function_keys(playbook))
+    waits = [s for s in compiled.workflow.states if isinstance(s, Wait)]
+    assert sorted(w.seconds for w in waits) == [60, 180]
+
+
+def test_dry_run_reaches_every_step_payload() -> None:
+    data = {
+        "name": "dry",
+        "trigger": {"source": "aws.ec2"},
+        "target": {"kind": "ec2_instance"},
+        "steps": [{"action": "reboot"}, {"check": "status"}],
+        "dry_run": True,
+    }
+    compiled = compile_playbook(playbook_from_dict(data))
+    asl = render(compiled.workflow, {k: ARN.format(k) for k in compiled.workflow.functions})
+    for name, state in asl["States"].items():
+        if state["Type"] == "Task":
+            assert state["Parameters"]["Payload"]["dry_run"] is True, name
