@@ -56,12 +56,18 @@ def _settings_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", default="healstack", help="name prefix of every resource")
     parser.add_argument("--stage", default=None, help="e.g. sandbox, dev, prod")
     parser.add_argument("--region", default="us-east-1")
+    parser.add_argument(
+        "--aws-endpoint",
+        default=None,
+        metavar="URL",
+        help="synthesize for a local AWS emulator at URL (every service, test credentials)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> object:
     from healstack.settings import settings_from_args
 
-    return settings_from_args(args.prefix, args.stage, args.region)
+    return settings_from_args(args.prefix, args.stage, args.region, args.aws_endpoint)
 
 
 def run(argv: Sequence[str]) -> int:

@@ -10,7 +10,12 @@ from healstack.providers.interfaces import DeploymentSettings
 _WORD = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 
-def settings_from_args(prefix: str, stage: str | None, region: str) -> DeploymentSettings:
+_LOCAL_ENDPOINT = re.compile(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d{1,5}/?$")
+
+
+def settings_from_args(
+    prefix: str, stage: str | None, region: str, aws_endpoint: str | None = None
+) -> DeploymentSettings:
     if not _WORD.match(prefix):
         raise UsageError(
             f'--prefix "{prefix}" is not a name prefix (use 1-20 lower-case letters, digits, -)'
@@ -19,4 +24,14 @@ def settings_from_args(prefix: str, stage: str | None, region: str) -> Deploymen
         raise UsageError(f'--stage "{stage}" is not a stage name (use e.g. sandbox, dev, prod)')
     if not re.match(r"^[a-z]{2}(-[a-z]+)+-\d$", region):
         raise UsageError(f'--region "{region}" is not an AWS region (use e.g. us-east-1)')
-    return DeploymentSettings(name_prefix=prefix, stage=stage, region=region)
+    options = {}
+    if aws_endpoint is not None:
+        if not _LOCAL_ENDPOINT.match(aws_endpoint):
+            raise UsageError(
+                f'--aws-endpoint "{aws_endpoint}" is not a local emulator address '
+                "(use e.g. http://127.0.0.1:5000)"
+            )
+        options = {"aws": {"endpoint": aws_endpoint.rstrip("/")}}
+    return DeploymentSettings(
+        name_prefix=prefix, stage=stage, region=region, provider_options=options
+    )

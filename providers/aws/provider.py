@@ -55,6 +55,28 @@ LAMBDA_MEMORY_MB = 128
 KMS_DATA_KEY_REUSE_SECONDS = 300
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
+#: every AWS service a healstack stack touches: the endpoints an emulator must serve
+EMULATED_SERVICES = (
+    "cloudwatch",
+    "codebuild",
+    "codedeploy",
+    "codepipeline",
+    "dynamodb",
+    "ec2",
+    "ecs",
+    "events",
+    "iam",
+    "kms",
+    "lambda",
+    "logs",
+    "rds",
+    "s3",
+    "sfn",
+    "sns",
+    "sqs",
+    "sts",
+)
+
 #: the key administrators (the account root, so IAM policies can delegate use)
 KEY_ADMIN_ACTIONS = (
     "kms:CancelKeyDeletion",
@@ -238,10 +260,10 @@ class AwsProvider:
     def configure_stack(self, stack: Construct, settings: DeploymentSettings) -> None:
         options: Mapping[str, Any] = settings.provider_options.get("aws", {})
         extra: dict[str, Any] = {}
-        endpoints = options.get("endpoints")
-        if endpoints:  # an emulator (issue #7); never used against real AWS
+        endpoint = options.get("endpoint")
+        if endpoint:  # a local emulator (e.g. a moto server); never real AWS
             extra = {
-                "endpoints": [dict(sorted(endpoints.items()))],
+                "endpoints": [{service: endpoint for service in EMULATED_SERVICES}],
                 "access_key": options.get("access_key", "test"),
                 "secret_key": options.get("secret_key", "test"),
                 "skip_credentials_validation": True,
