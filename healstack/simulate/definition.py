@@ -38,7 +38,9 @@ def check_definition(definition: object) -> Mapping[str, Any]:
     """The definition as a mapping, or a ``SimulationError`` if it is not a state machine."""
     if not isinstance(definition, Mapping):
         raise SimulationError(f"definition must be a mapping, got {type(definition).__name__}")
-    if not isinstance(definition.get("States"), Mapping) or not isinstance(definition.get("StartAt"), str):
+    if not isinstance(definition.get("States"), Mapping) or not isinstance(
+        definition.get("StartAt"), str
+    ):
         raise SimulationError("definition must have StartAt and States (an ASL state machine)")
     if definition.get("QueryLanguage") == "JSONata":
         raise SimulationError("definition uses JSONata, which moto cannot evaluate; use JSONPath")

@@ -9,6 +9,7 @@ moto backend that ``setup()`` populated. Waits and retry delays are fast-forward
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import threading
@@ -24,6 +25,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.core.config import DefaultConfig
+from moto.core.models import botocore_stubber
 
 from healstack.simulate.clock import SimulatedClock
 from healstack.simulate.definition import check_definition, lambda_tasks
@@ -34,7 +37,7 @@ from healstack.simulate.scenario import Scenario, load_scenario, state_path
 from healstack.simulate.trace import SimulationResult, TraceBuilder, execution_outcome
 
 ExecutionInput = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
-MOTO_CONFIG: Mapping[str, Any] = {
+MOTO_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }
@@ -95,8 +98,9 @@ def simulate(
     limit = spec.get("TimeoutSeconds")
     clock = SimulatedClock(float(limit) if isinstance(limit, int | float) else None)
     began = time.monotonic()
-    with _exclusive(), mock_aws(config=dict(MOTO_CONFIG)):  # type: ignore[arg-type]
-        account_id = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+    with _exclusive(), mock_aws(config=MOTO_CONFIG):
+        account_id = _client("sts", region).get_caller_identity()["Account"]
+        _check_account(spec, account_id)
         router = LambdaRouter(
             functions,
             scenario=resolved,
@@ -106,26 +110,15 @@ def simulate(
             execution_name=execution_name,
         )
         with install_patches(router, clock, seed=seed):
-            sfn = boto3.client("stepfunctions", region_name=region)
+            sfn = _client("stepfunctions", region)
             role_arn = _create_role(region)
             _create_functions(region, role_arn, functions)
             if setup is not None:
                 setup()
             payload = dict(execution_input() if callable(execution_input) else execution_input)
             machine_arn = _create_state_machine(sfn, state_machine_name, spec, role_arn)
-            execution_arn = sfn.start_execution(
-                stateMachineArn=machine_arn, name=execution_name, input=json.dumps(payload)
-            )["executionArn"]
-            finished = _wait_until_done(sfn, execution_arn, timeout_s)
-            ran_out = finished is None
-            if ran_out:
-                sfn.stop_execution(
-                    executionArn=execution_arn,
-                    error="Simulation.Timeout",
-                    cause=f"still running after {timeout_s:g}s of real time",
-                )
-                finished = _wait_until_done(sfn, execution_arn, _STOP_GRACE_S)
-            description = finished or sfn.describe_execution(executionArn=execution_arn)
+            execution_arn = _start_execution(sfn, machine_arn, execution_name, payload)
+            description, ran_out = _wait_for_end(sfn, execution_arn, timeout_s)
             history = _history(sfn, execution_arn)
             if after is not None and not ran_out:
                 after()
@@ -145,7 +138,14 @@ def simulate(
 
 @contextmanager
 def _exclusive() -> Iterator[None]:
-    """moto's mock and these patches are process-wide: refuse a second concurrent simulation."""
+    """moto's mock and these patches are process-wide: one simulation at a time, and never
+    inside a caller's own mock (a nested mock_aws is not reset, so simulations would share
+    resources; ``moto.core.models.botocore_stubber.enabled`` tells whether one is active)."""
+    if botocore_stubber.enabled:
+        raise SimulationError(
+            "simulate() starts its own moto mock; call it outside mock_aws "
+            "(create resources in setup= instead)"
+        )
     if not _active.acquire(blocking=False):
         raise SimulationError("another simulation is already running in this process")
     try:
@@ -154,10 +154,14 @@ def _exclusive() -> Iterator[None]:
         _active.release()
 
 
-def _check_functions(definition: Mapping[str, Any], functions: Mapping[str, FunctionSpec], region: str) -> None:
+def _check_functions(
+    definition: Mapping[str, Any], functions: Mapping[str, FunctionSpec], region: str
+) -> None:
     for name, spec in functions.items():
         if not isinstance(spec, FunctionSpec):
-            raise SimulationError(f"functions[{name!r}] must be a FunctionSpec, got {type(spec).__name__}")
+            raise SimulationError(
+                f"functions[{name!r}] must be a FunctionSpec, got {type(spec).__name__}"
+            )
     for task in lambda_tasks(definition).values():
         if task.function is None:
             continue
@@ -174,25 +178,49 @@ def _check_functions(definition: Mapping[str, Any], functions: Mapping[str, Func
             )
 
 
+def _check_account(definition: Mapping[str, Any], account_id: str) -> None:
+    for task in lambda_tasks(definition).values():
+        if task.account is not None and task.account != account_id:
+            raise SimulationError(
+                f"state {task.state!r} invokes a Lambda in account {task.account}; the "
+                f"simulation's (moto) account is {account_id}"
+            )
+
+
 def _check_scenario(definition: Mapping[str, Any], scenario: Scenario) -> None:
     tasks = lambda_tasks(definition)
     for state in scenario.mocks:
         if state not in tasks:
             known = ", ".join(sorted(tasks)) or "none"
             raise ScenarioError(
-                state_path(state), f"no Lambda Task state of that name (Lambda Task states: {known})"
+                state_path(state),
+                f"no Lambda Task state of that name (Lambda Task states: {known})",
             )
 
 
+@functools.cache
+def _session() -> boto3.session.Session:
+    """A private session kept across simulations: moto drops boto3's default session (and the
+    service models it loaded) at every mock start, so each new client would cost ~70 ms again.
+    Its dummy credentials never leave the process: moto intercepts every botocore client."""
+    return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@functools.cache
+def _client(service: str, region: str) -> Any:
+    """A client for the active moto mock."""
+    return _session().client(service, region_name=region)
+
+
 def _create_role(region: str) -> str:
-    iam = boto3.client("iam", region_name=region)
+    iam = _client("iam", region)
     role = iam.create_role(RoleName="healstack-simulation", AssumeRolePolicyDocument=_TRUST_POLICY)
     return str(role["Role"]["Arn"])
 
 
 def _create_functions(region: str, role_arn: str, functions: Mapping[str, FunctionSpec]) -> None:
     """Register each function in moto (code is a stub: invocations are routed in-process)."""
-    client = boto3.client("lambda", region_name=region)
+    client = _client("lambda", region)
     code = _stub_zip()
     for name, spec in functions.items():
         try:
@@ -207,7 +235,9 @@ def _create_functions(region: str, role_arn: str, functions: Mapping[str, Functi
                 Environment={"Variables": dict(spec.environment)},
             )
         except ClientError as exc:
-            raise SimulationError(f"cannot create Lambda function {name!r}: {_message(exc)}") from None
+            raise SimulationError(
+                f"cannot create Lambda function {name!r}: {_message(exc)}"
+            ) from None
 
 
 def _create_state_machine(sfn: Any, name: str, definition: Mapping[str, Any], role_arn: str) -> str:
@@ -218,6 +248,33 @@ def _create_state_machine(sfn: Any, name: str, definition: Mapping[str, Any], ro
     except ClientError as exc:
         raise SimulationError(f"moto rejected the definition: {_message(exc)}") from None
     return str(response["stateMachineArn"])
+
+
+def _start_execution(sfn: Any, machine_arn: str, name: str, payload: Mapping[str, Any]) -> str:
+    try:
+        response = sfn.start_execution(
+            stateMachineArn=machine_arn, name=name, input=json.dumps(payload)
+        )
+    except ClientError as exc:
+        raise SimulationError(f"cannot start execution {name!r}: {_message(exc)}") from None
+    except TypeError as exc:
+        raise SimulationError(f"execution input is not JSON: {exc}") from None
+    return str(response["executionArn"])
+
+
+def _wait_for_end(sfn: Any, execution_arn: str, timeout_s: float) -> tuple[dict[str, Any], bool]:
+    """The final ``describe_execution``, and whether the real-time budget ran out (in which
+    case the execution is stopped, and ends ABORTED once its running handler returns)."""
+    finished = _wait_until_done(sfn, execution_arn, timeout_s)
+    if finished is not None:
+        return finished, False
+    sfn.stop_execution(
+        executionArn=execution_arn,
+        error="Simulation.Timeout",
+        cause=f"still running after {timeout_s:g}s of real time",
+    )
+    finished = _wait_until_done(sfn, execution_arn, _STOP_GRACE_S)
+    return finished or sfn.describe_execution(executionArn=execution_arn), True
 
 
 def _wait_until_done(sfn: Any, execution_arn: str, budget_s: float) -> dict[str, Any] | None:

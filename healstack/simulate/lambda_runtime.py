@@ -167,14 +167,21 @@ class LambdaRouter:
         return function_name in self._functions
 
     def invoke(
-        self, function_name: str, body: bytes | str | None, *, state: str | None, retry_count: int | None
+        self,
+        function_name: str,
+        body: bytes | str | None,
+        *,
+        state: str | None,
+        retry_count: int | None,
     ) -> InvokeResponse:
         """Run one invocation of ``function_name`` called by Task state ``state``."""
         with self._lock:
             self._per_function[function_name] += 1
             if state is not None:
                 self._per_state[state] += 1
-            number = self._per_state[state] if state is not None else self._per_function[function_name]
+            number = (
+                self._per_state[state] if state is not None else self._per_function[function_name]
+            )
             request_id = str(
                 uuid.uuid5(
                     _REQUEST_ID_NAMESPACE,
@@ -208,13 +215,17 @@ class LambdaRouter:
                         request_id=request_id,
                     )
                 )
-            assert run.response is not None
+            if run.response is None:  # pragma: no cover - _run returns a response or raises
+                raise RuntimeError(f"no response from {function_name}")
             return run.response
 
-    def _run(self, function_name: str, body: bytes | str | None, outcome: Outcome, request_id: str) -> _Run:
+    def _run(
+        self, function_name: str, body: bytes | str | None, outcome: Outcome, request_id: str
+    ) -> _Run:
         if outcome.kind == "throw":
             if outcome.is_service_error:
-                raise InjectedServiceError(outcome.error.removeprefix("Lambda."), outcome.cause)
+                code = outcome.error.removeprefix("Lambda.")
+                raise InjectedServiceError(code, outcome.cause or "simulated by the scenario")
             return _function_error(outcome.error, outcome.cause, request_id)
         if outcome.kind == "return":
             return _Run(InvokeResponse(_encode(outcome.value)), "ok")
@@ -246,15 +257,22 @@ class LambdaRouter:
                 stack = traceback.format_list(frames)
                 return _function_error(type(exc).__name__, str(exc), request_id, stack)
             except SystemExit as exc:
-                message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {exc.code}"
+                message = (
+                    f"RequestId: {request_id} Error: Runtime exited with error: "
+                    f"exit status {exc.code}"
+                )
                 return _function_error("Runtime.ExitError", message, request_id)
         if time.monotonic() - began > spec.timeout_s:
-            message = f"RequestId: {request_id} Error: Task timed out after {spec.timeout_s:.2f} seconds"
+            message = (
+                f"RequestId: {request_id} Error: Task timed out after {spec.timeout_s:.2f} seconds"
+            )
             return _function_error("Sandbox.Timedout", message, request_id)
         try:
             return _Run(InvokeResponse(_encode(result)), "ok")
         except (TypeError, ValueError) as exc:
-            return _function_error("Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id)
+            return _function_error(
+                "Runtime.MarshalError", f"Unable to marshal response: {exc}", request_id
+            )
 
     def _runtime_environment(self, function_name: str, spec: FunctionSpec) -> dict[str, str]:
         """What the Lambda runtime sets, then the function's own environment on top."""
@@ -272,7 +290,9 @@ def _encode(value: Any) -> bytes:
     return json.dumps(value, allow_nan=False).encode("utf-8")
 
 
-def _function_error(error_type: str, message: str, request_id: str, stack: list[str] | None = None) -> _Run:
+def _function_error(
+    error_type: str, message: str, request_id: str, stack: list[str] | None = None
+) -> _Run:
     """An exception reported by the runtime, in the Lambda Python runtime's response shape."""
     body = {
         "errorMessage": message,
@@ -280,7 +300,12 @@ def _function_error(error_type: str, message: str, request_id: str, stack: list[
         "requestId": request_id,
         "stackTrace": stack or [],
     }
-    return _Run(InvokeResponse(_encode(body), function_error="Unhandled"), "function_error", error_type, message)
+    return _Run(
+        InvokeResponse(_encode(body), function_error="Unhandled"),
+        "function_error",
+        error_type,
+        message,
+    )
 
 
 @contextmanager

@@ -28,9 +28,11 @@ is always undone by ``install_patches``, even on errors. Patched moto code (path
 7. ``.../component/program/program.py`` ``Program.eval``: wrapped to capture the execution's
    root environment, so a fast-forward that crosses the state machine's ``TimeoutSeconds`` can
    time the execution out (moto measures ``TimeoutSeconds`` in real time).
-8. Logger ``moto.stepfunctions.parser``: logs every caught or retried error at ERROR level with
+8. ``.../state/exec/state_task/lambda_eval_utils.py`` ``boto_client_for``: a new boto3 Lambda
+   client is built for every invocation (~70 ms each); reuse one per region for the simulation.
+9. Logger ``moto.stepfunctions.parser``: logs every caught or retried error at ERROR level with
    a full repr of the state; silenced while simulating (the history carries the same facts).
-9. ``stepfunctions/parser/utils.py`` ``TMP_THREADS``: every interpreter thread is appended and
+10. ``stepfunctions/parser/utils.py`` ``TMP_THREADS``: every interpreter thread is appended and
    never removed; finished ones are pruned when a simulation ends.
 """
 
@@ -41,7 +43,7 @@ import json
 import logging
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from types import SimpleNamespace
 from typing import Any
@@ -65,7 +67,7 @@ from moto.stepfunctions.parser.asl.component.common.retry import (
 )
 from moto.stepfunctions.parser.asl.component.program.program import Program
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (  # noqa: E501
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
     StateTaskServiceLambda,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
@@ -136,6 +138,7 @@ def install_patches(
         for patcher in (
             _route_invokes(session),
             _capture_calling_state(session),
+            _reuse_lambda_clients(),
             _fast_forward_waits(session),
             _simulated_timestamp_waits(session),
             *_fast_forward_retries(session),
@@ -148,7 +151,7 @@ def install_patches(
 
 def state_of(env: Environment) -> tuple[str | None, int | None]:
     """(``$$.State.Name``, ``$$.State.RetryCount``) of the state ``env`` is evaluating."""
-    data = env.states.context_object.context_object_data.get("State") or {}
+    data: Mapping[str, Any] = env.states.context_object.context_object_data.get("State") or {}
     return data.get("Name"), data.get("RetryCount")
 
 
@@ -203,8 +206,26 @@ def _capture_calling_state(session: PatchSession) -> AbstractContextManager[Any]
             session.set_calling_state(None)
 
     return mock.patch.object(
-        lambda_eval_utils, "execute_lambda_function_integration", execute_lambda_function_integration
+        lambda_eval_utils,
+        "execute_lambda_function_integration",
+        execute_lambda_function_integration,
     )
+
+
+def _reuse_lambda_clients() -> AbstractContextManager[Any]:
+    original = lambda_eval_utils.boto_client_for
+    clients: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if state_credentials is not None and getattr(state_credentials, "role_arn", None):
+            return original(region=region, service=service, state_credentials=state_credentials)
+        with lock:
+            if (region, service) not in clients:
+                clients[(region, service)] = original(region=region, service=service)
+            return clients[(region, service)]
+
+    return mock.patch.object(lambda_eval_utils, "boto_client_for", boto_client_for)
 
 
 def _fast_forward_waits(session: PatchSession) -> AbstractContextManager[Any]:

@@ -84,12 +84,12 @@ def _step_rows(step: TraceStep) -> list[tuple[str, str, str, str]]:
     elif step.error:
         what = f"failed: {_error(step.error, step.cause)}"
     else:
-        what = f"-> {step.result}" if step.result else "done"
+        what = f"set {step.result}" if step.result and step.result != "{}" else "no change"
     return [(*head, what)]
 
 
 def _task_rows(step: TraceStep, head: tuple[str, str, str]) -> list[tuple[str, str, str, str]]:
-    rows = [(*head, f"in: {step.input}")]
+    rows = [(*head, f"in: {step.attempts[0].payload or step.input}")]
     at = step.entered_at
     for attempt in step.attempts:
         rows.append((_clock(at), "", "", _attempt(attempt)))
@@ -116,7 +116,9 @@ def _attempt(attempt: Attempt) -> str:
 def _retry(attempt: Attempt) -> str:
     delay = attempt.retry_delay_s or 0.0
     nominal = attempt.retry_nominal_s
-    jitter = f", {_seconds(nominal)} before jitter" if nominal is not None and nominal != delay else ""
+    jitter = (
+        f", {_seconds(nominal)} before jitter" if nominal is not None and nominal != delay else ""
+    )
     return f"retry after {_seconds(delay)}{jitter} (fast-forwarded)"
 
 
@@ -129,7 +131,7 @@ def _error(error: str | None, cause: str | None) -> str:
         parsed = None
     if isinstance(parsed, Mapping) and "errorMessage" in parsed:
         text = str(parsed["errorMessage"])
-    text = " ".join(text.split())
+    text = " ".join(text.split(" (Service: AWSLambda;")[0].split())
     if len(text) > 90:
         text = text[:89] + "…"
     return f"{error}: {text}" if text else str(error)

@@ -127,7 +127,7 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: object, *, default_name: str = "scenario") -> Scenario:
-        """Validate ``data`` (as parsed from YAML/JSON); raise ``ScenarioError`` naming the field."""
+        """Validate ``data`` (parsed YAML/JSON); raise ``ScenarioError`` naming the field."""
         if not isinstance(data, Mapping):
             raise ScenarioError("scenario", f"must be a mapping, got {_kind(data)}")
         for key in data:
@@ -140,11 +140,15 @@ class Scenario:
         if raw_mocks is None:
             raw_mocks = {}
         if not isinstance(raw_mocks, Mapping):
-            raise ScenarioError("scenario.mocks", f"must be a mapping of state names, got {_kind(raw_mocks)}")
+            raise ScenarioError(
+                "scenario.mocks", f"must be a mapping of state names, got {_kind(raw_mocks)}"
+            )
         mocks: dict[str, tuple[tuple[InvocationRange, Outcome], ...]] = {}
         for state_name, ranges in raw_mocks.items():
             if not isinstance(state_name, str) or not state_name:
-                raise ScenarioError("scenario.mocks", f"state name {state_name!r} must be a non-empty string")
+                raise ScenarioError(
+                    "scenario.mocks", f"state name {state_name!r} must be a non-empty string"
+                )
             mocks[state_name] = _parse_ranges(state_path(state_name), ranges)
         return cls(name=name, description=description, mocks=mocks)
 
@@ -164,12 +168,14 @@ def load_scenario(source: Scenario | Mapping[str, Any] | str | Path) -> Scenario
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         detail = " ".join(str(exc).split())
-        raise ScenarioError(f"scenario file {path}", f"is not valid {_syntax(path)}: {detail}") from None
+        raise ScenarioError(
+            f"scenario file {path}", f"is not valid {_syntax(path)}: {detail}"
+        ) from None
     return Scenario.from_dict(data, default_name=path.stem)
 
 
 def state_path(state_name: str) -> str:
-    """The field path of one state's mocks: ``scenario.mocks.Reboot`` or ``scenario.mocks["a b"]``."""
+    """The field path of a state's mocks: ``scenario.mocks.Reboot``, ``scenario.mocks["a b"]``."""
     if state_name.isidentifier():
         return f"scenario.mocks.{state_name}"
     return f"scenario.mocks[{json.dumps(state_name)}]"
@@ -180,14 +186,19 @@ def _parse_ranges(path: str, ranges: object) -> tuple[tuple[InvocationRange, Out
         raise ScenarioError(path, 'must map invocation ranges to outcomes, e.g. {"1": real}')
     parsed: list[tuple[InvocationRange, Outcome]] = []
     for key, raw_outcome in ranges.items():
-        key_text = str(key).strip() if isinstance(key, int | str) and not isinstance(key, bool) else repr(key)
+        key_text = (
+            str(key).strip()
+            if isinstance(key, int | str) and not isinstance(key, bool)
+            else repr(key)
+        )
         key_path = f"{path}[{json.dumps(key_text)}]"
         invocation_range = _parse_range(key_path, key)
         for earlier, _ in parsed:
             overlap = invocation_range.first_overlap(earlier)
             if overlap is not None:
                 raise ScenarioError(
-                    key_path, f"overlaps {json.dumps(earlier.label)} (both cover invocation {overlap})"
+                    key_path,
+                    f"overlaps {json.dumps(earlier.label)} (both cover invocation {overlap})",
                 )
         parsed.append((invocation_range, _parse_outcome(key_path, raw_outcome)))
     parsed.sort(key=lambda item: item[0].first)
@@ -219,10 +230,10 @@ def _parse_range(path: str, key: object) -> InvocationRange:
 def _parse_outcome(path: str, raw: object) -> Outcome:
     if raw == "real":
         return REAL
-    hint = 'use real, {return: VALUE} or {throw: {error: NAME, cause: TEXT}}'
+    hint = "use real, {return: VALUE} or {throw: {error: NAME, cause: TEXT}}"
     if not isinstance(raw, Mapping) or len(raw) != 1:
         raise ScenarioError(path, f"not an outcome ({hint})")
-    (kind, body), = raw.items()
+    ((kind, body),) = raw.items()
     if kind == "return":
         try:
             json.dumps(body, allow_nan=False)

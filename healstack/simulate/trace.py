@@ -36,12 +36,19 @@ _EXECUTION_END = {
     "ExecutionAborted": "executionAbortedEventDetails",
 }
 SUMMARY_WIDTH = 72
+# Same in every call of one execution (healstack_lambda.step payload contract): left out of
+# payload summaries so the fields that change stay visible.
+_BOOKKEEPING_KEYS = frozenset({"state", "execution_id", "playbook"})
+_MISSING = object()
 
 
 @dataclass(frozen=True)
 class Attempt:
     """One try of a Task state: a Lambda invocation (or another integration's call).
 
+    ``invocation`` is the state's 1-based invocation number (None if not a Lambda), ``mocked``
+    whether a scenario outcome replaced the handler, ``payload`` a summary of what the function
+    was called with (without the bookkeeping keys ``state``, ``execution_id``, ``playbook``).
     ``retry_delay_s`` is the fast-forwarded delay before the next try (None if there was none);
     ``retry_nominal_s`` is that delay before jitter.
     """
@@ -49,6 +56,7 @@ class Attempt:
     invocation: int | None
     function: str | None
     mocked: bool
+    payload: str | None = None
     result: str | None = None
     error: str | None = None
     cause: str | None = None
@@ -62,6 +70,7 @@ class TraceStep:
     """One state entered, in history order.
 
     ``entered_at`` is the simulated time (seconds since start) when the state was entered;
+    ``result`` summarizes a Task's last result, or for other states the fields they changed;
     ``fast_forwarded_s`` the wait and retry time skipped inside it; ``error``/``cause`` the last
     error the state saw (``caught`` when a Catch routed it to ``next_state``).
     """
@@ -115,9 +124,7 @@ class SimulationResult:
 
     def retry_delays(self, state: str | None = None) -> list[FastForward]:
         """The fast-forwarded retry delays, optionally only those of ``state``."""
-        return [
-            ff for ff in self.fast_forwards if ff.kind == "retry" and state in (None, ff.state)
-        ]
+        return [ff for ff in self.fast_forwards if ff.kind == "retry" and state in (None, ff.state)]
 
     def waits(self, state: str | None = None) -> list[FastForward]:
         """The fast-forwarded Wait states, optionally only those of ``state``."""
@@ -127,6 +134,7 @@ class SimulationResult:
 @dataclass
 class _AttemptDraft:
     record: InvocationRecord | None
+    payload: str | None = None
     result: str | None = None
     error: str | None = None
     cause: str | None = None
@@ -138,6 +146,7 @@ class _AttemptDraft:
             invocation=record.number if record else None,
             function=record.function if record else None,
             mocked=record.mocked if record else False,
+            payload=self.payload,
             result=self.result,
             error=self.error,
             cause=self.cause,
@@ -154,6 +163,7 @@ class _StepDraft:
     type: str
     entered_at: float
     input: str
+    raw_input: Any = None
     output: str | None = None
     error: str | None = None
     cause: str | None = None
@@ -164,7 +174,9 @@ class _StepDraft:
 
     def freeze(self) -> TraceStep:
         attempts = tuple(a.freeze() for a in self.attempts)
-        skipped = sum((a.retry_delay_s or 0.0) for a in attempts) + (self.wait.seconds if self.wait else 0.0)
+        skipped = sum((a.retry_delay_s or 0.0) for a in attempts) + (
+            self.wait.seconds if self.wait else 0.0
+        )
         result = attempts[-1].result if attempts and attempts[-1].error is None else self.output
         return TraceStep(
             index=self.index,
@@ -186,7 +198,9 @@ class _StepDraft:
 class TraceBuilder:
     """Walks the history once, pairing it with the simulator's per-state records."""
 
-    def __init__(self, invocations: Sequence[InvocationRecord], fast_forwards: Sequence[FastForward]) -> None:
+    def __init__(
+        self, invocations: Sequence[InvocationRecord], fast_forwards: Sequence[FastForward]
+    ) -> None:
         self._invocations: dict[str | None, deque[InvocationRecord]] = defaultdict(deque)
         for record in invocations:
             self._invocations[record.state].append(record)
@@ -212,15 +226,18 @@ class TraceBuilder:
         if kind.endswith("StateEntered"):
             self._enter(event_id, previous, kind.removesuffix("StateEntered"), event)
             return
+        details = _details(event)
         step = self._owner.get(previous)
+        if kind.endswith("StateExited"):  # a Parallel/Map exit follows its branches' events
+            step = self._open_step(details.get("name")) or step
         if step is None:
             return
         self._owner[event_id] = step
-        details = _details(event)
         if kind in _SCHEDULED:
             self._schedule(step, kind, details)
         elif kind in _SUCCEEDED and step.attempts:
             step.attempts[-1].result = summarize(_task_result(details.get("output")))
+            step.error = step.cause = None  # earlier attempts' errors were retried away
         elif kind in _FAILED:
             error, cause = details.get("error"), details.get("cause")
             if step.attempts:
@@ -228,12 +245,21 @@ class TraceBuilder:
             step.error, step.cause = error, cause
         elif kind.endswith("StateExited"):
             step.exited = True
-            step.output = summarize(_json(details.get("output")))
+            step.output = summarize(_changes(step.raw_input, _json(details.get("output"))))
             self._exits[event_id] = step
         elif kind in _EXECUTION_END and step.type == "Fail":
             step.error, step.cause = details.get("error"), details.get("cause")
 
-    def _enter(self, event_id: int, previous: int, state_type: str, event: Mapping[str, Any]) -> None:
+    def _open_step(self, name: Any) -> _StepDraft | None:
+        """The latest entered, not yet exited step of state ``name``."""
+        for step in reversed(self._steps):
+            if step.state == name and not step.exited:
+                return step
+        return None
+
+    def _enter(
+        self, event_id: int, previous: int, state_type: str, event: Mapping[str, Any]
+    ) -> None:
         details = event.get("stateEnteredEventDetails", {})
         name = details.get("name", "?")
         step = _StepDraft(
@@ -242,12 +268,11 @@ class TraceBuilder:
             type=state_type,
             entered_at=self._clock,
             input=summarize(_json(details.get("input"))),
+            raw_input=_json(details.get("input")),
         )
-        before = self._exits.get(previous)
+        before = self._exits.get(previous)  # the state this transition came from
         if before is not None:
             before.next_state = name
-        elif self._steps and self._steps[-1].next_state is None and self._steps[-1].exited:
-            self._steps[-1].next_state = name
         self._owner[event_id] = step
         self._steps.append(step)
         if state_type == "Wait" and self._waits[name]:
@@ -264,7 +289,7 @@ class TraceBuilder:
         record = queue.popleft() if is_lambda and queue else None
         if record is not None:
             self._clock += record.duration_s
-        step.attempts.append(_AttemptDraft(record))
+        step.attempts.append(_AttemptDraft(record, payload=summarize(_payload(kind, details))))
 
     def _attach_leftover_retries(self) -> None:
         """A retry delay cut short by TimeoutSeconds has no next attempt in the history."""
@@ -315,12 +340,38 @@ def _scalar(value: Any) -> str:
     return json.dumps(value)
 
 
+def _changes(before: Any, after: Any) -> Any:
+    """The top-level fields a state added or changed (the whole output if not both objects)."""
+    if not isinstance(before, Mapping) or not isinstance(after, Mapping):
+        return after
+    changed = {key: value for key, value in after.items() if before.get(key, _MISSING) != value}
+    removed = [key for key in before if key not in after]
+    if removed and not changed:
+        return {"removed": removed}
+    return changed
+
+
 def _task_result(output: Any) -> Any:
     """The Lambda's own result: ``Payload`` of a ``lambda:invoke`` response, else the output."""
     parsed = _json(output)
     if isinstance(parsed, Mapping) and "Payload" in parsed and "StatusCode" in parsed:
         return parsed["Payload"]
     return parsed
+
+
+def _payload(kind: str, details: Mapping[str, Any]) -> Any:
+    """What the function was called with, without healstack's bookkeeping keys."""
+    if kind == "LambdaFunctionScheduled":
+        payload = _json(details.get("input"))
+    else:
+        parameters = _json(details.get("parameters"))
+        payload = (
+            parameters.get("Payload", parameters) if isinstance(parameters, Mapping) else parameters
+        )
+    payload = _json(payload)
+    if isinstance(payload, Mapping):
+        return {key: value for key, value in payload.items() if key not in _BOOKKEEPING_KEYS}
+    return payload
 
 
 def _details(event: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -8,6 +8,7 @@ real reboot handler "repairs" the instance and the next real check sees it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import boto3
@@ -38,7 +39,11 @@ def lambda_invoke(function: str, payload: dict[str, Any], **state: Any) -> dict[
         "Resource": "arn:aws:states:::lambda:invoke",
         "Parameters": {
             "FunctionName": function_arn(function),
-            "Payload": {"state.$": "$$.State.Name", **payload},
+            "Payload": {
+                "state.$": "$$.State.Name",
+                "execution_id.$": "$$.Execution.Id",
+                **payload,
+            },
         },
         **state,
     }
@@ -72,7 +77,9 @@ def recovery_definition(timeout_seconds: int = 3 * 3600) -> dict[str, Any]:
             ),
             "IsHealthy": {
                 "Type": "Choice",
-                "Choices": [{"Variable": "$.last.healthy", "BooleanEquals": True, "Next": "Recovered"}],
+                "Choices": [
+                    {"Variable": "$.last.healthy", "BooleanEquals": True, "Next": "Recovered"}
+                ],
                 "Default": "AttemptsLeft",
             },
             "AttemptsLeft": {
@@ -106,7 +113,13 @@ def recovery_definition(timeout_seconds: int = 3 * 3600) -> dict[str, Any]:
                         "JitterStrategy": "FULL",
                     }
                 ],
-                Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyActionFailed"}],
+                Catch=[
+                    {
+                        "ErrorEquals": ["States.ALL"],
+                        "ResultPath": "$.error",
+                        "Next": "NotifyActionFailed",
+                    }
+                ],
                 Next="WaitAfterAction",
             ),
             "WaitAfterAction": {"Type": "Wait", "Seconds": WAIT_SECONDS, "Next": "CheckHealth"},
@@ -115,7 +128,11 @@ def recovery_definition(timeout_seconds: int = 3 * 3600) -> dict[str, Any]:
             "NotifyGaveUp": {
                 "Type": "Task",
                 "Resource": function_arn("notify"),
-                "Parameters": {"state.$": "$$.State.Name", "target.$": "$.target", "outcome": "gave-up"},
+                "Parameters": {
+                    "state.$": "$$.State.Name",
+                    "target.$": "$.target",
+                    "outcome": "gave-up",
+                },
                 "ResultPath": "$.notified",
                 "Next": "GaveUp",
             },
@@ -143,7 +160,10 @@ class PermissionDenied(Exception):
     """An error the workflow does not retry."""
 
 
+@functools.cache
 def _ec2() -> Any:
+    """One client for every simulation: building one costs ~70 ms, and moto intercepts it in
+    whichever mock is active."""
     return boto3.client("ec2", region_name=REGION)
 
 
@@ -154,7 +174,9 @@ def _health_tag(instance_id: str) -> str:
 
 
 def resolve_target(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    instance = _ec2().describe_instances(InstanceIds=[event["instance_id"]])["Reservations"][0]["Instances"][0]
+    instance = _ec2().describe_instances(InstanceIds=[event["instance_id"]])["Reservations"][0][
+        "Instances"
+    ][0]
     return {"id": instance["InstanceId"], "state": instance["State"]["Name"]}
 
 
@@ -197,7 +219,9 @@ class Fleet:
         ec2 = _ec2()
         instance = ec2.run_instances(ImageId=EXAMPLE_AMI_ID, MinCount=1, MaxCount=1)["Instances"][0]
         self.instance_id = instance["InstanceId"]
-        ec2.create_tags(Resources=[self.instance_id], Tags=[{"Key": "Health", "Value": self.health}])
+        ec2.create_tags(
+            Resources=[self.instance_id], Tags=[{"Key": "Health", "Value": self.health}]
+        )
 
     def event(self) -> dict[str, Any]:
         return {
