@@ -49,6 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), help="output folder")
     _settings_args(synth)
+
+    diagram = sub.add_parser(
+        "diagram", help="print a playbook's state machine as Mermaid (from its definition)"
+    )
+    diagram.add_argument(
+        "--playbook",
+        type=Path,
+        metavar="FILE",
+        help="a playbook file; default: the shipped EC2 status-check playbook",
+    )
+
+    package = sub.add_parser(
+        "package", help="write every handler's reproducible zip and a manifest into DIR"
+    )
+    package.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     return parser
 
 
@@ -91,7 +106,37 @@ def run(argv: Sequence[str]) -> int:
         for stack in result.stacks:
             print(f"synthesized: {args.out}/stacks/{stack}/cdk.tf.json")
         return EXIT_OK
+    if args.command == "diagram":
+        sys.stdout.write(_diagram(args.playbook or shipped_playbook_path()))
+        return EXIT_OK
+    if args.command == "package":
+        _package(args.out)
+        return EXIT_OK
     raise UsageError(f"unknown command {args.command}")  # pragma: no cover (argparse rejects)
+
+
+def _diagram(path: Path) -> str:
+    """The playbook's generated state machine definition, drawn by ``healstack.diagram``."""
+    from healstack.diagram import to_mermaid
+    from healstack.modules.compile import compile_playbook
+    from healstack.providers.aws.asl import render
+
+    (playbook,) = load_playbooks([path])
+    workflow = compile_playbook(playbook).workflow
+    store = "store" if workflow.store is not None else None  # names only, like the ARNs
+    return to_mermaid(render(workflow, {key: key for key in workflow.functions}, store))
+
+
+def _package(out: Path) -> None:
+    """The pipeline's Package stage: the same zips synthesis embeds, plus a manifest."""
+    from healstack.providers.aws.packages import MANIFEST, write_all
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file (give a folder)")
+    out.mkdir(parents=True, exist_ok=True)
+    for path, package in write_all(out):
+        print(f"packaged: {path} sha256={package.sha256_base64}")
+    print(f"manifest: {out / MANIFEST}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

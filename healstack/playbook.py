@@ -211,6 +211,34 @@ class Notify(_Strict):
         return value
 
 
+class Guard(_Strict):
+    """Blast-radius limits: one recovery per resource at a time, and at most N per window."""
+
+    max_recoveries: int = Field(default=3, ge=1, le=100)
+    window: Seconds = 6 * 3600
+
+    @field_validator("window")
+    @classmethod
+    def _window_range(cls, value: int) -> int:
+        if not 60 <= value <= 30 * 86400:
+            raise ValueError(f"{format_duration(value)} is out of range (use 1m to 30d)")
+        return value
+
+
+class Approval(_Strict):
+    """Pause before the listed actions until a person approves (or the timeout escalates)."""
+
+    before: list[str] = Field(min_length=1)
+    timeout: Seconds = 3600
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_range(cls, value: int) -> int:
+        if not 60 <= value <= 86400:
+            raise ValueError(f"{format_duration(value)} is out of range (use 1m to 24h)")
+        return value
+
+
 class Playbook(_Strict):
     """A recovery playbook: trigger, target, the steps of one attempt, and their bounds."""
 
@@ -223,6 +251,10 @@ class Playbook(_Strict):
     timeout: Seconds = 3600
     notify: Notify = Field(default_factory=Notify)
     dry_run: bool = False
+    guard: Guard = Field(default_factory=Guard)
+    approval: Approval | None = None
+    #: how long the audit history keeps each record
+    history_days: int = Field(default=90, ge=1, le=3650)
 
     @field_validator("name")
     @classmethod
@@ -260,6 +292,15 @@ class Playbook(_Strict):
                 "the last step of an attempt must be a check that runs on every attempt "
                 "(end the steps with `- check: status`)",
             )
+        if self.approval is not None:
+            used = [s.action for s in self.steps if s.action is not None]
+            for index, action in enumerate(self.approval.before):
+                if action not in used:
+                    raise _FieldError(
+                        ("approval", "before", index),
+                        f'"{action}" is not an action of this playbook\'s steps '
+                        f"(use one of: {', '.join(dict.fromkeys(used)) or 'none; remove approval'})",
+                    )
         names = [s.name for s in self.steps if s.name]
         for name in names:
             if names.count(name) > 1:

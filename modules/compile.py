@@ -38,7 +38,9 @@ from healstack.providers.workflow import (
     RetryPolicy,
     Rule,
     State,
+    StoreWrite,
     Task,
+    Template,
     Value,
     Wait,
     Workflow,
@@ -57,8 +59,28 @@ NOTIFY_BAD_EVENT = "NotifyUnresolvedEvent"
 GAVE_UP = "GaveUp"
 FAILED = "RecoveryFailed"
 UNRESOLVED = "EventNotResolved"
+TAKE_LOCK = "TakeLock"
+COUNT_RECOVERY = "CountRecovery"
+RECORD_ATTEMPT = "RecordFailedAttempt"
+NOTIFY_BUSY = "NotifyAlreadyRecovering"
+NOTIFY_LIMIT = "NotifyRecoveryLimit"
+LIMIT_REACHED = "RecoveryLimitReached"
+NOTIFY_APPROVAL_TIMEOUT = "NotifyApprovalTimedOut"
+APPROVAL_TIMED_OUT = "ApprovalTimedOut"
+NOTIFY_REJECTED = "NotifyApprovalRejected"
+REJECTED = "ApprovalRejected"
 RESERVED_STATE_NAMES = frozenset(
     {
+        TAKE_LOCK,
+        COUNT_RECOVERY,
+        RECORD_ATTEMPT,
+        NOTIFY_BUSY,
+        NOTIFY_LIMIT,
+        LIMIT_REACHED,
+        NOTIFY_APPROVAL_TIMEOUT,
+        APPROVAL_TIMED_OUT,
+        NOTIFY_REJECTED,
+        REJECTED,
         RESOLVE,
         ATTEMPTS_LEFT,
         WAIT_BETWEEN,
@@ -76,6 +98,11 @@ RESERVED_STATE_NAMES = frozenset(
 
 RESOLVE_FUNCTION = "resolve-target"
 NOTIFY_FUNCTION = "notify"
+APPROVAL_FUNCTION = "request-approval"
+#: the store holding locks, recovery counters and the audit history
+STORE = "recoveries"
+#: a lock outlives the workflow's own timeout by this much, then anyone may take it
+LOCK_MARGIN_SECONDS = 60
 
 #: data keys of the running workflow
 CTX = "ctx"
@@ -83,6 +110,8 @@ LAST = "last"
 ERROR = "error"
 RESOURCE_ID = Ref((CTX, "resource_id"))
 ATTEMPT = Ref((CTX, "attempt"))
+STARTED_AT = Ref((CTX, "started_at"))
+WINDOW = Ref((CTX, "window"))
 
 #: every function call: transient faults of the platform or the cloud API are retried
 TRANSIENT_RETRY = RetryPolicy(
@@ -94,6 +123,14 @@ TRANSIENT_RETRY = RetryPolicy(
     jitter=True,
 )
 TASK_TIMEOUT_SECONDS = 30
+STORE_RETRY = RetryPolicy(
+    errors=(ErrorCategory.STORE_TRANSIENT,),
+    interval_seconds=1,
+    max_attempts=4,
+    backoff_rate=2.0,
+    max_delay_seconds=10,
+    jitter=True,
+)
 
 
 @dataclass(frozen=True)
@@ -121,6 +158,8 @@ def function_keys(playbook: Playbook) -> list[str]:
             key = function_key(step)
             if key not in keys:
                 keys.append(key)
+    if playbook.approval is not None:
+        keys.append(APPROVAL_FUNCTION)
     keys.append(NOTIFY_FUNCTION)
     return keys
 
@@ -164,7 +203,31 @@ def _function_spec(playbook: Playbook, key: str) -> FunctionSpec:
     if key == RESOLVE_FUNCTION:
         return FunctionSpec(key, "resolve_target", kind, None, "find the target's id in the event")
     if key == NOTIFY_FUNCTION:
-        return FunctionSpec(key, "notify", kind, None, "publish the recovery's outcome")
+        return FunctionSpec(
+            key,
+            "notify",
+            kind,
+            None,
+            "publish the outcome, release the lock, record history",
+            config={
+                "playbook": playbook.name,
+                "target_kind": kind,
+                "id_path": playbook.target.id_path or "",
+                "history_days": str(playbook.history_days),
+            },
+            uses_store=True,
+            uses_notifier=True,
+        )
+    if key == APPROVAL_FUNCTION:
+        return FunctionSpec(
+            key,
+            "approval",
+            kind,
+            None,
+            "ask a person to approve an action",
+            config={"target_kind": kind},
+            uses_notifier=True,
+        )
     operation = key.removeprefix("check-").replace("-", "_")
     return FunctionSpec(key, "step", kind, operation, f"{key}: {TARGET_KINDS[kind].description}")
 
@@ -207,11 +270,18 @@ class _Compiler:
         self.first_action = next(
             (i for i, s in enumerate(playbook.steps) if s.kind == "action"), len(playbook.steps)
         )
+        approve = set(playbook.approval.before) if playbook.approval else set()
+        #: the state a transition *into* step i goes to (its approval, when it needs one)
+        self.entries = [
+            f"Approve{name}" if step.action in approve else name
+            for name, step in zip(self.names, playbook.steps, strict=True)
+        ]
 
     def workflow(self) -> Workflow:
         groups = self._groups()
         entry = self._entry_of_group(groups, 0)
-        self.states.append(self._resolve(entry))
+        self.states.append(self._resolve(TAKE_LOCK))
+        self.states.extend(self._guards(entry))
         for g, (start, end, rng) in enumerate(groups):
             after = self._entry_of_group(groups, g + 1)
             if rng is not None:
@@ -219,13 +289,13 @@ class _Compiler:
                 self.states.append(
                     Choice(
                         name=self._gate_name(start),
-                        rules=(Rule(NumberBetween(ATTEMPT, low, high), self.names[start]),),
+                        rules=(Rule(NumberBetween(ATTEMPT, low, high), self.entries[start]),),
                         default=after,
                         comment=f"steps for attempt {self._range_text(low, high)} only",
                     )
                 )
             for index in range(start, end):
-                nxt = self.names[index + 1] if index + 1 < end else after
+                nxt = self.entries[index + 1] if index + 1 < end else after
                 self._step(index, nxt)
         self._tail(entry)
         return Workflow(
@@ -235,6 +305,8 @@ class _Compiler:
             states=_reachable(_fuse_choices(self.states), RESOLVE),
             timeout_seconds=self.p.timeout,
             functions=tuple(function_keys(self.p)),
+            finalizer=NOTIFY_FUNCTION,
+            store=STORE,
         )
 
     # -- structure -------------------------------------------------------------------------
@@ -255,7 +327,7 @@ class _Compiler:
         if g >= len(groups):
             return ""  # past the last step: the final check routes on its own verdict
         start, _, rng = groups[g]
-        return self._gate_name(start) if rng is not None else self.names[start]
+        return self._gate_name(start) if rng is not None else self.entries[start]
 
     def _gate_name(self, start: int) -> str:
         return f"{self.names[start]}OnThisAttempt"
@@ -278,8 +350,14 @@ class _Compiler:
                 "execution_id": Context.EXECUTION_ID,
                 "state": Context.STATE_NAME,
                 "dry_run": self.p.dry_run,
+                "window_seconds": self.p.guard.window,
             },
-            result={"resource_id": ResultRef(("resource_id",)), "attempt": 1},
+            result={
+                "resource_id": ResultRef(("resource_id",)),
+                "attempt": 1,
+                "started_at": ResultRef(("now",)),
+                "window": ResultRef(("window",)),
+            },
             result_at=CTX,
             next=entry,
             timeout_seconds=TASK_TIMEOUT_SECONDS,
@@ -357,6 +435,8 @@ class _Compiler:
             )
             return
         if step.action is not None:
+            if self.entries[index] != name:
+                self.states.append(self._approval(self.entries[index], step, name))
             self.states.append(self._task(name, step, nxt, comment=f"{step.action} the target"))
             return
         verdict = f"{name}Healthy"
@@ -368,7 +448,86 @@ class _Compiler:
         )
 
     def _after_unhealthy(self) -> str:
-        return ATTEMPTS_LEFT if self.max > 1 else NOTIFY_GAVE_UP
+        return RECORD_ATTEMPT
+
+    def _approval(self, name: str, step: Step, action_state: str) -> Task:
+        """A callback task: a person approves (continue), rejects, or lets it time out."""
+        assert self.p.approval is not None and step.action is not None
+        timeout = self.p.approval.timeout
+        payload = self._step_payload({"action": step.action, "timeout_seconds": timeout})
+        payload["callback_token"] = Context.CALLBACK_TOKEN
+        return Task(
+            name=name,
+            function=APPROVAL_FUNCTION,
+            payload=payload,
+            next=action_state,
+            timeout_seconds=timeout,
+            retry=(TRANSIENT_RETRY,),
+            catch=(
+                Catch((ErrorCategory.TIMEOUT,), NOTIFY_APPROVAL_TIMEOUT, ERROR),
+                Catch((ErrorCategory.REJECTED,), NOTIFY_REJECTED, ERROR),
+                Catch((ErrorCategory.ANY,), NOTIFY_FAILED, ERROR),
+            ),
+            comment=f"wait up to {format_duration(timeout)} for a person to approve {step.action}",
+            callback=True,
+        )
+
+    def _guards(self, entry: str) -> list[State]:
+        """One recovery per resource at a time; at most N recoveries per resource per window."""
+        guard = self.p.guard
+        catch = (Catch((ErrorCategory.ANY,), NOTIFY_FAILED, ERROR),)
+        return [
+            StoreWrite(
+                name=TAKE_LOCK,
+                kind="lock",
+                key=Template("lock#{}", (RESOURCE_ID,)),
+                sort="lock",
+                fields={"execution": Context.EXECUTION_ID},
+                now=STARTED_AT,
+                expires_at=Increment(STARTED_AT, self.p.timeout + LOCK_MARGIN_SECONDS),
+                next=COUNT_RECOVERY,
+                refused=NOTIFY_BUSY,
+                retry=(STORE_RETRY,),
+                catch=catch,
+                comment="one recovery per resource at a time (expires with the workflow)",
+            ),
+            StoreWrite(
+                name=COUNT_RECOVERY,
+                kind="count",
+                key=Template("limit#{}", (RESOURCE_ID,)),
+                sort=Template("window-{}", (WINDOW,)),
+                limit=guard.max_recoveries,
+                expires_at=Increment(STARTED_AT, guard.window),
+                next=entry,
+                refused=NOTIFY_LIMIT,
+                retry=(STORE_RETRY,),
+                catch=catch,
+                comment=(
+                    f"anti-flap: at most {guard.max_recoveries} recoveries per resource "
+                    f"per {format_duration(guard.window)}"
+                ),
+            ),
+        ]
+
+    def _record_attempt(self) -> StoreWrite:
+        return StoreWrite(
+            name=RECORD_ATTEMPT,
+            kind="record",
+            key=Template("history#{}", (RESOURCE_ID,)),
+            sort=Template("{}#{}#attempt-{}", (STARTED_AT, Context.EXECUTION_NAME, ATTEMPT)),
+            fields={
+                "kind": "attempt",
+                "outcome": "unhealthy",
+                "attempt": ATTEMPT,
+                "execution": Context.EXECUTION_ID,
+                "playbook": self.p.name,
+            },
+            expires_at=Increment(STARTED_AT, self.p.history_days * 86400),
+            next=ATTEMPTS_LEFT if self.max > 1 else NOTIFY_GAVE_UP,
+            retry=(STORE_RETRY,),
+            catch=(Catch((ErrorCategory.ANY,), NOTIFY_FAILED, ERROR),),
+            comment="audit: this attempt did not recover the target",
+        )
 
     def _notify(self, name: str, outcome: str, nxt: str | None, with_error: bool) -> Task:
         payload: dict[str, Value] = {
@@ -381,6 +540,7 @@ class _Compiler:
         if name != NOTIFY_BAD_EVENT:
             payload["resource_id"] = RESOURCE_ID
             payload["attempt"] = ATTEMPT
+            payload["started_at"] = STARTED_AT
         if with_error:
             payload["error"] = Ref((ERROR,))
         return Task(
@@ -394,6 +554,7 @@ class _Compiler:
         )
 
     def _tail(self, entry: str) -> None:
+        self.states.append(self._record_attempt())
         if self.max > 1:
             self.states.append(
                 Choice(
@@ -415,7 +576,12 @@ class _Compiler:
                 Assign(
                     NEXT_ATTEMPT,
                     at=CTX,
-                    values={"resource_id": RESOURCE_ID, "attempt": Increment(ATTEMPT)},
+                    values={
+                        "resource_id": RESOURCE_ID,
+                        "attempt": Increment(ATTEMPT),
+                        "started_at": STARTED_AT,
+                        "window": WINDOW,
+                    },
                     next=entry,
                     comment="count the attempt",
                 )
@@ -432,6 +598,26 @@ class _Compiler:
         self.states.append(
             Fail(FAILED, "RecoveryStepFailed", "a step failed; see the notification")
         )
+        self.states.append(self._notify(NOTIFY_BUSY, "already_recovering", None, with_error=False))
+        self.states.append(
+            self._notify(NOTIFY_LIMIT, "recovery_limit_reached", LIMIT_REACHED, with_error=False)
+        )
+        self.states.append(
+            Fail(
+                LIMIT_REACHED,
+                "RecoveryLimitReached",
+                f"more than {self.p.guard.max_recoveries} recoveries of this resource within "
+                f"{format_duration(self.p.guard.window)}: escalated without acting",
+            )
+        )
+        self.states.append(
+            self._notify(NOTIFY_APPROVAL_TIMEOUT, "approval_timed_out", APPROVAL_TIMED_OUT, True)
+        )
+        self.states.append(
+            Fail(APPROVAL_TIMED_OUT, "ApprovalTimedOut", "nobody approved the action in time")
+        )
+        self.states.append(self._notify(NOTIFY_REJECTED, "approval_rejected", REJECTED, True))
+        self.states.append(Fail(REJECTED, "ApprovalRejected", "a person rejected the action"))
         self.states.append(self._notify(NOTIFY_BAD_EVENT, "failed", UNRESOLVED, with_error=True))
         self.states.append(
             Fail(UNRESOLVED, "EventNotResolved", "the event did not name a usable target")

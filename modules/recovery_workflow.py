@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from healstack.modules.compile import CompiledRecovery, compile_playbook
+from healstack.modules.compile import STORE, CompiledRecovery, compile_playbook
 from healstack.playbook import Playbook
 from healstack.providers.interfaces import (
     CloudProvider,
     DeploymentSettings,
     FunctionHandle,
     NotifierSpec,
+    PipelineHandle,
+    PipelineSpec,
     RecoveryParts,
+    StoreSpec,
     TriggerSpec,
 )
 
@@ -41,6 +44,7 @@ class RecoveryWorkflow(Construct):
         notifier = provider.notifier(
             self, NotifierSpec("notifications", tuple(playbook.notify.emails)), base, self.settings
         )
+        self.store = provider.store(self, StoreSpec(STORE), base, self.settings)
         functions: dict[str, FunctionHandle] = {
             spec.key: provider.function(
                 self, spec, base, notifier, self.settings, playbook.target.require_tag
@@ -59,4 +63,17 @@ class RecoveryWorkflow(Construct):
             workflow,
             self.settings,
         )
-        self.parts = RecoveryParts(playbook.name, notifier, functions, workflow, trigger)
+        pipeline: PipelineHandle | None = None
+        if self.settings.pipeline:
+            pipeline = provider.pipeline(
+                self,
+                PipelineSpec(
+                    "functions", self.settings.pipeline_source, self.settings.pipeline_rollout
+                ),
+                base,
+                functions,
+                self.settings,
+            )
+        self.parts = RecoveryParts(
+            playbook.name, notifier, functions, workflow, trigger, pipeline=pipeline
+        )

@@ -33,6 +33,13 @@ class RecoveryStack(TerraformStack):
             "topic_arn": (parts.notifier.id, "where outcomes are published"),
             "dlq_url": (parts.trigger.dead_letter_id, "events the workflow could not take"),
         }
+        if parts.pipeline is not None:
+            outputs["pipeline_name"] = (parts.pipeline.name, "ships the functions")
+            if parts.pipeline.source_location is not None:
+                outputs["pipeline_source"] = (
+                    parts.pipeline.source_location,
+                    "upload a zip of the repository here to start the pipeline",
+                )
         for name, (value, description) in outputs.items():
             TerraformOutput(self, name, value=value, description=description)
 

@@ -18,6 +18,56 @@ if TYPE_CHECKING:  # constructs starts the jsii runtime: keep `validate` free of
     from constructs import Construct
 
 
+PipelineSourceKind = Literal["upload", "repository"]
+RolloutStyle = Literal["canary", "linear", "all_at_once"]
+
+
+@dataclass(frozen=True)
+class PipelineSource:
+    """Where the function pipeline takes the code from.
+
+    ``upload``: an archive of the repository uploaded to the pipeline's own store (works in
+    any account, nothing to authorise). ``repository``: a hosted git repository
+    (``owner/name``) reached through a connection the account has already authorised.
+    """
+
+    kind: PipelineSourceKind = "upload"
+    repository: str | None = None
+    branch: str = "main"
+    #: the provider's id of the authorised connection to the repository host
+    connection: str | None = None
+
+    def __post_init__(self) -> None:
+        from healstack.errors import UsageError
+
+        if self.kind == "repository" and not (self.repository and self.connection):
+            raise UsageError(
+                "pipeline source: a repository source needs repository (owner/name) and "
+                "connection (the authorised connection's id)"
+            )
+        if self.repository is not None and self.repository.count("/") != 1:
+            raise UsageError(f'pipeline source: repository "{self.repository}" is not owner/name')
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """How a new function version takes traffic: a first ``percent`` then the rest after
+    ``interval_minutes`` (canary), ``percent`` more every ``interval_minutes`` (linear), or
+    all at once; any error alarm during the shift sends traffic back to the old version."""
+
+    style: RolloutStyle = "canary"
+    percent: int = 10
+    interval_minutes: int = 5
+
+    def __post_init__(self) -> None:
+        from healstack.errors import UsageError
+
+        if not 1 <= self.percent <= 99:
+            raise UsageError(f"rollout: percent {self.percent} is not 1..99")
+        if self.interval_minutes < 1:
+            raise UsageError(f"rollout: interval_minutes {self.interval_minutes} is not >= 1")
+
+
 @dataclass(frozen=True)
 class DeploymentSettings:
     """Settings that shape every stack, whatever the playbook (neutral words only)."""
@@ -32,6 +82,10 @@ class DeploymentSettings:
     #: a failed trigger delivery is retried for at most this long, then dead-lettered
     trigger_max_event_age_seconds: int = 3600
     trigger_max_retries: int = 8
+    #: ship the functions through a pipeline: test -> package -> gradual rollout
+    pipeline: bool = True
+    pipeline_source: PipelineSource = field(default_factory=PipelineSource)
+    pipeline_rollout: Rollout = field(default_factory=Rollout)
     #: provider-specific extras, e.g. {"aws": {"endpoints": {...}}}; never read by modules/
     provider_options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -40,7 +94,7 @@ class DeploymentSettings:
         return "-".join(p for p in (self.name_prefix, playbook_name, self.stage) if p)
 
 
-FunctionPurpose = Literal["resolve_target", "notify", "step"]
+FunctionPurpose = Literal["resolve_target", "notify", "approval", "step"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +106,19 @@ class FunctionSpec:
     target_kind: str
     operation: str | None = None
     description: str = ""
+    #: settings the function reads at run time (the provider passes them, e.g. as env vars)
+    config: Mapping[str, str] = field(default_factory=dict)
+    #: reads and writes the recovery's store (locks, history)
+    uses_store: bool = False
+    #: publishes to the notifier
+    uses_notifier: bool = False
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """A small key-value store with item expiry: locks, counters and the audit history."""
+
+    key: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +151,14 @@ class FunctionHandle:
 
 
 @dataclass(frozen=True)
+class StoreHandle:
+    key: str
+    name: str
+    id: str
+    resource: Any = None
+
+
+@dataclass(frozen=True)
 class WorkflowHandle:
     key: str
     name: str
@@ -101,6 +176,26 @@ class TriggerHandle:
 
 
 @dataclass(frozen=True)
+class PipelineSpec:
+    """Ship the recovery's functions: test the handlers, package them, then move each
+    function's served version gradually (``rollout``), backing out on errors."""
+
+    key: str
+    source: PipelineSource
+    rollout: Rollout
+
+
+@dataclass(frozen=True)
+class PipelineHandle:
+    key: str
+    name: str
+    id: str
+    #: where an ``upload`` source archive goes (None for a repository source)
+    source_location: str | None = None
+    resource: Any = None
+
+
+@dataclass(frozen=True)
 class RecoveryParts:
     """Everything one recovery created, handed to monitoring and outputs."""
 
@@ -109,6 +204,7 @@ class RecoveryParts:
     functions: Mapping[str, FunctionHandle]
     workflow: WorkflowHandle
     trigger: TriggerHandle
+    pipeline: PipelineHandle | None = None
 
 
 class NamingRules(Protocol):
@@ -134,6 +230,12 @@ class CloudProvider(Protocol):
     def notifier(
         self, scope: Construct, spec: NotifierSpec, base_name: str, settings: DeploymentSettings
     ) -> NotifierHandle: ...
+
+    def store(
+        self, scope: Construct, spec: StoreSpec, base_name: str, settings: DeploymentSettings
+    ) -> StoreHandle:
+        """Created before the functions and the workflow, which may use it."""
+        ...
 
     def function(
         self,
@@ -162,3 +264,15 @@ class CloudProvider(Protocol):
         workflow: WorkflowHandle,
         settings: DeploymentSettings,
     ) -> TriggerHandle: ...
+
+    def pipeline(
+        self,
+        scope: Construct,
+        spec: PipelineSpec,
+        base_name: str,
+        functions: Mapping[str, FunctionHandle],
+        settings: DeploymentSettings,
+    ) -> PipelineHandle:
+        """Test -> package -> gradual rollout of ``functions``; called when
+        ``settings.pipeline`` is on, after the functions exist."""
+        ...

@@ -32,7 +32,10 @@ class Context(Enum):
     """Facts the engine knows about the running execution."""
 
     EXECUTION_ID = "execution_id"
+    EXECUTION_NAME = "execution_name"
     STATE_NAME = "state_name"
+    #: the token a callback task hands out; whoever holds it resumes the workflow
+    CALLBACK_TOKEN = "callback_token"
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,15 @@ class Increment:
     by: int = 1
 
 
-Value: TypeAlias = (
-    "str | int | float | bool | Ref | ResultRef | Context | Increment | Mapping[str, Value] | None"
-)
+@dataclass(frozen=True)
+class Template:
+    """Text with ``{}`` placeholders filled from ``args`` (refs, context facts, increments)."""
+
+    text: str
+    args: tuple[Ref | Context | Increment, ...]
+
+
+Value: TypeAlias = "str | int | float | bool | Ref | ResultRef | Context | Increment | Template | Mapping[str, Value] | None"
 
 
 class ErrorCategory(Enum):
@@ -57,6 +66,14 @@ class ErrorCategory(Enum):
     STEP_TRANSIENT = "step_transient"
     #: a poll has not yet seen the wanted state
     NOT_READY = "not_ready"
+    #: the store refused a conditional write (lock held, limit reached)
+    CONDITION_FAILED = "condition_failed"
+    #: the store is throttled or briefly unavailable
+    STORE_TRANSIENT = "store_transient"
+    #: a task ran past its timeout (e.g. an approval nobody answered)
+    TIMEOUT = "timeout"
+    #: a person rejected an approval request
+    REJECTED = "rejected"
     #: anything at all
     ANY = "any"
 
@@ -95,10 +112,38 @@ class Task:
     retry: tuple[RetryPolicy, ...] = ()
     catch: tuple[Catch, ...] = ()
     comment: str = ""
+    #: pause until someone returns the callback token (approval); timeout_seconds bounds it
+    callback: bool = False
 
     @property
     def end(self) -> bool:
         return self.next is None
+
+
+@dataclass(frozen=True)
+class StoreWrite:
+    """A conditional write to the workflow's store (lock, counter, audit record).
+
+    ``kind``: ``lock`` puts an item unless one for ``key`` exists that has not expired
+    (``now`` < its ``expires_at``); ``count`` adds one to the item's counter unless it has
+    reached ``limit``; ``record`` puts an item unconditionally. A refused condition moves to
+    ``refused``. Every value is written as text except ``expires_at`` (a number, the
+    store's expiry attribute).
+    """
+
+    name: str
+    kind: str
+    key: Value
+    sort: Value
+    expires_at: Value
+    next: str
+    fields: Mapping[str, Value] = field(default_factory=dict)
+    now: Value = None
+    limit: int | None = None
+    refused: str | None = None
+    retry: tuple[RetryPolicy, ...] = ()
+    catch: tuple[Catch, ...] = ()
+    comment: str = ""
 
 
 @dataclass(frozen=True)
@@ -176,7 +221,7 @@ class Fail:
     cause: str
 
 
-State: TypeAlias = Task | Choice | Wait | Assign | Succeed | Fail
+State: TypeAlias = Task | StoreWrite | Choice | Wait | Assign | Succeed | Fail
 
 
 @dataclass(frozen=True)
@@ -189,6 +234,11 @@ class Workflow:
     states: tuple[State, ...]
     timeout_seconds: int
     functions: tuple[str, ...] = field(default=())
+    #: the function told when an execution ends without reaching a terminal state
+    #: (timed out or aborted), so nothing ends silently and no lock outlives it
+    finalizer: str | None = None
+    #: the store (lock, counters, audit) the workflow writes, if any
+    store: str | None = None
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.states]
@@ -215,9 +265,11 @@ class Workflow:
 
 def successors(state: State) -> Iterator[str]:
     """Every state a state can move to (next, rule targets, default, catch targets)."""
-    if isinstance(state, Task):
+    if isinstance(state, Task | StoreWrite):
         if state.next:
             yield state.next
+        if isinstance(state, StoreWrite) and state.refused:
+            yield state.refused
         for catch in state.catch:
             yield catch.next
     elif isinstance(state, Choice):

@@ -25,6 +25,7 @@ flaw in the payload around it raises ``InvalidInput``. The id must fit the kind.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from . import aws, ids, jsonpath
@@ -230,11 +231,24 @@ def resolve(payload: Any, fields: dict[str, Any]) -> dict[str, Any]:
         region = aws.default_region()
     if not _non_empty_str(region):
         raise MalformedEvent(f"{detail_type!r} event has no 'region' and none is configured")
+    now = int(time.time())
+    window_seconds = payload.get("window_seconds")
+    if window_seconds is not None and (
+        isinstance(window_seconds, bool)
+        or not isinstance(window_seconds, int)
+        or window_seconds < 1
+    ):
+        raise InvalidInput(
+            f"payload field 'window_seconds' must be a positive integer, got {window_seconds!r}"
+        )
     return {
         "resource_id": resource_id,
         "target_kind": kind,
         "region": str(region),
         "event_type": detail_type,
+        # the workflow's clock: lock expiry, anti-flap window, history order
+        "now": now,
+        "window": now // window_seconds if window_seconds else 0,
     }
 
 

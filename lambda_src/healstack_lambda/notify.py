@@ -1,4 +1,10 @@
-"""Publish one structured JSON message per workflow outcome to the SNS topic.
+"""Finish a workflow: release its lock, record its outcome, publish one message.
+
+Runs on every terminal path of the workflow, and (through an EventBridge rule on
+"Step Functions Execution Status Change") for executions that timed out or were aborted,
+which run no state of their own. Order matters: the lock release and the history record
+are idempotent and come first; the message is published last, so a retry after a
+transient failure never publishes twice.
 
 Payload::
 
@@ -16,33 +22,23 @@ from __future__ import annotations
 
 import json
 import os
-import re
+import time
 from typing import Any
 
-from . import aws
-from .errors import InvalidInput, aws_errors, one_line
+from botocore.exceptions import ClientError
+
+from . import aws, events
+from .errors import HealstackError, InvalidInput, aws_errors, one_line
+from .messages import TOPIC_ENV, execution_url, subject_line
 from .step import optional_int, require_bool, require_str, run_logged
 
-TOPIC_ENV = "HEALSTACK_TOPIC_ARN"
-SUBJECT_MAX = 99  # SNS: "less than 100 characters"
+TABLE_ENV = "HEALSTACK_TABLE"
+STATUS_CHANGE = "Step Functions Execution Status Change"
+NOT_HOLDING_THE_LOCK = "already_recovering"
+DEFAULT_HISTORY_DAYS = 90
 OUTCOME_MAX = 64
 TEXT_MAX = 4000
 MESSAGE_MAX = 64 * 1024
-EXECUTION_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):states:(?P<region>[a-z0-9-]+):\d{12}:execution:[^:]+:[^:]+$"
-)
-
-
-def execution_url(execution_arn: str) -> str | None:
-    """Console link for a Step Functions execution (None for a non-ARN or non-aws partition)."""
-    match = EXECUTION_ARN.match(execution_arn)
-    if match is None or match.group("partition") != "aws":
-        return None
-    region = match.group("region")
-    return (
-        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
-        f"#/v2/executions/details/{execution_arn}"
-    )
 
 
 def _cap(text: str, limit: int = TEXT_MAX) -> str:
@@ -76,18 +72,6 @@ def parse_error(error: Any) -> dict[str, Any] | None:
     else:
         result["Cause"] = None
     return result
-
-
-def subject_line(playbook: str, outcome: str, resource_id: str | None, attempts: int | None) -> str:
-    """``healstack <playbook>: <outcome> <resource> (<n> attempts)``, SNS-safe, <= 99 chars."""
-    parts = [f"healstack {playbook}: {outcome}"]
-    if resource_id:
-        parts.append(resource_id)
-    if attempts is not None:
-        parts.append(f"({attempts} attempt{'s' if attempts != 1 else ''})")
-    text = " ".join(parts)
-    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
-    return text if len(text) <= SUBJECT_MAX else text[: SUBJECT_MAX - 3] + "..."
 
 
 def build_message(payload: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +108,90 @@ def encode(message: dict[str, Any]) -> str:
     return json.dumps(smaller, default=str)
 
 
+def payload_from_status_change(event: dict[str, Any]) -> dict[str, Any]:
+    """The notify payload for an execution that ended without a terminal state.
+
+    The resource is found again in the execution's input (the original event) with the
+    same parser ResolveTarget uses; if that fails, the message still goes out without it.
+    """
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise InvalidInput(f"{STATUS_CHANGE!r} event has no 'detail' object")
+    execution_arn = require_str(detail, "executionArn", where="event detail")
+    status = str(detail.get("status", "ENDED")).lower()
+    playbook = os.environ.get("HEALSTACK_PLAYBOOK", "") or "unknown"
+    payload: dict[str, Any] = {
+        "playbook": playbook,
+        "execution_id": execution_arn,
+        "outcome": status,
+        "dry_run": False,
+        "error": {
+            "Error": f"States.{status.title().replace('_', '')}",
+            "Cause": f"execution {status}",
+        },
+    }
+    start = detail.get("startDate")
+    if isinstance(start, int) and not isinstance(start, bool):
+        payload["started_at"] = start // 1000
+    try:
+        original = json.loads(detail.get("input") or "null")
+        resolved = events.resolve(
+            {
+                "event": original,
+                "target_kind": os.environ.get("HEALSTACK_TARGET_KIND", ""),
+                "id_path": os.environ.get("HEALSTACK_ID_PATH") or None,
+                "execution_id": execution_arn,
+                "playbook": playbook,
+            },
+            {},
+        )
+        payload["resource_id"] = resolved["resource_id"]
+    except (HealstackError, ValueError):
+        pass  # the message matters more than the resource id
+    return payload
+
+
+def _release_lock(table: str, resource_id: str, execution_arn: str) -> bool:
+    """Delete the resource's lock if this execution holds it; True when released."""
+    try:
+        with aws_errors(table):
+            aws.client("dynamodb").delete_item(
+                TableName=table,
+                Key={"pk": {"S": f"lock#{resource_id}"}, "sk": {"S": "lock"}},
+                ConditionExpression="execution = :me",
+                ExpressionAttributeValues={":me": {"S": execution_arn}},
+            )
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False  # another execution holds it, or it already expired
+        raise
+    return True
+
+
+def _record_outcome(table: str, message: dict[str, Any], started_at: int) -> None:
+    days = int(os.environ.get("HEALSTACK_HISTORY_DAYS") or DEFAULT_HISTORY_DAYS)
+    execution_name = message["execution_arn"].rsplit(":", 1)[-1]
+    error = message.get("error") or {}
+    item = {
+        "pk": {"S": f"history#{message['resource_id']}"},
+        "sk": {"S": f"{started_at}#{execution_name}#outcome"},
+        "kind": {"S": "outcome"},
+        "outcome": {"S": message["outcome"]},
+        "attempts": {"S": str(message["attempts"] or 0)},
+        "dry_run": {"S": "true" if message["dry_run"] else "false"},
+        "execution": {"S": message["execution_arn"]},
+        "playbook": {"S": message["playbook"]},
+        "expires_at": {"N": str(started_at + days * 86400)},
+    }
+    if error.get("Error"):
+        item["error"] = {"S": str(error["Error"])}
+    with aws_errors(table):
+        aws.client("dynamodb").put_item(TableName=table, Item=item)
+
+
 def _notify(payload: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(payload, dict) and payload.get("detail-type") == STATUS_CHANGE:
+        payload = payload_from_status_change(payload)
     if not isinstance(payload, dict):
         raise InvalidInput(f"payload must be a JSON object, got {type(payload).__name__}")
     message = build_message(payload)
@@ -138,6 +205,13 @@ def _notify(payload: Any, fields: dict[str, Any]) -> dict[str, Any]:
     topic_arn = os.environ.get(TOPIC_ENV, "").strip()
     if not topic_arn:
         raise InvalidInput(f"environment variable {TOPIC_ENV} is not set; no topic to notify")
+    table = os.environ.get(TABLE_ENV, "").strip()
+    resource_id = message["resource_id"]
+    if table and resource_id:
+        if message["outcome"] != NOT_HOLDING_THE_LOCK:
+            fields["lock_released"] = _release_lock(table, resource_id, message["execution_arn"])
+        started = optional_int(payload, "started_at", None) or int(time.time())
+        _record_outcome(table, message, started)
     subject = subject_line(
         message["playbook"], message["outcome"], message["resource_id"], message["attempts"]
     )

@@ -26,8 +26,10 @@ from healstack.providers.workflow import (
     ResultRef,
     RetryPolicy,
     State,
+    StoreWrite,
     Succeed,
     Task,
+    Template,
     TextEquals,
     Value,
     Wait,
@@ -35,6 +37,8 @@ from healstack.providers.workflow import (
 )
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+LAMBDA_CALLBACK = "arn:aws:states:::lambda:invoke.waitForTaskToken"
+DYNAMODB = {"lock": "putItem", "record": "putItem", "count": "updateItem"}
 
 #: neutral error categories -> the error names Step Functions reports
 ERROR_NAMES: dict[ErrorCategory, tuple[str, ...]] = {
@@ -47,41 +51,75 @@ ERROR_NAMES: dict[ErrorCategory, tuple[str, ...]] = {
     # the handlers' own exception class names (lambda_src/healstack_lambda/errors.py)
     ErrorCategory.STEP_TRANSIENT: ("TransientError",),
     ErrorCategory.NOT_READY: ("StateNotReached",),
+    ErrorCategory.CONDITION_FAILED: ("DynamoDB.ConditionalCheckFailedException",),
+    ErrorCategory.STORE_TRANSIENT: (
+        "DynamoDB.ProvisionedThroughputExceededException",
+        "DynamoDB.ThrottlingException",
+        "DynamoDB.RequestLimitExceededException",
+        "DynamoDB.InternalServerErrorException",
+    ),
+    ErrorCategory.TIMEOUT: ("States.Timeout",),
+    # the error an approver sends with SendTaskFailure to reject
+    ErrorCategory.REJECTED: ("ApprovalRejected",),
     ErrorCategory.ANY: ("States.ALL",),
 }
 
-_CONTEXT = {Context.EXECUTION_ID: "$$.Execution.Id", Context.STATE_NAME: "$$.State.Name"}
+_CONTEXT = {
+    Context.EXECUTION_ID: "$$.Execution.Id",
+    Context.EXECUTION_NAME: "$$.Execution.Name",
+    Context.STATE_NAME: "$$.State.Name",
+    Context.CALLBACK_TOKEN: "$$.Task.Token",
+}
+
+#: the store's attribute names (DynamoDB table: pk/sk strings, TTL on expires_at)
+PARTITION_KEY = "pk"
+SORT_KEY = "sk"
+EXPIRY_ATTRIBUTE = "expires_at"
+COUNTER_ATTRIBUTE = "recoveries"
 
 
-def render(workflow: Workflow, function_arns: Mapping[str, str]) -> dict[str, Any]:
+def render(
+    workflow: Workflow, function_arns: Mapping[str, str], store_name: str | None = None
+) -> dict[str, Any]:
     """The ASL document as a dict, keys in a stable order."""
     return {
         "Comment": workflow.comment,
         "StartAt": workflow.start_at,
         "TimeoutSeconds": workflow.timeout_seconds,
-        "States": {s.name: _state(s, function_arns) for s in workflow.states},
+        "States": {s.name: _state(s, function_arns, store_name) for s in workflow.states},
     }
 
 
-def render_json(workflow: Workflow, function_arns: Mapping[str, str]) -> str:
-    return json.dumps(render(workflow, function_arns), indent=2)
+def render_json(
+    workflow: Workflow, function_arns: Mapping[str, str], store_name: str | None = None
+) -> str:
+    return json.dumps(render(workflow, function_arns, store_name), indent=2)
 
 
 def _path(ref: Ref, root: str = "$") -> str:
     return root + "".join(f".{part}" for part in ref.path)
 
 
+def _expression(value: Ref | Context | Increment | Template) -> str:
+    """A JSONPath or intrinsic-function expression for a dynamic value."""
+    if isinstance(value, Ref):
+        return _path(value)
+    if isinstance(value, Context):
+        return _CONTEXT[value]
+    if isinstance(value, Increment):
+        return f"States.MathAdd({_path(value.ref)}, {value.by})"
+    text = value.text.replace("\\", "\\\\").replace("'", "\\'")
+    args = "".join(f", {_expression(a)}" for a in value.args)
+    return f"States.Format('{text}'{args})"
+
+
 def _fields(values: Mapping[str, Value], result_root: str = "$") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in values.items():
-        if isinstance(value, Ref):
-            out[f"{key}.$"] = _path(value)
-        elif isinstance(value, ResultRef):
+        if isinstance(value, ResultRef):
             out[f"{key}.$"] = _path(Ref(value.path), result_root)
-        elif isinstance(value, Context):
-            out[f"{key}.$"] = _CONTEXT[value]
-        elif isinstance(value, Increment):
-            out[f"{key}.$"] = f"States.MathAdd({_path(value.ref)}, {value.by})"
+        elif isinstance(value, Ref | Context | Increment | Template):
+            out[f"{key}.$"] = _expression(value)
         elif isinstance(value, Mapping):
             out[key] = _fields(value, result_root)
         else:
@@ -123,7 +161,7 @@ def _task(task: Task, arns: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {"Type": "Task"}
     if task.comment:
         out["Comment"] = task.comment
-    out["Resource"] = LAMBDA_INVOKE
+    out["Resource"] = LAMBDA_CALLBACK if task.callback else LAMBDA_INVOKE
     out["Parameters"] = {"FunctionName": arns[task.function], "Payload": _fields(task.payload)}
     if task.result is not None:
         out["ResultSelector"] = _fields(task.result, result_root="$.Payload")
@@ -134,6 +172,71 @@ def _task(task: Task, arns: Mapping[str, str]) -> dict[str, Any]:
     if task.catch:
         out["Catch"] = [_catch(c) for c in task.catch]
     out.update(_flow(task.next))
+    return out
+
+
+def _text_attribute(value: Value) -> dict[str, Any]:
+    """A DynamoDB string attribute (numbers and flags stored as text too)."""
+    if isinstance(value, Template | Context):  # already text
+        return {"S.$": _expression(value)}
+    if isinstance(value, Ref | Increment):  # may be a number: format it as text
+        return {"S.$": f"States.Format('{{}}', {_expression(value)})"}
+    if isinstance(value, bool):
+        return {"S": "true" if value else "false"}
+    return {"S": str(value)}
+
+
+def _number_attribute(value: Value) -> dict[str, Any]:
+    if isinstance(value, Ref | Increment):
+        return {"N.$": f"States.Format('{{}}', {_expression(value)})"}
+    assert isinstance(value, int) and not isinstance(value, bool)
+    return {"N": str(value)}
+
+
+def _store_write(write: StoreWrite, store_name: str | None) -> dict[str, Any]:
+    if store_name is None:
+        raise ValueError(f"state {write.name} writes to a store, but the workflow has none")
+    key = {PARTITION_KEY: _text_attribute(write.key), SORT_KEY: _text_attribute(write.sort)}
+    params: dict[str, Any] = {"TableName": store_name}
+    if write.kind == "count":
+        assert write.limit is not None
+        params["Key"] = key
+        params["UpdateExpression"] = (
+            f"ADD {COUNTER_ATTRIBUTE} :one SET {EXPIRY_ATTRIBUTE} = if_not_exists({EXPIRY_ATTRIBUTE}, :expires)"
+        )
+        params["ConditionExpression"] = (
+            f"attribute_not_exists({COUNTER_ATTRIBUTE}) OR {COUNTER_ATTRIBUTE} < :limit"
+        )
+        params["ExpressionAttributeValues"] = {
+            ":one": {"N": "1"},
+            ":limit": {"N": str(write.limit)},
+            ":expires": _number_attribute(write.expires_at),
+        }
+    else:
+        item = dict(key)
+        item.update({name: _text_attribute(v) for name, v in write.fields.items()})
+        item[EXPIRY_ATTRIBUTE] = _number_attribute(write.expires_at)
+        params["Item"] = item
+        if write.kind == "lock":
+            params["ConditionExpression"] = (
+                f"attribute_not_exists({PARTITION_KEY}) OR {EXPIRY_ATTRIBUTE} < :now"
+            )
+            params["ExpressionAttributeValues"] = {":now": _number_attribute(write.now)}
+    out: dict[str, Any] = {"Type": "Task"}
+    if write.comment:
+        out["Comment"] = write.comment
+    out["Resource"] = f"arn:aws:states:::dynamodb:{DYNAMODB[write.kind]}"
+    out["Parameters"] = params
+    out["ResultPath"] = None
+    if write.retry:
+        out["Retry"] = [_retry(r) for r in write.retry]
+    catches = []
+    if write.refused:
+        catches.append(_catch(Catch((ErrorCategory.CONDITION_FAILED,), write.refused, "error")))
+    catches.extend(_catch(c) for c in write.catch)
+    if catches:
+        out["Catch"] = catches
+    out["Next"] = write.next
     return out
 
 
@@ -156,9 +259,11 @@ def _condition(condition: Condition) -> dict[str, Any]:
     }
 
 
-def _state(state: State, arns: Mapping[str, str]) -> dict[str, Any]:
+def _state(state: State, arns: Mapping[str, str], store_name: str | None) -> dict[str, Any]:
     if isinstance(state, Task):
         return _task(state, arns)
+    if isinstance(state, StoreWrite):
+        return _store_write(state, store_name)
     text = getattr(state, "comment", "")
     comment = {"Comment": text} if text else {}
     if isinstance(state, Choice):

@@ -42,6 +42,24 @@ SUBMODULES = (
     "sfn_state_machine",
     "cloudwatch_event_rule",
     "cloudwatch_event_target",
+    "dynamodb_table",
+    "lambda_permission",
+    # the functions' pipeline (pipeline.py, alarms.py) and the live alias
+    "lambda_alias",
+    "cloudwatch_metric_alarm",
+    "s3_bucket",
+    "s3_bucket_ownership_controls",
+    "s3_bucket_public_access_block",
+    "s3_bucket_versioning",
+    "s3_bucket_server_side_encryption_configuration",
+    "s3_bucket_policy",
+    "s3_bucket_lifecycle_configuration",
+    "s3_bucket_notification",
+    "codebuild_project",
+    "codedeploy_app",
+    "codedeploy_deployment_config",
+    "codedeploy_deployment_group",
+    "codepipeline",
 )
 
 
@@ -109,3 +127,58 @@ CloudwatchEventTargetDeadLetterConfig = _get(
 CloudwatchEventTargetRetryPolicy = _get(
     "cloudwatch_event_target", "CloudwatchEventTargetRetryPolicy"
 )
+DynamodbTable = _get("dynamodb_table", "DynamodbTable")
+LambdaPermission = _get("lambda_permission", "LambdaPermission")
+LambdaAlias = _get("lambda_alias", "LambdaAlias")
+CloudwatchMetricAlarm = _get("cloudwatch_metric_alarm", "CloudwatchMetricAlarm")
+S3Bucket = _get("s3_bucket", "S3Bucket")
+S3BucketOwnershipControls = _get("s3_bucket_ownership_controls", "S3BucketOwnershipControls")
+S3BucketPublicAccessBlock = _get("s3_bucket_public_access_block", "S3BucketPublicAccessBlock")
+S3BucketVersioningA = _get("s3_bucket_versioning", "S3BucketVersioningA")
+S3BucketServerSideEncryptionConfigurationA = _get(
+    "s3_bucket_server_side_encryption_configuration", "S3BucketServerSideEncryptionConfigurationA"
+)
+S3BucketServerSideEncryptionConfigurationRuleA = _get(
+    "s3_bucket_server_side_encryption_configuration",
+    "S3BucketServerSideEncryptionConfigurationRuleA",
+)
+S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA = _get(
+    "s3_bucket_server_side_encryption_configuration",
+    "S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA",
+)
+S3BucketPolicy = _get("s3_bucket_policy", "S3BucketPolicy")
+S3BucketLifecycleConfiguration = _get(
+    "s3_bucket_lifecycle_configuration", "S3BucketLifecycleConfiguration"
+)
+S3BucketLifecycleConfigurationRule = _get(
+    "s3_bucket_lifecycle_configuration", "S3BucketLifecycleConfigurationRule"
+)
+S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload = _get(
+    "s3_bucket_lifecycle_configuration",
+    "S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload",
+)
+S3BucketLifecycleConfigurationRuleExpiration = _get(
+    "s3_bucket_lifecycle_configuration", "S3BucketLifecycleConfigurationRuleExpiration"
+)
+S3BucketLifecycleConfigurationRuleFilter = _get(
+    "s3_bucket_lifecycle_configuration", "S3BucketLifecycleConfigurationRuleFilter"
+)
+S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration = _get(
+    "s3_bucket_lifecycle_configuration",
+    "S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration",
+)
+S3BucketNotification = _get("s3_bucket_notification", "S3BucketNotification")
+CodebuildProject = _get("codebuild_project", "CodebuildProject")
+CodebuildProjectEnvironmentEnvironmentVariable = _get(
+    "codebuild_project", "CodebuildProjectEnvironmentEnvironmentVariable"
+)
+CodedeployApp = _get("codedeploy_app", "CodedeployApp")
+CodedeployDeploymentConfig = _get("codedeploy_deployment_config", "CodedeployDeploymentConfig")
+CodedeployDeploymentGroup = _get("codedeploy_deployment_group", "CodedeployDeploymentGroup")
+Codepipeline = _get("codepipeline", "Codepipeline")
+CodepipelineArtifactStore = _get("codepipeline", "CodepipelineArtifactStore")
+CodepipelineArtifactStoreEncryptionKey = _get(
+    "codepipeline", "CodepipelineArtifactStoreEncryptionKey"
+)
+CodepipelineStage = _get("codepipeline", "CodepipelineStage")
+CodepipelineStageAction = _get("codepipeline", "CodepipelineStageAction")

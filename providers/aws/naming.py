@@ -40,6 +40,9 @@ SNS_TOPIC = NameRule(
 LOG_GROUP = NameRule(
     "log group name", 512, re.compile(r"^[.\-_/#A-Za-z0-9]+$"), "letters, digits and ._-/#"
 )
+DYNAMODB_TABLE = NameRule(
+    "DynamoDB table name", 255, re.compile(r"^[A-Za-z0-9_.-]+$"), "letters, digits, _ . and -"
+)
 KMS_ALIAS = NameRule(
     "KMS alias", 256, re.compile(r"^alias/[A-Za-z0-9/_-]+$"), "letters, digits and /_-"
 )
@@ -49,6 +52,7 @@ ROLE_SUFFIX_FUNCTION = "-fn"
 ROLE_SUFFIX_WORKFLOW = "-sfn"
 ROLE_SUFFIX_TRIGGER = "-events"
 DLQ_SUFFIX = "-dlq"
+FINALIZER_SUFFIX = "-ended"
 
 
 def function_name(base: str, key: str) -> str:
@@ -63,6 +67,8 @@ def names_for(base: str, function_keys: list[str]) -> list[tuple[str, NameRule, 
         (base, EVENT_RULE, "trigger rule"),
         (base + ROLE_SUFFIX_TRIGGER, IAM_ROLE, "trigger role"),
         (base + DLQ_SUFFIX, SQS_QUEUE, "dead-letter queue"),
+        (base + FINALIZER_SUFFIX, EVENT_RULE, "finalizer rule"),
+        (base, DYNAMODB_TABLE, "store table"),
         (base, SNS_TOPIC, "topic"),
         (f"/aws/vendedlogs/states/{base}", LOG_GROUP, "workflow log group"),
         (f"alias/{base}", KMS_ALIAS, "key alias"),

@@ -17,15 +17,22 @@ from constructs import Construct
 
 from healstack import packaging
 from healstack.providers.aws import bindings as aws
-from healstack.providers.aws.asl import render_json
+from healstack.providers.aws.asl import (
+    EXPIRY_ATTRIBUTE,
+    PARTITION_KEY,
+    SORT_KEY,
+    render_json,
+)
 from healstack.providers.aws.naming import (
     DLQ_SUFFIX,
+    FINALIZER_SUFFIX,
     ROLE_SUFFIX_FUNCTION,
     ROLE_SUFFIX_TRIGGER,
     ROLE_SUFFIX_WORKFLOW,
     AwsNamingRules,
     function_name,
 )
+from healstack.providers.aws.packages import function_modules
 from healstack.providers.aws.steps import (
     ARN,
     STAR_RESOURCE_REASONS,
@@ -33,7 +40,6 @@ from healstack.providers.aws.steps import (
     TRACING,
     Permission,
     StepImplementation,
-    handler_module,
     implementation,
 )
 from healstack.providers.interfaces import (
@@ -42,6 +48,10 @@ from healstack.providers.interfaces import (
     FunctionSpec,
     NotifierHandle,
     NotifierSpec,
+    PipelineHandle,
+    PipelineSpec,
+    StoreHandle,
+    StoreSpec,
     TriggerHandle,
     TriggerSpec,
     WorkflowHandle,
@@ -52,6 +62,8 @@ LAMBDA_RUNTIME = "python3.12"
 LAMBDA_ARCHITECTURE = "arm64"
 LAMBDA_TIMEOUT_SECONDS = 10
 LAMBDA_MEMORY_MB = 128
+#: the alias the workflow invokes: always a whole published version, never $LATEST
+LIVE_ALIAS = "live"
 KMS_DATA_KEY_REUSE_SECONDS = 300
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
@@ -227,6 +239,68 @@ class _Recovery(Construct):
         )
         aws.KmsAlias(self, "key-alias", name=f"alias/{base_name}", target_key_id=self.key.key_id)
         self.retention = settings.log_retention_days
+        self.base_name = base_name
+        self.store: StoreHandle | None = None
+        self._dlq: Any = None
+
+    @property
+    def dead_letter_queue(self) -> Any:
+        """One DLQ per recovery for every EventBridge target (trigger and finalizer)."""
+        if self._dlq is None:
+            scope = self.node.scope
+            assert scope is not None
+            self._dlq = aws.SqsQueue(
+                scope,
+                "dead-letter-queue",
+                name=self.base_name + DLQ_SUFFIX,
+                kms_master_key_id=self.key.arn,
+                kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
+                message_retention_seconds=DLQ_RETENTION_SECONDS,
+            )
+            rules = self.account.arn(
+                f"arn:{{partition}}:events:{{region}}:{{account}}:rule/{self.base_name}*"
+            )
+            aws.SqsQueuePolicy(
+                scope,
+                "dead-letter-queue-policy",
+                queue_url=self._dlq.url,
+                policy=policy(
+                    {
+                        "Sid": "RulesDeadLetter",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": self._dlq.arn,
+                        "Condition": {"ArnLike": {"aws:SourceArn": rules}},
+                    },
+                    deny_insecure_transport("sqs:*", self._dlq.arn),
+                ),
+            )
+        return self._dlq
+
+    def event_target(
+        self,
+        scope: Construct,
+        id_: str,
+        rule: Any,
+        arn: str,
+        settings: DeploymentSettings,
+        role_arn: str | None = None,
+    ) -> Any:
+        """An EventBridge target with the recovery's DLQ and a bounded retry policy."""
+        return aws.CloudwatchEventTarget(
+            scope,
+            id_,
+            rule=rule.name,
+            target_id=id_,
+            arn=arn,
+            role_arn=role_arn,
+            dead_letter_config={"arn": self.dead_letter_queue.arn},
+            retry_policy={
+                "maximum_event_age_in_seconds": settings.trigger_max_event_age_seconds,
+                "maximum_retry_attempts": settings.trigger_max_retries,
+            },
+        )
 
     def log_group(self, scope: Construct, id_: str, name: str) -> Any:
         return aws.CloudwatchLogGroup(
@@ -318,6 +392,25 @@ class AwsProvider:
             )
         return NotifierHandle(spec.key, topic.arn, topic)
 
+    def store(
+        self, scope: Construct, spec: StoreSpec, base_name: str, settings: DeploymentSettings
+    ) -> StoreHandle:
+        shared = self._recovery(scope, base_name, settings)
+        table = aws.DynamodbTable(
+            scope,
+            "store",
+            name=base_name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=PARTITION_KEY,
+            range_key=SORT_KEY,
+            attribute=[{"name": PARTITION_KEY, "type": "S"}, {"name": SORT_KEY, "type": "S"}],
+            ttl={"attribute_name": EXPIRY_ATTRIBUTE, "enabled": True},
+            server_side_encryption={"enabled": True, "kms_key_arn": shared.key.arn},
+            point_in_time_recovery={"enabled": True},
+        )
+        shared.store = StoreHandle(spec.key, table.name, table.arn, table)
+        return shared.store
+
     def function(
         self,
         scope: Construct,
@@ -346,10 +439,16 @@ class AwsProvider:
             *self._step_statements(impl, spec.target_kind, shared.account, scope_tag),
         ]
         environment = {"HEALSTACK_RECOVERY": base_name}
-        if spec.purpose == "notify":
+        environment.update({f"HEALSTACK_{k.upper()}": v for k, v in sorted(spec.config.items())})
+        if spec.uses_notifier:
             statements.append(allow(["sns:Publish"], notifier.id))
-            statements.append(allow(list(KEY_USE_ACTIONS), shared.key.arn))
             environment["HEALSTACK_TOPIC_ARN"] = notifier.id
+        if spec.uses_store:
+            assert shared.store is not None, "create the store before the functions that use it"
+            statements.append(allow(["dynamodb:DeleteItem", "dynamodb:PutItem"], shared.store.id))
+            environment["HEALSTACK_TABLE"] = shared.store.name
+        if spec.uses_notifier or spec.uses_store:
+            statements.append(allow(list(KEY_USE_ACTIONS), shared.key.arn))
         role_policy = aws.IamRolePolicy(
             here, "policy", name="least-privilege", role=role.id, policy=policy(*statements)
         )
@@ -371,6 +470,7 @@ class AwsProvider:
             reserved_concurrent_executions=settings.reserved_concurrency,
             filename=asset.path,
             source_code_hash=package.sha256_base64,
+            publish=True,  # each code change is a new version; the alias decides what serves
             environment={"variables": environment},
             kms_key_arn=shared.key.arn,
             logging_config={
@@ -382,16 +482,26 @@ class AwsProvider:
             tracing_config={"mode": "Active"},
             depends_on=[log_group, role_policy],
         )
-        return FunctionHandle(spec.key, name, fn.arn, fn, role)
+        alias = aws.LambdaAlias(
+            here,
+            "live",
+            name=LIVE_ALIAS,
+            description="the version the workflow invokes",
+            function_name=fn.function_name,
+            function_version=fn.version,
+            # with a pipeline, its gradual rollouts move the alias: terraform must not undo them
+            lifecycle=(
+                {"ignore_changes": ["function_version", "routing_config"]}
+                if settings.pipeline
+                else None
+            ),
+        )
+        return FunctionHandle(spec.key, name, alias.arn, fn, role)
 
     @staticmethod
     def _modules(impl: StepImplementation) -> list[str]:
         """The handler's own module plus every module that is no other handler's."""
-        from healstack.providers.aws.steps import NOTIFY, RESOLVE_TARGET, STEPS
-
-        handlers = {handler_module(i.handler) for i in (*STEPS.values(), NOTIFY, RESOLVE_TARGET)}
-        own = handler_module(impl.handler)
-        return [m for m in packaging.library_modules() if m == own or m not in handlers]
+        return function_modules(impl)  # shared with `healstack package`
 
     @staticmethod
     def _step_statements(
@@ -423,17 +533,23 @@ class AwsProvider:
             assume_role_policy=assume_role("states.amazonaws.com", shared.account.account),
         )
         arns = [functions[key].id for key in workflow.functions]
+        statements = [
+            allow(["lambda:InvokeFunction"], [*arns, *(f"{a}:*" for a in arns)]),
+            allow(list(STATE_MACHINE_LOG_DELIVERY), "*"),
+            allow(["xray:GetSamplingRules", "xray:GetSamplingTargets", *TRACING.actions], "*"),
+            allow(list(KEY_USE_ACTIONS), shared.key.arn),
+        ]
+        store_name = None
+        if workflow.store is not None:
+            assert shared.store is not None, "create the store before the workflow"
+            statements.append(allow(["dynamodb:PutItem", "dynamodb:UpdateItem"], shared.store.id))
+            store_name = shared.store.name
         role_policy = aws.IamRolePolicy(
             scope,
             "workflow-policy",
             name="least-privilege",
             role=role.id,
-            policy=policy(
-                allow(["lambda:InvokeFunction"], [*arns, *(f"{a}:*" for a in arns)]),
-                allow(list(STATE_MACHINE_LOG_DELIVERY), "*"),
-                allow(["xray:GetSamplingRules", "xray:GetSamplingTargets", *TRACING.actions], "*"),
-                allow(list(KEY_USE_ACTIONS), shared.key.arn),
-            ),
+            policy=policy(*statements),
         )
         machine = aws.SfnStateMachine(
             scope,
@@ -441,7 +557,9 @@ class AwsProvider:
             name=base_name,
             type="STANDARD",
             role_arn=role.arn,
-            definition=render_json(workflow, {k: functions[k].id for k in workflow.functions}),
+            definition=render_json(
+                workflow, {k: functions[k].id for k in workflow.functions}, store_name
+            ),
             logging_configuration={
                 "log_destination": f"{log_group.arn}:*",
                 "include_execution_data": True,
@@ -455,7 +573,49 @@ class AwsProvider:
             },
             depends_on=[role_policy],
         )
+        if workflow.finalizer is not None:
+            self._finalizer(scope, shared, machine, functions[workflow.finalizer], settings)
         return WorkflowHandle(workflow.name, base_name, machine.arn, machine, role)
+
+    @staticmethod
+    def _finalizer(
+        scope: Construct,
+        shared: _Recovery,
+        machine: Any,
+        function: FunctionHandle,
+        settings: DeploymentSettings,
+    ) -> None:
+        """Executions that time out or are aborted run no state of their own: tell the
+        finalizer function (which notifies and releases the lock) through EventBridge."""
+        rule = aws.CloudwatchEventRule(
+            scope,
+            "finalizer-rule",
+            name=f"{shared.base_name}{FINALIZER_SUFFIX}",
+            description="healstack: executions that ended without a terminal state",
+            event_pattern=json.dumps(
+                {
+                    "source": ["aws.states"],
+                    "detail-type": ["Step Functions Execution Status Change"],
+                    "detail": {
+                        "status": ["TIMED_OUT", "ABORTED"],
+                        "stateMachineArn": [machine.arn],
+                    },
+                },
+                indent=2,
+            ),
+            state="ENABLED",
+        )
+        aws.LambdaPermission(
+            scope,
+            "finalizer-permission",
+            statement_id="AllowFinalizerRule",
+            action="lambda:InvokeFunction",
+            function_name=function.name,
+            qualifier=LIVE_ALIAS,  # the target is the live alias (function.id)
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+        )
+        shared.event_target(scope, "finalizer", rule, function.id, settings)
 
     def trigger(
         self,
@@ -466,14 +626,6 @@ class AwsProvider:
         settings: DeploymentSettings,
     ) -> TriggerHandle:
         shared = self._recovery(scope, base_name, settings)
-        dlq = aws.SqsQueue(
-            scope,
-            "dead-letter-queue",
-            name=base_name + DLQ_SUFFIX,
-            kms_master_key_id=shared.key.arn,
-            kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
-            message_retention_seconds=DLQ_RETENTION_SECONDS,
-        )
         rule = aws.CloudwatchEventRule(
             scope,
             "rule",
@@ -481,22 +633,6 @@ class AwsProvider:
             description=spec.description[:512],
             event_pattern=json.dumps(spec.event_pattern, indent=2),
             state="ENABLED",
-        )
-        aws.SqsQueuePolicy(
-            scope,
-            "dead-letter-queue-policy",
-            queue_url=dlq.url,
-            policy=policy(
-                {
-                    "Sid": "RuleDeadLetters",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": dlq.arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": rule.arn}},
-                },
-                deny_insecure_transport("sqs:*", dlq.arn),
-            ),
         )
         role = aws.IamRole(
             scope,
@@ -512,20 +648,21 @@ class AwsProvider:
             role=role.id,
             policy=policy(allow(["states:StartExecution"], workflow.id)),
         )
-        aws.CloudwatchEventTarget(
-            scope,
-            "target",
-            rule=rule.name,
-            target_id="recovery-workflow",
-            arn=workflow.id,
-            role_arn=role.arn,
-            dead_letter_config={"arn": dlq.arn},
-            retry_policy={
-                "maximum_event_age_in_seconds": settings.trigger_max_event_age_seconds,
-                "maximum_retry_attempts": settings.trigger_max_retries,
-            },
-        )
-        return TriggerHandle(spec.key, rule.name, dlq.url, rule)
+        shared.event_target(scope, "recovery-workflow", rule, workflow.id, settings, role.arn)
+        return TriggerHandle(spec.key, rule.name, shared.dead_letter_queue.url, rule)
+
+    def pipeline(
+        self,
+        scope: Construct,
+        spec: PipelineSpec,
+        base_name: str,
+        functions: Mapping[str, FunctionHandle],
+        settings: DeploymentSettings,
+    ) -> PipelineHandle:
+        from healstack.providers.aws.pipeline import build_pipeline  # builds on this module
+
+        shared = self._recovery(scope, base_name, settings)
+        return build_pipeline(scope, spec, base_name, functions, settings, shared)
 
 
 def _statement(

@@ -100,7 +100,9 @@ STEPS: dict[tuple[str, str], StepImplementation] = {
     ),
 }
 
-RESOLVE_TARGET = StepImplementation("healstack_lambda.events.resolve_target", ())
+RESOLVE_TARGET = StepImplementation("healstack_lambda.resolve.resolve_target", ())
+#: asks a person to approve; publishing is granted by the provider like notify's
+APPROVAL = StepImplementation("healstack_lambda.approval.request", ())
 #: the topic and key permissions are added by the provider, which knows their ARNs
 NOTIFY = StepImplementation("healstack_lambda.notify.notify", ())
 
@@ -108,11 +110,16 @@ NOTIFY = StepImplementation("healstack_lambda.notify.notify", ())
 TRACING = Permission(("xray:PutTraceSegments", "xray:PutTelemetryRecords"), "*")
 
 
+ALL_IMPLEMENTATIONS = (*STEPS.values(), RESOLVE_TARGET, NOTIFY, APPROVAL)
+
+
 def implementation(spec: FunctionSpec) -> StepImplementation:
     if spec.purpose == "resolve_target":
         return RESOLVE_TARGET
     if spec.purpose == "notify":
         return NOTIFY
+    if spec.purpose == "approval":
+        return APPROVAL
     assert spec.operation is not None
     try:
         return STEPS[(spec.target_kind, spec.operation)]

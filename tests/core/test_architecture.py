@@ -132,4 +132,5 @@ def test_the_seam_really_skips_the_eager_init() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert int(result.stdout.strip()) < 40  # the eager __init__ loads ~2,100
+    # the submodules used and the few their types reference; the eager __init__ loads ~2,100
+    assert int(result.stdout.strip()) < 200

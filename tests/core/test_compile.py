@@ -17,14 +17,14 @@ from healstack.loader import (
 )
 from healstack.modules.compile import compile_playbook, function_keys
 from healstack.providers.aws.asl import render
-from healstack.providers.workflow import Choice, Task, Wait
+from healstack.providers.workflow import Choice, StoreWrite, Task, Wait
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
 
 
 def asl_of(playbook_file: str) -> dict[str, Any]:
     compiled = compile_playbook(load_playbook(shipped_playbook_path(playbook_file)))
-    return render(compiled.workflow, {k: ARN.format(k) for k in compiled.workflow.functions})
+    return render(compiled.workflow, {k: ARN.format(k) for k in compiled.workflow.functions}, "table")
 
 
 @pytest.mark.parametrize("name", shipped_playbooks())
@@ -90,7 +90,7 @@ def test_attempt_gates_fuse_into_the_verdict_choice() -> None:
 
 def test_every_task_retries_transient_errors_with_backoff_and_jitter() -> None:
     states = asl_of("ec2-status-check-recovery.yaml")["States"]
-    tasks = {n: s for n, s in states.items() if s["Type"] == "Task"}
+    tasks = {n: s for n, s in states.items() if s["Type"] == "Task" and "lambda" in s["Resource"]}
     assert len(tasks) >= 8
     for name, task in tasks.items():
         transient = [r for r in task["Retry"] if "Lambda.ServiceException" in r["ErrorEquals"]]
@@ -110,7 +110,7 @@ def test_every_task_retries_transient_errors_with_backoff_and_jitter() -> None:
 def test_every_non_notify_task_catches_into_a_failure_notification() -> None:
     states = asl_of("ec2-status-check-recovery.yaml")["States"]
     for name, state in states.items():
-        if state["Type"] != "Task" or name.startswith("Notify"):
+        if state["Type"] != "Task" or name.startswith("Notify") or name.startswith("Approve"):
             continue
         catch_all = [c for c in state["Catch"] if c["ErrorEquals"] == ["States.ALL"]]
         assert catch_all, name
@@ -132,7 +132,7 @@ def test_wait_until_is_one_task_whose_retry_is_the_bounded_poll() -> None:
     assert poll["Catch"][0] == {
         "ErrorEquals": ["StateNotReached"],
         "ResultPath": "$.error",
-        "Next": "AttemptsLeft",
+        "Next": "RecordFailedAttempt",
     }
 
 
@@ -159,7 +159,9 @@ def test_single_attempt_playbook_has_no_loop() -> None:
     assert "AttemptsLeft" not in names and "NextAttempt" not in names
     assert "NotifyAlreadyHealthy" not in names  # unreachable: no check before the action
     verdict = compiled.workflow.state("CheckStatusHealthy")
-    assert isinstance(verdict, Choice) and verdict.default == "NotifyGaveUp"
+    assert isinstance(verdict, Choice) and verdict.default == "RecordFailedAttempt"
+    record = compiled.workflow.state("RecordFailedAttempt")
+    assert isinstance(record, StoreWrite) and record.next == "NotifyGaveUp"
 
 
 def test_function_keys_one_per_distinct_operation() -> None:
@@ -188,7 +190,100 @@ def test_dry_run_reaches_every_step_payload() -> None:
         "dry_run": True,
     }
     compiled = compile_playbook(playbook_from_dict(data))
-    asl = render(compiled.workflow, {k: ARN.format(k) for k in compiled.workflow.functions})
+    asl = render(compiled.workflow, {k: ARN.format(k) for k in compiled.workflow.functions}, "t")
     for name, state in asl["States"].items():
-        if state["Type"] == "Task":
+        if state["Type"] == "Task" and "lambda" in state["Resource"]:
             assert state["Parameters"]["Payload"]["dry_run"] is True, name
+
+
+def test_lock_then_anti_flap_guard_every_recovery() -> None:
+    states = asl_of("ec2-status-check-recovery.yaml")["States"]
+    assert states["ResolveTarget"]["Next"] == "TakeLock"
+    lock = states["TakeLock"]
+    assert lock["Parameters"]["ConditionExpression"] == "attribute_not_exists(pk) OR expires_at < :now"
+    # the lock expires a minute after the workflow's own timeout (3600 s)
+    assert lock["Parameters"]["Item"]["expires_at"] == {
+        "N.$": "States.Format('{}', States.MathAdd($.ctx.started_at, 3660))"
+    }
+    assert lock["Catch"][0] == {
+        "ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
+        "ResultPath": "$.error",
+        "Next": "NotifyAlreadyRecovering",
+    }
+    assert states["NotifyAlreadyRecovering"]["End"] is True
+    assert lock["Next"] == "CountRecovery"
+    count = states["CountRecovery"]
+    assert count["Resource"] == "arn:aws:states:::dynamodb:updateItem"
+    assert count["Parameters"]["ExpressionAttributeValues"][":limit"] == {"N": "3"}
+    assert count["Catch"][0]["Next"] == "NotifyRecoveryLimit"
+    assert states["NotifyRecoveryLimit"]["Next"] == "RecoveryLimitReached"
+    assert count["Next"] == "CheckBeforeAction"
+
+
+def test_failed_attempts_are_recorded_before_the_loop() -> None:
+    states = asl_of("ec2-status-check-recovery.yaml")["States"]
+    assert states["CheckAfterActionHealthy"]["Default"] == "RecordFailedAttempt"
+    record = states["RecordFailedAttempt"]
+    assert record["Next"] == "AttemptsLeft"
+    assert record["Parameters"]["Item"]["sk"] == {
+        "S.$": "States.Format('{}#{}#attempt-{}', $.ctx.started_at, $$.Execution.Name, $.ctx.attempt)"
+    }
+    # the loop carries the whole context forward
+    assert states["NextAttempt"]["Parameters"] == {
+        "resource_id.$": "$.ctx.resource_id",
+        "attempt.$": "States.MathAdd($.ctx.attempt, 1)",
+        "started_at.$": "$.ctx.started_at",
+        "window.$": "$.ctx.window",
+    }
+
+
+def test_approval_pauses_on_a_callback_before_each_listed_action() -> None:
+    data = {
+        "name": "careful",
+        "trigger": {"source": "aws.ec2"},
+        "target": {"kind": "ec2_instance"},
+        "steps": [{"action": "reboot"}, {"action": "stop"}, {"check": "status"}],
+        "approval": {"before": ["stop"], "timeout": "30m"},
+    }
+    compiled = compile_playbook(playbook_from_dict(data))
+    asl = render(compiled.workflow, {k: ARN.format(k) for k in compiled.workflow.functions}, "t")
+    states = asl["States"]
+    assert states["Reboot"]["Next"] == "ApproveStop"
+    approve = states["ApproveStop"]
+    assert approve["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert approve["TimeoutSeconds"] == 1800
+    assert approve["Parameters"]["Payload"]["callback_token.$"] == "$$.Task.Token"
+    assert approve["Next"] == "Stop"
+    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in approve["Catch"]}
+    assert catches[("States.Timeout",)] == "NotifyApprovalTimedOut"
+    assert catches[("ApprovalRejected",)] == "NotifyApprovalRejected"
+    assert states["NotifyApprovalTimedOut"]["Next"] == "ApprovalTimedOut"
+    assert "request-approval" in compiled.workflow.functions
+
+
+def test_approval_must_name_an_action_of_the_steps(tmp_path: Any) -> None:
+    from healstack.errors import PlaybookError
+
+    data = {
+        "name": "careful",
+        "trigger": {"source": "aws.ec2"},
+        "target": {"kind": "ec2_instance"},
+        "steps": [{"action": "reboot"}, {"check": "status"}],
+        "approval": {"before": ["stop"]},
+    }
+    with pytest.raises(PlaybookError, match=r"approval.before\[0\]: \"stop\" is not an action of this playbook's steps \(use one of: reboot\)"):
+        playbook_from_dict(data)
+
+
+def test_the_workflow_names_its_finalizer_and_store() -> None:
+    compiled = compile_playbook(load_playbook(shipped_playbook_path()))
+    assert compiled.workflow.finalizer == "notify"
+    assert compiled.workflow.store == "recoveries"
+    notify = next(f for f in compiled.functions if f.key == "notify")
+    assert notify.uses_store and notify.uses_notifier
+    assert notify.config == {
+        "playbook": "ec2-status-check-recovery",
+        "target_kind": "ec2_instance",
+        "id_path": "",
+        "history_days": "90",
+    }

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from healstack import packaging
 from healstack.providers.aws.provider import AwsProvider
-from healstack.providers.aws.steps import NOTIFY, RESOLVE_TARGET, STEPS, StepImplementation
+from healstack.providers.aws.steps import ALL_IMPLEMENTATIONS, STEPS, StepImplementation
 from tests.conftest import REPO
 
-ALL = [*STEPS.values(), RESOLVE_TARGET, NOTIFY]
+ALL = list(ALL_IMPLEMENTATIONS)
 
 
 def package_for(impl: StepImplementation) -> packaging.Package:

@@ -46,9 +46,10 @@ def test_state_machine_is_standard_logged_traced_encrypted(default_stack: dict[s
     arns = {
         s["Parameters"]["FunctionName"]
         for s in definition["States"].values()
-        if s["Type"] == "Task"
+        if s["Type"] == "Task" and "lambda" in s["Resource"]
     }
-    assert all(a.startswith("${aws_lambda_function.") and a.endswith(".arn}") for a in arns)
+    # every task calls a function of this stack (through its `live` alias)
+    assert arns and all(a.startswith("${aws_lambda_") and a.endswith(".arn}") for a in arns)
 
 
 def test_functions_are_short_traced_json_logged_and_bounded(default_stack: dict[str, Any]) -> None:
@@ -58,8 +59,8 @@ def test_functions_are_short_traced_json_logged_and_bounded(default_stack: dict[
         "healstack_lambda.ec2.reboot",
         "healstack_lambda.ec2.start",
         "healstack_lambda.ec2.stop",
-        "healstack_lambda.events.resolve_target",
         "healstack_lambda.notify.notify",
+        "healstack_lambda.resolve.resolve_target",
     ]
     roles = {r["name"] for r in resources(default_stack, "aws_iam_role")}
     for fn in functions:
@@ -76,33 +77,45 @@ def test_functions_are_short_traced_json_logged_and_bounded(default_stack: dict[
 
 def test_log_groups_have_retention_and_encryption(default_stack: dict[str, Any]) -> None:
     groups = resources(default_stack, "aws_cloudwatch_log_group")
-    assert len(groups) == 7  # six functions + the state machine
+    names = [g["name"] for g in groups]
+    assert sum(n.startswith("/aws/lambda/") for n in names) == 6  # one per function
+    assert "/aws/vendedlogs/states/healstack-ec2-status-check-recovery" in names
     for group in groups:
         assert group["retention_in_days"] == 30
         assert group["kms_key_id"].startswith("${aws_kms_key.")
 
 
+def by_name(stack: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
+    found = [r for r in resources(stack, kind) if r.get("name") == name]
+    assert len(found) == 1, f"{kind} {name}: {len(found)}"
+    return found[0]
+
+
 def test_trigger_has_pattern_dlq_retry_and_scoped_role(default_stack: dict[str, Any]) -> None:
-    rule = one(default_stack, "aws_cloudwatch_event_rule")
+    rule = by_name(default_stack, "aws_cloudwatch_event_rule", "healstack-ec2-status-check-recovery")
     pattern = json.loads(rule["event_pattern"])
     assert pattern["source"] == ["aws.cloudwatch"]
     assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
     assert pattern["detail"]["state"]["value"] == ["ALARM"]
-    target = one(default_stack, "aws_cloudwatch_event_target")
+    targets = resources(default_stack, "aws_cloudwatch_event_target")
+    target = next(t for t in targets if t["target_id"] == "recovery-workflow")
     assert target["arn"].startswith("${aws_sfn_state_machine.")
-    assert target["dead_letter_config"]["arn"].startswith("${aws_sqs_queue.")
-    assert target["retry_policy"] == {
-        "maximum_event_age_in_seconds": 3600,
-        "maximum_retry_attempts": 8,
-    }
+    for each in targets:  # the trigger and the finalizer: both dead-letter, both bounded
+        assert each["dead_letter_config"]["arn"].startswith("${aws_sqs_queue.")
+        assert each["retry_policy"] == {
+            "maximum_event_age_in_seconds": 3600,
+            "maximum_retry_attempts": 8,
+        }
     queue = one(default_stack, "aws_sqs_queue")
     assert queue["kms_master_key_id"].startswith("${aws_kms_key.")
     queue_policy = json.loads(one(default_stack, "aws_sqs_queue_policy")["policy"])
     allow = queue_policy["Statement"][0]
     assert allow["Principal"] == {"Service": "events.amazonaws.com"}
-    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"].startswith(
-        "${aws_cloudwatch_event_rule."
+    assert allow["Action"] == "sqs:SendMessage"
+    assert allow["Condition"]["ArnLike"]["aws:SourceArn"].endswith(
+        ":rule/healstack-ec2-status-check-recovery*"
     )
+    assert queue_policy["Statement"][1]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     trigger_policy = [
         json.loads(p["policy"])
         for p in resources(default_stack, "aws_iam_role_policy")
@@ -113,20 +126,49 @@ def test_trigger_has_pattern_dlq_retry_and_scoped_role(default_stack: dict[str, 
     ]
 
 
+def test_timed_out_or_aborted_executions_reach_the_finalizer(default_stack: dict[str, Any]) -> None:
+    rule = by_name(default_stack, "aws_cloudwatch_event_rule", "healstack-ec2-status-check-recovery-ended")
+    pattern = json.loads(rule["event_pattern"])
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert pattern["detail"]["status"] == ["TIMED_OUT", "ABORTED"]
+    assert pattern["detail"]["stateMachineArn"][0].startswith("${aws_sfn_state_machine.")
+    target = next(
+        t for t in resources(default_stack, "aws_cloudwatch_event_target") if t["target_id"] == "finalizer"
+    )
+    notify = next(
+        name
+        for name, fn in default_stack["resource"]["aws_lambda_function"].items()
+        if fn["handler"] == "healstack_lambda.notify.notify"
+    )
+    assert target["arn"].startswith("${aws_lambda_")
+    assert notify.split("_function_")[0] in target["arn"]  # the notify function (or its alias)
+    permission = one(default_stack, "aws_lambda_permission")
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["source_arn"].startswith("${aws_cloudwatch_event_rule.")
+
+
+def test_store_is_encrypted_expiring_and_recoverable(default_stack: dict[str, Any]) -> None:
+    table = one(default_stack, "aws_dynamodb_table")
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    assert table["ttl"] == {"attribute_name": "expires_at", "enabled": True}
+    assert table["server_side_encryption"]["enabled"] is True
+    assert table["server_side_encryption"]["kms_key_arn"].startswith("${aws_kms_key.")
+    assert table["point_in_time_recovery"] == {"enabled": True}
+    definition = json.loads(one(default_stack, "aws_sfn_state_machine")["definition"])
+    lock = definition["States"]["TakeLock"]
+    assert lock["Resource"] == "arn:aws:states:::dynamodb:putItem"
+    assert lock["Parameters"]["TableName"].startswith("${aws_dynamodb_table.")
+
+
 def test_topic_is_kms_encrypted(default_stack: dict[str, Any]) -> None:
     topic = one(default_stack, "aws_sns_topic")
     assert topic["kms_master_key_id"].startswith("${aws_kms_key.")
-    key = one(default_stack, "aws_kms_key")
-    assert key["enable_key_rotation"] is True
+    for key in resources(default_stack, "aws_kms_key"):
+        assert key["enable_key_rotation"] is True
 
 
 def test_outputs(default_stack: dict[str, Any]) -> None:
-    assert sorted(default_stack["output"]) == [
-        "dlq_url",
-        "rule_name",
-        "state_machine_arn",
-        "topic_arn",
-    ]
+    assert {"dlq_url", "rule_name", "state_machine_arn", "topic_arn"} <= set(default_stack["output"])
 
 
 def test_role_policies_have_no_wildcard_actions(synthesized: Path) -> None:

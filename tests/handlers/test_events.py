@@ -48,12 +48,27 @@ def test_every_sample_event_resolves_to_its_resource(
 
     result = resolve_target(payload(event, kind), None)
 
+    now = result.pop("now")
+    assert isinstance(now, int) and now > 1_700_000_000
     assert result == {
         "resource_id": expected_id,
         "target_kind": kind,
         "region": "us-east-1",
         "event_type": event["detail-type"],
+        "window": 0,
     }
+
+
+def test_resolve_reports_the_clock_and_the_anti_flap_window(sample_event: Loader) -> None:
+    event = sample_event("ec2-instance-state-change.json")
+    result = resolve_target({**payload(event, "ec2_instance"), "window_seconds": 3600}, None)
+    assert result["window"] == result["now"] // 3600
+
+
+def test_resolve_refuses_a_bad_window(sample_event: Loader) -> None:
+    event = sample_event("ec2-instance-state-change.json")
+    with pytest.raises(InvalidInput, match="window_seconds"):
+        resolve_target({**payload(event, "ec2_instance"), "window_seconds": 0}, None)
 
 
 def alarm_with_dimensions(sample_event: Loader, dimensions: dict[str, str]) -> dict[str, Any]:
@@ -317,7 +332,7 @@ def test_id_path_overrides_auto_detection_and_accepts_custom_events() -> None:
 
     result = resolve_target(payload(event, "rds_instance", "$.detail.targets[1].db"), None)
 
-    assert result == {
+    assert {k: v for k, v in result.items() if k not in ("now", "window")} == {
         "resource_id": "other-db",
         "target_kind": "rds_instance",
         "region": "us-west-2",

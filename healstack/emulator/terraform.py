@@ -1,0 +1,179 @@
+"""Run terraform in a stack folder against an emulator: mirror set-up, bounded, clear errors.
+
+Every command runs with ``-no-color -input=false``, in its own process group (a timeout kills
+terraform *and* its provider plugin), with the offline-mirror CLI config when this machine has
+one and with no real AWS credentials or profile in the environment: an emulator stack carries
+its own test credentials in the provider block, and nothing should reach real AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from healstack.emulator.stack import tail
+from healstack.terraform_cli import terraform_env
+
+_DEFAULT_TIMEOUT_S = 300.0
+#: subcommands that accept ``-no-color``
+_COLOR_COMMANDS = frozenset({"init", "plan", "apply", "destroy", "validate", "output", "show"})
+_KILL_GRACE_S = 5.0
+#: variables that could point the provider at real AWS credentials or another endpoint
+_AWS_ENV_PREFIXES = ("AWS_",)
+
+
+@dataclass(frozen=True)
+class TerraformResult:
+    """One finished terraform command."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def command(self) -> str:
+        return "terraform " + " ".join(self.args)
+
+
+class TerraformError(RuntimeError):
+    """A terraform command failed or timed out; the message ends with its stderr tail."""
+
+    def __init__(self, message: str, result: TerraformResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def emulator_terraform_env(cli_config_dir: Path) -> dict[str, str]:
+    """``terraform_env`` (mirror config) without any ``AWS_*`` variable, loopback never proxied."""
+    env = {
+        key: value
+        for key, value in terraform_env(cli_config_dir).items()
+        if not key.startswith(_AWS_ENV_PREFIXES)
+    }
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    no_proxy = ",".join(filter(None, [env.get("NO_PROXY"), "127.0.0.1", "localhost"]))
+    env["NO_PROXY"] = env["no_proxy"] = no_proxy
+    env["TF_IN_AUTOMATION"] = "1"
+    return env
+
+
+class Terraform:
+    """terraform commands in ``workdir`` with ``env``; each bounded by ``timeout_s``."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        env: Mapping[str, str],
+        *,
+        timeout_s: float = _DEFAULT_TIMEOUT_S,
+        parallelism: int = 10,
+    ) -> None:
+        self.workdir = workdir
+        self.env = dict(env)
+        self.timeout_s = timeout_s
+        self.parallelism = parallelism
+
+    def run(
+        self,
+        *args: str,
+        ok_codes: Sequence[int] = (0,),
+        timeout_s: float | None = None,
+    ) -> TerraformResult:
+        """Run ``terraform ARGS``; raise ``TerraformError`` unless the exit code is in
+        ``ok_codes`` (the error carries stderr's tail, or stdout's when stderr is empty)."""
+        budget = self.timeout_s if timeout_s is None else timeout_s
+        full = (*args, "-no-color") if args and args[0] in _COLOR_COMMANDS else args
+        began = time.monotonic()
+        process = subprocess.Popen(
+            ["terraform", *full],
+            cwd=self.workdir,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            stdout, stderr = process.communicate(timeout=budget)
+        except subprocess.TimeoutExpired:
+            stdout, stderr = _kill(process)
+            result = TerraformResult(tuple(full), -1, stdout, stderr, time.monotonic() - began)
+            raise TerraformError(
+                f"{result.command} did not finish within {budget:g}s (killed); "
+                f"last output:\n{tail(stderr or stdout)}",
+                result,
+            ) from None
+        result = TerraformResult(
+            tuple(full), process.returncode, stdout, stderr, time.monotonic() - began
+        )
+        if result.returncode not in ok_codes:
+            raise TerraformError(
+                f"{result.command} failed (exit {result.returncode}) in {self.workdir}:\n"
+                f"{tail(stderr or stdout)}",
+                result,
+            )
+        return result
+
+    def init(self) -> TerraformResult:
+        return self.run("init", "-input=false")
+
+    def apply(self) -> TerraformResult:
+        return self.run(
+            "apply", "-auto-approve", "-input=false", f"-parallelism={self.parallelism}"
+        )
+
+    def plan_changes(self) -> TerraformResult:
+        """``plan -detailed-exitcode``: exit 0 means no changes, 2 changes (both returned)."""
+        return self.run(
+            "plan",
+            "-detailed-exitcode",
+            "-input=false",
+            f"-parallelism={self.parallelism}",
+            ok_codes=(0, 2),
+        )
+
+    def destroy(self) -> TerraformResult:
+        return self.run(
+            "destroy", "-auto-approve", "-input=false", f"-parallelism={self.parallelism}"
+        )
+
+
+def managed_resources(state_file: Path) -> list[str]:
+    """Addresses of the managed resource instances in a local state file (no data sources);
+    empty when the file does not exist."""
+    if not state_file.exists():
+        return []
+    state = json.loads(state_file.read_text())
+    addresses = []
+    for resource in state.get("resources", []):
+        if resource.get("mode") != "managed":
+            continue
+        prefix = f"{resource['module']}." if resource.get("module") else ""
+        base = f"{prefix}{resource['type']}.{resource['name']}"
+        for instance in resource.get("instances", []):
+            key = instance.get("index_key")
+            addresses.append(base if key is None else f"{base}[{json.dumps(key)}]")
+    return sorted(addresses)
+
+
+def _kill(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """Stop terraform and its plugins (its process group): TERM, then KILL after a grace."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            return process.communicate(timeout=_KILL_GRACE_S)
+        except subprocess.TimeoutExpired:
+            continue
+    return process.communicate()
