@@ -50,6 +50,28 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), help="output folder")
     _settings_args(synth)
 
+    simulate = sub.add_parser(
+        "simulate",
+        help="run a playbook's synthesized workflow locally (moto) with the real handlers",
+    )
+    simulate.add_argument(
+        "--playbook",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="default: the shipped EC2 status-check playbook",
+    )
+    simulate.add_argument("--event", type=Path, required=True, metavar="EVENT.json")
+    simulate.add_argument(
+        "--scenario",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="forced step outcomes (YAML/JSON)",
+    )
+    simulate.add_argument("--json", action="store_true", help="print JSON instead of text")
+    simulate.add_argument("--verbose", action="store_true", help="show the handlers' JSON logs")
+
     diagram = sub.add_parser(
         "diagram", help="print a playbook's state machine as Mermaid (from its definition)"
     )
@@ -106,6 +128,8 @@ def run(argv: Sequence[str]) -> int:
         for stack in result.stacks:
             print(f"synthesized: {args.out}/stacks/{stack}/cdk.tf.json")
         return EXIT_OK
+    if args.command == "simulate":
+        return _simulate(args)
     if args.command == "diagram":
         sys.stdout.write(_diagram(args.playbook or shipped_playbook_path()))
         return EXIT_OK
@@ -137,6 +161,25 @@ def _package(out: Path) -> None:
     for path, package in write_all(out):
         print(f"packaged: {path} sha256={package.sha256_base64}")
     print(f"manifest: {out / MANIFEST}")
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import json
+
+    from healstack.loader import load_playbook
+    from healstack.simulate.report import render_run, run_to_json
+    from healstack.simulate.runner import load_event, run_playbook
+
+    playbook = load_playbook(args.playbook or shipped_playbook_path())
+    event = load_event(args.event)
+    if args.scenario is not None and not args.scenario.is_file():
+        raise UsageError(f"--scenario {args.scenario}: no such file (check the path)")
+    run = run_playbook(playbook, event, scenario=args.scenario, verbose=args.verbose)
+    if args.json:
+        print(json.dumps(run_to_json(run, args.event.name), indent=2, default=str))
+    else:
+        print(render_run(run, args.event.name))
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import re
 import threading
 import time
 import zipfile
@@ -29,7 +30,7 @@ from moto.core.config import DefaultConfig
 from moto.core.models import botocore_stubber
 
 from healstack.simulate.clock import SimulatedClock
-from healstack.simulate.definition import check_definition, lambda_tasks
+from healstack.simulate.definition import check_definition, iter_states, lambda_tasks
 from healstack.simulate.errors import ScenarioError, SimulationError, SimulationTimeoutError
 from healstack.simulate.lambda_runtime import FunctionSpec, LambdaRouter
 from healstack.simulate.moto_patches import install_patches
@@ -113,6 +114,7 @@ def simulate(
             sfn = _client("stepfunctions", region)
             role_arn = _create_role(region)
             _create_functions(region, role_arn, functions)
+            _create_aliases(region, spec)
             if setup is not None:
                 setup()
             payload = dict(execution_input() if callable(execution_input) else execution_input)
@@ -238,6 +240,25 @@ def _create_functions(region: str, role_arn: str, functions: Mapping[str, Functi
             raise SimulationError(
                 f"cannot create Lambda function {name!r}: {_message(exc)}"
             ) from None
+
+
+def _create_aliases(region: str, definition: Mapping[str, Any]) -> None:
+    """An alias for every ``function:<name>:<alias>`` the definition invokes (e.g. ``live``)."""
+    client = _client("lambda", region)
+    wanted = set()
+    for _, state in iter_states(definition):
+        name = (state.get("Parameters") or {}).get("FunctionName")
+        match = _QUALIFIED.match(name) if isinstance(name, str) else None
+        if match is not None and not match.group("alias").isdigit():
+            wanted.add((match.group("name"), match.group("alias")))
+    for function, alias in sorted(wanted):
+        version = client.publish_version(FunctionName=function)["Version"]
+        client.create_alias(FunctionName=function, Name=alias, FunctionVersion=version)
+
+
+_QUALIFIED = re.compile(
+    r"^arn:aws[\w-]*:lambda:[\w-]+:\d{12}:function:(?P<name>[\w-]+):(?P<alias>[\w$-]+)$"
+)
 
 
 def _create_state_machine(sfn: Any, name: str, definition: Mapping[str, Any], role_arn: str) -> str:

@@ -12,7 +12,8 @@ refuses any other key. Unknown top-level keys are ignored.
 
 Every check accepts ``params.expect_state`` (a ``wait_until`` poll): when the check's
 ``state`` differs it raises ``StateNotReached`` (the workflow's poll retries on it), else it
-returns the check result as usual.
+returns the check result as usual. In a dry run it never raises: the action it waits for
+was only reported, so the poll would never succeed.
 """
 
 from __future__ import annotations
@@ -195,7 +196,9 @@ def run_check(
         if expected is not None and (not isinstance(expected, str) or not expected.strip()):
             raise InvalidInput(f"params.expect_state must be a non-empty string, got {expected!r}")
         result = body(request)
-        if expected is not None and result["state"] != expected:
+        # in a dry run the action never happened, so waiting for its effect would only
+        # exhaust the poll: report the state and let the workflow go on
+        if expected is not None and result["state"] != expected and not request.dry_run:
             raise StateNotReached(
                 f"{request.resource_id} is {result['state']}, waiting for {expected}"
             )

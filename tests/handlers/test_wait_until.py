@@ -105,3 +105,16 @@ def test_an_empty_or_non_string_expect_state_is_invalid_input(
 def test_actions_do_not_accept_expect_state(instance_id: str, step_event: StepEvent) -> None:
     with pytest.raises(InvalidInput, match="unknown params"):
         ec2.reboot(wait_for(step_event, instance_id, "running"), None)
+
+
+def test_a_dry_run_poll_reports_the_state_instead_of_waiting_forever(
+    instance_id: str, step_event: StepEvent
+) -> None:
+    # the dry-run stop changed nothing, so "stopped" would never come
+    event = step_event(
+        instance_id, state="WaitUntilStopped", dry_run=True, params={"expect_state": "stopped"}
+    )
+
+    result = ec2.check(event, None)
+
+    assert result["state"] == "running"

@@ -6,7 +6,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from simulate_workflow import Fleet
+
+from tests.simulate.simulate_workflow import Fleet
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,18 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
-from simulate_workflow import (
+
+from healstack.simulate import (
+    FunctionSpec,
+    ScenarioError,
+    SimulationError,
+    SimulationResult,
+    SimulationTimeoutError,
+    render_text,
+    simulate,
+    to_json,
+)
+from tests.simulate.simulate_workflow import (
     MAX_ATTEMPTS,
     REGION,
     WAIT_SECONDS,
@@ -28,17 +39,6 @@ from simulate_workflow import (
     notify,
     reboot,
     recovery_definition,
-)
-
-from healstack.simulate import (
-    FunctionSpec,
-    ScenarioError,
-    SimulationError,
-    SimulationResult,
-    SimulationTimeoutError,
-    render_text,
-    simulate,
-    to_json,
 )
 
 ALWAYS_UNHEALTHY = {
