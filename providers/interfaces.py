@@ -76,7 +76,8 @@ class DeploymentSettings:
     stage: str | None = None
     region: str = "us-east-1"
     tags: Mapping[str, str] = field(default_factory=dict)
-    log_retention_days: int = 30
+    #: a year: recovery logs are audit evidence (and checkov's CKV_AWS_338 asks for it)
+    log_retention_days: int = 365
     #: per function; bounds a storm of events to what the target's API can take
     reserved_concurrency: int = 10
     #: a failed trigger delivery is retried for at most this long, then dead-lettered

@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
 
 from healstack.providers.aws import bindings as aws
 from healstack.providers.aws.alarms import function_error_alarm
+from healstack.providers.aws.checkov import declare_skips
 from healstack.providers.aws.provider import (
     KEY_ADMIN_ACTIONS,
     LIVE_ALIAS,
@@ -85,6 +85,7 @@ PREDEFINED_ROLLOUTS = {
     ("linear", 10, 10): "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
 }
 ALL_AT_ONCE = "CodeDeployDefault.LambdaAllAtOnce"
+CODEDEPLOY_DEFAULT = "CodeDeployDefault."
 
 #: read what the pipeline stored; write what a stage produces
 ARTIFACT_READ = ("s3:GetObject", "s3:GetObjectVersion")
@@ -139,12 +140,6 @@ def shift_minutes(rollout: Rollout) -> int:
     return math.ceil(100 / rollout.percent) * rollout.interval_minutes
 
 
-@dataclass(frozen=True)
-class _Key:
-    key: Any
-    arn: str
-
-
 def build_pipeline(
     scope: Construct,
     spec: PipelineSpec,
@@ -190,7 +185,7 @@ class _Pipeline(Construct):
 
     # -- storage -------------------------------------------------------------------------
 
-    def _key(self) -> _Key:
+    def _key(self) -> Any:
         root = self.acct.arn("arn:{partition}:iam::{account}:root")
         key = aws.KmsKey(
             self,
@@ -226,12 +221,13 @@ class _Pipeline(Construct):
         aws.KmsAlias(
             self, "key-alias", name=f"alias/{self.base}-pipeline", target_key_id=key.key_id
         )
-        return _Key(key, key.arn)
+        return key
 
     def _bucket(self) -> Any:
         bucket = aws.S3Bucket(
             self, "artifacts", bucket_prefix=bucket_prefix(self.base), force_destroy=False
         )
+        declare_skips(bucket, "CKV_AWS_18", "CKV_AWS_144")
         aws.S3BucketOwnershipControls(
             self,
             "artifacts-ownership",
@@ -345,7 +341,7 @@ class _Pipeline(Construct):
         app = aws.CodedeployApp(self, "codedeploy-app", name=self.base, compute_platform="Lambda")
         config_name = deployment_config_name(self.base, rollout)
         depends: list[Any] = []
-        if config_name.startswith(self.base):
+        if not config_name.startswith(CODEDEPLOY_DEFAULT):  # this stack's own rollout
             kind = "TimeBasedCanary" if rollout.style == "canary" else "TimeBasedLinear"
             block = "time_based_canary" if rollout.style == "canary" else "time_based_linear"
             depends.append(
