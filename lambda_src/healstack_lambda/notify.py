@@ -201,6 +201,9 @@ def _notify(payload: Any, fields: dict[str, Any]) -> dict[str, Any]:
         playbook=message["playbook"],
         dry_run=message["dry_run"],
         step=fields.get("step") or "Notify",
+        # the dashboard's "attempts per recovery" is a metric filter on these two
+        outcome=message["outcome"],
+        attempts=message["attempts"],
     )
     topic_arn = os.environ.get(TOPIC_ENV, "").strip()
     if not topic_arn:

@@ -126,3 +126,25 @@ def sample_event() -> Callable[[str], dict[str, Any]]:
         return data
 
     return load
+
+
+@pytest.fixture
+def topic_queue(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[dict[str, Any]]]:
+    """A topic in HEALSTACK_TOPIC_ARN with an SQS queue subscribed; returns a reader."""
+    sns = aws.client("sns")
+    sqs = aws.client("sqs")
+    topic_arn = sns.create_topic(Name="healstack-notifications")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="healstack-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    monkeypatch.setenv("HEALSTACK_TOPIC_ARN", topic_arn)
+
+    def read() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        return [json.loads(m["Body"]) for m in messages]
+
+    return read

@@ -1,0 +1,137 @@
+"""notify finishes an execution: lock released (only its own), outcome recorded, then published;
+and an execution that timed out reaches it through the finalizer rule's event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from healstack_lambda import aws
+from healstack_lambda.notify import notify
+from tests.handlers.test_notify import EXECUTION_ARN, notify_payload
+
+TABLE = "healstack-ec2-status-check-recovery"
+INSTANCE = "i-0a1b2c3d4e5f67890"
+Reader = Callable[[], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch) -> str:
+    aws.client("dynamodb").create_table(
+        TableName=TABLE,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("HEALSTACK_TABLE", TABLE)
+    monkeypatch.setenv("HEALSTACK_HISTORY_DAYS", "7")
+    return TABLE
+
+
+def lock(holder: str) -> None:
+    aws.client("dynamodb").put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": f"lock#{INSTANCE}"},
+            "sk": {"S": "lock"},
+            "execution": {"S": holder},
+            "expires_at": {"N": "9999999999"},
+        },
+    )
+
+
+def items() -> list[dict[str, Any]]:
+    raw = aws.client("dynamodb").scan(TableName=TABLE)["Items"]
+    return sorted(
+        ({k: next(iter(v.values())) for k, v in i.items()} for i in raw), key=lambda i: i["pk"]
+    )
+
+
+def test_finishing_releases_its_own_lock_and_records_the_outcome(
+    table: str, topic_queue: Reader
+) -> None:
+    lock(EXECUTION_ARN)
+    notify(notify_payload(outcome="recovered", attempt=2, started_at=1_800_000_000), None)
+    (record,) = items()
+    assert record["pk"] == f"history#{INSTANCE}"
+    assert record["sk"] == "1800000000#ec2-status-check-recovery-8f3a#outcome"
+    assert (record["outcome"], record["attempts"], record["kind"]) == ("recovered", "2", "outcome")
+    assert record["expires_at"] == str(1_800_000_000 + 7 * 86400)
+    assert len(topic_queue()) == 1
+
+
+def test_another_executions_lock_is_left_alone(table: str, topic_queue: Reader) -> None:
+    other = EXECUTION_ARN.replace("8f3a", "other")
+    lock(other)
+    notify(notify_payload(outcome="gave_up", started_at=1_800_000_000), None)
+    assert [i["execution"] for i in items() if i["pk"].startswith("lock#")] == [other]
+
+
+def test_already_recovering_never_touches_the_lock(table: str, topic_queue: Reader) -> None:
+    lock(EXECUTION_ARN)  # even if (somehow) it names this execution
+    notify(notify_payload(outcome="already_recovering", started_at=1_800_000_000), None)
+    assert any(i["pk"].startswith("lock#") for i in items())
+
+
+def status_change(status: str, original: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-11-26T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [EXECUTION_ARN],
+        "detail": {
+            "executionArn": EXECUTION_ARN,
+            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:healstack-ec2-recovery",
+            "name": "ec2-status-check-recovery-8f3a",
+            "status": status,
+            "startDate": 1_800_000_000_000,
+            "stopDate": 1_800_003_600_000,
+            "input": json.dumps(original),
+            "output": None,
+        },
+    }
+
+
+def test_a_timed_out_execution_is_finished_by_the_finalizer_event(
+    table: str,
+    topic_queue: Reader,
+    monkeypatch: pytest.MonkeyPatch,
+    sample_event: Callable[[str], dict[str, Any]],
+) -> None:
+    monkeypatch.setenv("HEALSTACK_PLAYBOOK", "ec2-status-check-recovery")
+    monkeypatch.setenv("HEALSTACK_TARGET_KIND", "ec2_instance")
+    lock(EXECUTION_ARN)
+    original = sample_event("cloudwatch-alarm-ec2-status-check.json")
+
+    notify(status_change("TIMED_OUT", original), None)
+
+    assert not any(i["pk"].startswith("lock#") for i in items())
+    (envelope,) = topic_queue()
+    message = json.loads(envelope["Message"])
+    assert (message["outcome"], message["resource_id"]) == ("timed_out", INSTANCE)
+    assert message["error"]["Error"] == "States.TimedOut"
+    (record,) = items()
+    assert record["sk"].startswith("1800000000#") and record["outcome"] == "timed_out"
+
+
+def test_a_finalizer_event_with_an_unparseable_input_still_notifies(
+    table: str, topic_queue: Reader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEALSTACK_TARGET_KIND", "ec2_instance")
+    notify(status_change("ABORTED", {"detail-type": "nonsense"}), None)
+    (envelope,) = topic_queue()
+    message = json.loads(envelope["Message"])
+    assert (message["outcome"], message["resource_id"]) == ("aborted", None)
