@@ -77,3 +77,4 @@ class RecoveryWorkflow(Construct):
         self.parts = RecoveryParts(
             playbook.name, notifier, functions, workflow, trigger, pipeline=pipeline
         )
+        self.monitoring = provider.monitoring(self, self.parts, base, self.settings)

@@ -208,6 +208,14 @@ class RecoveryParts:
     pipeline: PipelineHandle | None = None
 
 
+@dataclass(frozen=True)
+class MonitoringHandle:
+    """The alarms (by short key) and the dashboard a recovery got."""
+
+    alarms: Mapping[str, str]
+    dashboard: str
+
+
 class NamingRules(Protocol):
     """A cloud's naming limits, checked before any cloud code runs."""
 
@@ -265,6 +273,12 @@ class CloudProvider(Protocol):
         workflow: WorkflowHandle,
         settings: DeploymentSettings,
     ) -> TriggerHandle: ...
+
+    def monitoring(
+        self, scope: Construct, parts: RecoveryParts, base_name: str, settings: DeploymentSettings
+    ) -> MonitoringHandle:
+        """Alarms on every way a recovery can go wrong, all notifying; and a dashboard."""
+        ...
 
     def pipeline(
         self,

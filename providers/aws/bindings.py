@@ -47,6 +47,8 @@ SUBMODULES = (
     # the functions' pipeline (pipeline.py, alarms.py) and the live alias
     "lambda_alias",
     "cloudwatch_metric_alarm",
+    "cloudwatch_log_metric_filter",
+    "cloudwatch_dashboard",
     "s3_bucket",
     "s3_bucket_ownership_controls",
     "s3_bucket_public_access_block",
@@ -131,6 +133,8 @@ DynamodbTable = _get("dynamodb_table", "DynamodbTable")
 LambdaPermission = _get("lambda_permission", "LambdaPermission")
 LambdaAlias = _get("lambda_alias", "LambdaAlias")
 CloudwatchMetricAlarm = _get("cloudwatch_metric_alarm", "CloudwatchMetricAlarm")
+CloudwatchLogMetricFilter = _get("cloudwatch_log_metric_filter", "CloudwatchLogMetricFilter")
+CloudwatchDashboard = _get("cloudwatch_dashboard", "CloudwatchDashboard")
 S3Bucket = _get("s3_bucket", "S3Bucket")
 S3BucketOwnershipControls = _get("s3_bucket_ownership_controls", "S3BucketOwnershipControls")
 S3BucketPublicAccessBlock = _get("s3_bucket_public_access_block", "S3BucketPublicAccessBlock")

@@ -17,6 +17,7 @@ from constructs import Construct
 
 from healstack import packaging
 from healstack.providers.aws import bindings as aws
+from healstack.providers.aws import monitoring
 from healstack.providers.aws.asl import (
     EXPIRY_ATTRIBUTE,
     PARTITION_KEY,
@@ -47,10 +48,12 @@ from healstack.providers.interfaces import (
     DeploymentSettings,
     FunctionHandle,
     FunctionSpec,
+    MonitoringHandle,
     NotifierHandle,
     NotifierSpec,
     PipelineHandle,
     PipelineSpec,
+    RecoveryParts,
     StoreHandle,
     StoreSpec,
     TriggerHandle,
@@ -243,6 +246,8 @@ class _Recovery(Construct):
         self.base_name = base_name
         self.store: StoreHandle | None = None
         self._dlq: Any = None
+        self.function_log_groups: dict[str, Any] = {}
+        self.rule_names: dict[str, str] = {}
 
     @property
     def dead_letter_queue(self) -> Any:
@@ -426,6 +431,7 @@ class AwsProvider:
         name = function_name(base_name, spec.key)
         here = Construct(scope, f"fn-{spec.key}")
         log_group = shared.log_group(here, "logs", f"/aws/lambda/{name}")
+        shared.function_log_groups[spec.key] = log_group
         role = aws.IamRole(
             here,
             "role",
@@ -609,6 +615,7 @@ class AwsProvider:
             ),
             state="ENABLED",
         )
+        shared.rule_names["finalizer"] = rule.name
         aws.LambdaPermission(
             scope,
             "finalizer-permission",
@@ -638,6 +645,7 @@ class AwsProvider:
             event_pattern=json.dumps(spec.event_pattern, indent=2),
             state="ENABLED",
         )
+        shared.rule_names["trigger"] = rule.name
         role = aws.IamRole(
             scope,
             "trigger-role",
@@ -654,6 +662,23 @@ class AwsProvider:
         )
         shared.event_target(scope, "recovery-workflow", rule, workflow.id, settings, role.arn)
         return TriggerHandle(spec.key, rule.name, shared.dead_letter_queue.url, rule)
+
+    def monitoring(
+        self, scope: Construct, parts: RecoveryParts, base_name: str, settings: DeploymentSettings
+    ) -> MonitoringHandle:
+        shared = self._recovery(scope, base_name, settings)
+        watched = monitoring.Watched(
+            base_name=base_name,
+            region=settings.region,
+            topic_arn=parts.notifier.id,
+            state_machine_arn=parts.workflow.id,
+            rule_names=dict(shared.rule_names),
+            queue_name=shared.dead_letter_queue.name,
+            functions={key: fn.name for key, fn in parts.functions.items()},
+            log_groups=shared.function_log_groups,
+        )
+        alarms = monitoring.create(scope, watched)
+        return MonitoringHandle({k: a.alarm_name for k, a in alarms.items()}, base_name)
 
     def pipeline(
         self,
