@@ -81,7 +81,7 @@ def test_log_groups_have_retention_and_encryption(default_stack: dict[str, Any])
     assert sum(n.startswith("/aws/lambda/") for n in names) == 6  # one per function
     assert "/aws/vendedlogs/states/healstack-ec2-status-check-recovery" in names
     for group in groups:
-        assert group["retention_in_days"] == 30
+        assert group["retention_in_days"] == 365
         assert group["kms_key_id"].startswith("${aws_kms_key.")
 
 
@@ -92,7 +92,9 @@ def by_name(stack: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
 
 
 def test_trigger_has_pattern_dlq_retry_and_scoped_role(default_stack: dict[str, Any]) -> None:
-    rule = by_name(default_stack, "aws_cloudwatch_event_rule", "healstack-ec2-status-check-recovery")
+    rule = by_name(
+        default_stack, "aws_cloudwatch_event_rule", "healstack-ec2-status-check-recovery"
+    )
     pattern = json.loads(rule["event_pattern"])
     assert pattern["source"] == ["aws.cloudwatch"]
     assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
@@ -127,13 +129,17 @@ def test_trigger_has_pattern_dlq_retry_and_scoped_role(default_stack: dict[str, 
 
 
 def test_timed_out_or_aborted_executions_reach_the_finalizer(default_stack: dict[str, Any]) -> None:
-    rule = by_name(default_stack, "aws_cloudwatch_event_rule", "healstack-ec2-status-check-recovery-ended")
+    rule = by_name(
+        default_stack, "aws_cloudwatch_event_rule", "healstack-ec2-status-check-recovery-ended"
+    )
     pattern = json.loads(rule["event_pattern"])
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
     assert pattern["detail"]["status"] == ["TIMED_OUT", "ABORTED"]
     assert pattern["detail"]["stateMachineArn"][0].startswith("${aws_sfn_state_machine.")
     target = next(
-        t for t in resources(default_stack, "aws_cloudwatch_event_target") if t["target_id"] == "finalizer"
+        t
+        for t in resources(default_stack, "aws_cloudwatch_event_target")
+        if t["target_id"] == "finalizer"
     )
     notify = next(
         name
@@ -168,7 +174,9 @@ def test_topic_is_kms_encrypted(default_stack: dict[str, Any]) -> None:
 
 
 def test_outputs(default_stack: dict[str, Any]) -> None:
-    assert {"dlq_url", "rule_name", "state_machine_arn", "topic_arn"} <= set(default_stack["output"])
+    assert {"dlq_url", "rule_name", "state_machine_arn", "topic_arn"} <= set(
+        default_stack["output"]
+    )
 
 
 def test_role_policies_have_no_wildcard_actions(synthesized: Path) -> None:
