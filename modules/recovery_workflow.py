@@ -7,6 +7,8 @@ A platform repo adds it to its own cdktf stack (issue #7); healstack's own stack
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from constructs import Construct
 
 from healstack.modules.compile import STORE, CompiledRecovery, compile_playbook
@@ -63,18 +65,21 @@ class RecoveryWorkflow(Construct):
             workflow,
             self.settings,
         )
+        parts = RecoveryParts(playbook.name, notifier, functions, workflow, trigger)
+        # monitoring first: a rollout backs out on the same step-error alarms people get
+        self.monitoring = provider.monitoring(self, parts, base, self.settings)
         pipeline: PipelineHandle | None = None
         if self.settings.pipeline:
             pipeline = provider.pipeline(
                 self,
                 PipelineSpec(
-                    "functions", self.settings.pipeline_source, self.settings.pipeline_rollout
+                    "functions",
+                    self.settings.pipeline_source,
+                    self.settings.pipeline_rollout,
+                    rollback_alarms=self.monitoring.function_alarms,
                 ),
                 base,
                 functions,
                 self.settings,
             )
-        self.parts = RecoveryParts(
-            playbook.name, notifier, functions, workflow, trigger, pipeline=pipeline
-        )
-        self.monitoring = provider.monitoring(self, self.parts, base, self.settings)
+        self.parts = replace(parts, pipeline=pipeline)

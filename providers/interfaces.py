@@ -184,6 +184,9 @@ class PipelineSpec:
     key: str
     source: PipelineSource
     rollout: Rollout
+    #: function key -> the alarm that stops and backs out its rollout (e.g. monitoring's
+    #: step-error alarms); None: the provider creates one error alarm per function
+    rollback_alarms: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,8 @@ class MonitoringHandle:
 
     alarms: Mapping[str, str]
     dashboard: str
+    #: function key -> the alarm on that function's unexpected errors (rollouts back out on it)
+    function_alarms: Mapping[str, str] = field(default_factory=dict)
 
 
 class NamingRules(Protocol):

@@ -174,7 +174,7 @@ class _Pipeline(Construct):
             retention_in_days=settings.log_retention_days,
             kms_key_id=self.key.arn,
         )
-        deploy = self._codedeploy(spec.rollout)
+        deploy = self._codedeploy(spec.rollout, spec.rollback_alarms)
         projects = self._builds(spec.rollout, deploy)
         pipeline = self._pipeline(spec, projects)
         location = None
@@ -337,7 +337,9 @@ class _Pipeline(Construct):
 
     # -- CodeDeploy ----------------------------------------------------------------------
 
-    def _codedeploy(self, rollout: Rollout) -> dict[str, Any]:
+    def _codedeploy(
+        self, rollout: Rollout, given_alarms: Mapping[str, str] | None
+    ) -> dict[str, Any]:
         app = aws.CodedeployApp(self, "codedeploy-app", name=self.base, compute_platform="Lambda")
         config_name = deployment_config_name(self.base, rollout)
         depends: list[Any] = []
@@ -359,16 +361,23 @@ class _Pipeline(Construct):
                     },
                 )
             )
-        alarms = {
-            key: function_error_alarm(self, f"alarm-{key}", handle.name, LIVE_ALIAS)
-            for key, handle in self.functions.items()
-        }
+        if given_alarms is not None:  # e.g. monitoring's, which know the expected errors
+            alarm_names = {key: given_alarms[key] for key in self.functions}
+        else:
+            alarm_names = {
+                key: function_error_alarm(self, f"alarm-{key}", h.name, LIVE_ALIAS).alarm_name
+                for key, h in self.functions.items()
+            }
+        alarm_arns = [
+            self._arn("arn:{partition}:cloudwatch:{region}:{account}:alarm:") + name
+            for name in alarm_names.values()
+        ]
         role, role_policy = self._role(
             "codedeploy",
             "codedeploy.amazonaws.com",
             "healstack CodeDeploy: shift this recovery's live aliases, read their alarms",
             allow(list(CODEDEPLOY_SHIFT), self._function_arns()),
-            allow(["cloudwatch:DescribeAlarms"], [a.arn for a in alarms.values()]),
+            allow(["cloudwatch:DescribeAlarms"], alarm_arns),
         )
         groups = {}
         for key in self.functions:
@@ -387,7 +396,7 @@ class _Pipeline(Construct):
                     "enabled": True,
                     "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
                 },
-                alarm_configuration={"enabled": True, "alarms": [alarms[key].alarm_name]},
+                alarm_configuration={"enabled": True, "alarms": [alarm_names[key]]},
                 depends_on=[role_policy, *depends],
             )
             groups[key] = group

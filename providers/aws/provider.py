@@ -678,7 +678,11 @@ class AwsProvider:
             log_groups=shared.function_log_groups,
         )
         alarms = monitoring.create(scope, watched)
-        return MonitoringHandle({k: a.alarm_name for k, a in alarms.items()}, base_name)
+        return MonitoringHandle(
+            {k: a.alarm_name for k, a in alarms.items()},
+            base_name,
+            {key: alarms[f"step-errors-{key}"].alarm_name for key in parts.functions},
+        )
 
     def pipeline(
         self,

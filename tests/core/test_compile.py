@@ -24,7 +24,9 @@ ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
 
 def asl_of(playbook_file: str) -> dict[str, Any]:
     compiled = compile_playbook(load_playbook(shipped_playbook_path(playbook_file)))
-    return render(compiled.workflow, {k: ARN.format(k) for k in compiled.workflow.functions}, "table")
+    return render(
+        compiled.workflow, {k: ARN.format(k) for k in compiled.workflow.functions}, "table"
+    )
 
 
 @pytest.mark.parametrize("name", shipped_playbooks())
@@ -200,7 +202,9 @@ def test_lock_then_anti_flap_guard_every_recovery() -> None:
     states = asl_of("ec2-status-check-recovery.yaml")["States"]
     assert states["ResolveTarget"]["Next"] == "TakeLock"
     lock = states["TakeLock"]
-    assert lock["Parameters"]["ConditionExpression"] == "attribute_not_exists(pk) OR expires_at < :now"
+    assert (
+        lock["Parameters"]["ConditionExpression"] == "attribute_not_exists(pk) OR expires_at < :now"
+    )
     # the lock expires a minute after the workflow's own timeout (3600 s)
     assert lock["Parameters"]["Item"]["expires_at"] == {
         "N.$": "States.Format('{}', States.MathAdd($.ctx.started_at, 3660))"
@@ -271,7 +275,10 @@ def test_approval_must_name_an_action_of_the_steps(tmp_path: Any) -> None:
         "steps": [{"action": "reboot"}, {"check": "status"}],
         "approval": {"before": ["stop"]},
     }
-    with pytest.raises(PlaybookError, match=r"approval.before\[0\]: \"stop\" is not an action of this playbook's steps \(use one of: reboot\)"):
+    with pytest.raises(
+        PlaybookError,
+        match=r"approval.before\[0\]: \"stop\" is not an action of this playbook's steps \(use one of: reboot\)",
+    ):
         playbook_from_dict(data)
 
 

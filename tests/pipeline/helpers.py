@@ -52,9 +52,11 @@ def script(name: str) -> ModuleType:
     return module
 
 
-def synth_with_settings(out: Path, settings: str, playbook: str | None = None) -> dict[str, Any]:
+def synth_with_settings(
+    out: Path, settings: str, playbook: str | None = None, prelude: str = ""
+) -> dict[str, Any]:
     """Synthesize the default playbook with ``DeploymentSettings(<settings>)`` in a fresh
-    process; the stack's cdk.tf.json."""
+    process (after running ``prelude``); the stack's cdk.tf.json."""
     from healstack.loader import shipped_playbook_path
 
     path = playbook or str(shipped_playbook_path())
@@ -63,6 +65,7 @@ def synth_with_settings(out: Path, settings: str, playbook: str | None = None) -
         "from healstack.loader import load_playbooks\n"
         "from healstack.providers.interfaces import DeploymentSettings, PipelineSource, Rollout\n"
         "from healstack.synth import synthesize\n"
+        f"{prelude}\n"
         f"result = synthesize(load_playbooks([{path!r}]), Path({str(out)!r}), "
         f"DeploymentSettings({settings}))\n"
         "print(result.stacks[0])\n"

@@ -1,0 +1,203 @@
+"""``scripts/plan_stacks.py``: what the plan workflow runs, with fake tools and for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, load_stack
+from tests.pipeline.helpers import script
+
+plan_stacks = script("plan_stacks")
+plan_summary = script("plan_summary")
+
+FAKE_DEV = """#!/usr/bin/env bash
+set -euo pipefail
+case $1 in
+  synth)
+    shift; out=
+    while [[ $# -gt 0 ]]; do [[ $1 == --out ]] && out=$2; shift; done
+    for name in alpha beta; do
+      mkdir -p "$out/stacks/$name"; echo '{}' > "$out/stacks/$name/cdk.tf.json"
+    done ;;
+  healstack) echo "flowchart TD" ;;
+esac
+"""
+FAKE_TERRAFORM = """#!/usr/bin/env bash
+set -euo pipefail
+stack=$(basename "$PWD")
+echo "$stack $*" >> "$FAKE_LOG"
+case $1 in
+  init) echo "Terraform initialized" ;;
+  plan)
+    if [[ $stack == "${FAKE_FAIL:-}" ]]; then echo "Error: no credentials" >&2; exit 1; fi
+    echo "Plan: 1 to add, 0 to change, 0 to destroy." ; touch tfplan ;;
+  show)
+    echo '{"resource_changes": [{"address": "aws_sqs_queue.q", "mode": "managed",
+      "change": {"actions": ["create"]}}]}' ;;
+esac
+"""
+
+
+def executable(path: Path, text: str) -> str:
+    path.write_text(text)
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.fixture
+def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "terraform.log"))
+    for name in ("HEALSTACK_STATE_BUCKET", "FAKE_FAIL", "HEALSTACK_STATE_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    return {
+        "dev": executable(tmp_path / "dev", FAKE_DEV),
+        "terraform": executable(tmp_path / "terraform", FAKE_TERRAFORM),
+    }
+
+
+def run(fakes: dict[str, str], tmp_path: Path, *extra: str) -> int:
+    code: int = plan_stacks.main(
+        [
+            "--out",
+            str(tmp_path / "plan"),
+            "--synth-out",
+            str(tmp_path / "cdktf.out"),
+            "--dev",
+            fakes["dev"],
+            "--terraform",
+            fakes["terraform"],
+            *extra,
+        ]
+    )
+    return code
+
+
+def test_plans_every_stack_and_draws_every_playbook(fakes: dict[str, str], tmp_path: Path) -> None:
+    assert run(fakes, tmp_path) == 0
+    plan = tmp_path / "plan"
+    shipped = {p.stem for p in (REPO / "healstack" / "playbooks").glob("*.yaml")}
+    assert {p.stem for p in plan.glob("*.mmd")} == shipped
+    assert sorted(p.name for p in plan.glob("*.json")) == ["alpha.json", "beta.json"]
+    assert (plan / "alpha.txt").read_text().startswith("Plan: 1 to add")
+    log = (tmp_path / "terraform.log").read_text().splitlines()
+    assert "alpha plan -input=false -no-color -lock=false -out=tfplan" in log
+    assert not (tmp_path / "cdktf.out" / "stacks" / "alpha" / plan_stacks.OVERRIDE).exists()
+
+
+def test_a_state_bucket_becomes_an_s3_backend_override_per_stack(
+    fakes: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEALSTACK_STATE_BUCKET", "acme-tfstate")
+    monkeypatch.setenv("HEALSTACK_STATE_REGION", "eu-west-1")
+    assert run(fakes, tmp_path) == 0
+    override = tmp_path / "cdktf.out" / "stacks" / "beta" / plan_stacks.OVERRIDE
+    assert json.loads(override.read_text()) == {
+        "terraform": {
+            "backend": {
+                "s3": {
+                    "bucket": "acme-tfstate",
+                    "key": "healstack/beta.tfstate",
+                    "region": "eu-west-1",
+                }
+            }
+        }
+    }
+
+
+def test_a_stack_that_fails_to_plan_is_recorded_and_fails_the_run_after_the_others(
+    fakes: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_FAIL", "alpha")
+    assert run(fakes, tmp_path) == 1
+    plan = tmp_path / "plan"
+    assert "no credentials" in (plan / "alpha.error").read_text()
+    assert (plan / "beta.json").is_file()
+    stacks = {s.name: s for s in plan_summary.load(plan)}
+    assert stacks["alpha"].error and stacks["beta"].add == 1
+
+
+def test_no_plan_only_synthesizes_and_draws(fakes: dict[str, str], tmp_path: Path) -> None:
+    assert run(fakes, tmp_path, "--no-plan") == 0
+    assert not list((tmp_path / "plan").glob("*.json"))
+    assert not (tmp_path / "terraform.log").exists()
+
+
+def test_the_override_file_really_replaces_the_local_backend(
+    synthesized: Path, terraform_env: dict[str, str], tmp_path: Path
+) -> None:
+    """terraform accepts the synthesized stack with the override beside it."""
+    stack = tmp_path / "stack"
+    shutil.copytree(synthesized / "stacks" / "ec2-status-check-recovery", stack)
+    override = plan_stacks.backend_override("x", {"HEALSTACK_STATE_BUCKET": "b"})
+    (stack / plan_stacks.OVERRIDE).write_text(json.dumps(override))
+    for command in (["init", "-backend=false", "-input=false"], ["validate", "-no-color"]):
+        result = subprocess.run(
+            ["terraform", *command], cwd=stack, env=terraform_env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def moto_server() -> Iterator[str]:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_a_real_plan_summarizes_to_the_stacks_resource_count(
+    moto_server: str, terraform_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A real ``terraform plan`` / ``show -json`` (against a local emulator, no state)."""
+    out = tmp_path / "cdktf.out"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "main.py"), "--out", str(out), "--aws-endpoint", moto_server],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    name = "ec2-status-check-recovery"
+    plan = tmp_path / "plan"
+    plan.mkdir()
+    env = {**os.environ, **terraform_env}
+    assert plan_stacks.plan_stack(out / "stacks" / name, plan, "terraform", env), (
+        plan / f"{name}.error"
+    ).read_text()
+    (stack,) = plan_summary.load(plan)
+    resources = sum(len(v) for v in load_stack(out, name)["resource"].values())
+    assert (stack.add, stack.change, stack.destroy, stack.replaces) == (resources, 0, 0, [])
+    assert f"Plan: {resources} to add, 0 to change, 0 to destroy." in (stack.text or "")
+    assert "Warning" not in (stack.text or "")
