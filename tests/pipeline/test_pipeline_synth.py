@@ -372,3 +372,40 @@ def test_without_handed_alarms_the_pipeline_creates_its_own(tmp_path: Path) -> N
     for group in groups:
         (alarm_ref,) = group["alarm_configuration"]["alarms"]
         assert alarm_ref.split(".")[1] in own
+
+
+def test_pipeline_names_fit_aws_limits_whenever_the_playbook_validates() -> None:
+    """The pipeline's names are not checked separately: they must fit whenever the names the
+    naming rules do check fit. Take the longest playbook name validation accepts."""
+    from healstack.providers.aws.naming import AwsNamingRules
+
+    settings = DeploymentSettings(stage="prod")
+    rules = AwsNamingRules()
+    keys = ["resolve-target", "check-status", "force-redeploy", "notify", "request-approval"]
+    name = "x"
+    while not rules.problems(name + "x", keys, settings):
+        name += "x"
+    base = settings.base_name(name)
+    for role in ROLE_SUFFIXES:
+        role_ = role_name(base, role)
+        assert len(role_) <= IAM_ROLE.max_length and IAM_ROLE.pattern.match(role_), role_
+    start_rule = f"{base}-source"  # the rule an upload starts the pipeline through
+    assert len(start_rule) <= EVENT_RULE.max_length and EVENT_RULE.pattern.match(start_rule)
+
+
+def test_pipeline_roles_use_no_star_resource(default_stack: dict[str, Any]) -> None:
+    for role in ROLE_SUFFIXES:
+        for statement in policy_of(default_stack, role):
+            resources_ = (
+                statement["Resource"]
+                if isinstance(statement["Resource"], list)
+                else [statement["Resource"]]
+            )
+            if "*" in resources_:
+                actions = (
+                    statement["Action"]
+                    if isinstance(statement["Action"], list)
+                    else [statement["Action"]]
+                )
+                assert all(a in STAR_RESOURCE_REASONS for a in actions), (role, actions)
+            assert all("*" not in a for a in statement["Action"]), (role, statement["Action"])
