@@ -172,9 +172,14 @@ def _simulate(args: argparse.Namespace) -> int:
 
     playbook = load_playbook(args.playbook or shipped_playbook_path())
     event = load_event(args.event)
-    if args.scenario is not None and not args.scenario.is_file():
-        raise UsageError(f"--scenario {args.scenario}: no such file (check the path)")
-    run = run_playbook(playbook, event, scenario=args.scenario, verbose=args.verbose)
+    scenario = None
+    if args.scenario is not None:
+        if not args.scenario.is_file():
+            raise UsageError(f"--scenario {args.scenario}: no such file (check the path)")
+        from healstack.simulate import load_scenario
+
+        scenario = load_scenario(args.scenario)  # its own errors before a 10 s synthesis
+    run = run_playbook(playbook, event, scenario=scenario, verbose=args.verbose)
     if args.json:
         print(json.dumps(run_to_json(run, args.event.name), indent=2, default=str))
     else:
