@@ -56,13 +56,16 @@ def metric_namespace(base_name: str) -> str:
     return f"{NAMESPACE}/{base_name}"
 
 
-def _alarm(scope: Construct, id_: str, w: Watched, what: str, **metric: Any) -> Any:
+def _alarm(
+    scope: Construct, id_: str, w: Watched, what: str, statistic: str = "Sum", **metric: Any
+) -> Any:
+    """ALARM when the metric is above zero in a period; notifies on ALARM and on OK."""
     return aws.CloudwatchMetricAlarm(
         scope,
         id_,
         alarm_name=f"{w.base_name}-{what}",
         alarm_description=f"healstack {w.base_name}: {what}",
-        statistic="Sum",
+        statistic=statistic,
         period=PERIOD_SECONDS,
         evaluation_periods=1,
         threshold=0,
@@ -142,22 +145,15 @@ def create(scope: Construct, w: Watched) -> dict[str, Any]:
             metric_name="FailedInvocations",
             dimensions={"RuleName": rule},
         )
-    alarms["dlq-depth"] = aws.CloudwatchMetricAlarm(
+    alarms["dlq-depth"] = _alarm(
         scope,
         "alarm-dlq-depth",
-        alarm_name=f"{w.base_name}-dead-letters",
-        alarm_description=f"healstack {w.base_name}: events in the dead-letter queue",
+        w,
+        "dead-letters",
+        statistic="Maximum",
         namespace="AWS/SQS",
         metric_name="ApproximateNumberOfMessagesVisible",
         dimensions={"QueueName": w.queue_name},
-        statistic="Maximum",
-        period=PERIOD_SECONDS,
-        evaluation_periods=1,
-        threshold=0,
-        comparison_operator="GreaterThanThreshold",
-        treat_missing_data="notBreaching",
-        alarm_actions=[w.topic_arn],
-        ok_actions=[w.topic_arn],
     )
     aws.CloudwatchDashboard(
         scope, "dashboard", dashboard_name=w.base_name, dashboard_body=dashboard_body(w)
