@@ -13,6 +13,7 @@ only when a server is started.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import urllib.request
@@ -108,6 +109,9 @@ def moto_server(
 
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     _start(server, start_timeout_s)
+    werkzeug = logging.getLogger("werkzeug")  # one line per request otherwise
+    previous_level = werkzeug.level
+    werkzeug.setLevel(logging.WARNING)
     try:
         host, bound_port = server.get_host_and_port()
         running = MotoServer(host=str(host), port=int(bound_port))
@@ -120,6 +124,7 @@ def moto_server(
                 running.reset()
     finally:
         server.stop()
+        werkzeug.setLevel(previous_level)
 
 
 def _start(server: Any, timeout_s: float) -> None:

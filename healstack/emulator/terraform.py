@@ -75,11 +75,14 @@ class Terraform:
         *,
         timeout_s: float = _DEFAULT_TIMEOUT_S,
         parallelism: int = 10,
+        log_dir: Path | None = None,
     ) -> None:
         self.workdir = workdir
         self.env = dict(env)
         self.timeout_s = timeout_s
         self.parallelism = parallelism
+        self.log_dir = log_dir
+        self._count = 0
 
     def run(
         self,
@@ -115,6 +118,7 @@ class Terraform:
         result = TerraformResult(
             tuple(full), process.returncode, stdout, stderr, time.monotonic() - began
         )
+        self._write_log(result)
         if result.returncode not in ok_codes:
             raise TerraformError(
                 f"{result.command} failed (exit {result.returncode}) in {self.workdir}:\n"
@@ -123,15 +127,32 @@ class Terraform:
             )
         return result
 
-    def init(self) -> TerraformResult:
-        return self.run("init", "-input=false")
-
-    def apply(self) -> TerraformResult:
-        return self.run(
-            "apply", "-auto-approve", "-input=false", f"-parallelism={self.parallelism}"
+    def _write_log(self, result: TerraformResult) -> None:
+        """Keep each command's full output in ``log_dir`` (``NN-<command>.log``), if set."""
+        if self.log_dir is None:
+            return
+        self._count += 1
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        path = self.log_dir / f"{self._count:02d}-{result.args[0]}.log"
+        path.write_text(
+            f"$ {result.command}\n# exit {result.returncode} after {result.seconds:.1f}s\n"
+            f"## stdout\n{result.stdout}\n## stderr\n{result.stderr}\n",
+            encoding="utf-8",
         )
 
-    def plan_changes(self) -> TerraformResult:
+    def init(self, *, timeout_s: float | None = None) -> TerraformResult:
+        return self.run("init", "-input=false", timeout_s=timeout_s)
+
+    def apply(self, *, timeout_s: float | None = None) -> TerraformResult:
+        return self.run(
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            f"-parallelism={self.parallelism}",
+            timeout_s=timeout_s,
+        )
+
+    def plan_changes(self, *, timeout_s: float | None = None) -> TerraformResult:
         """``plan -detailed-exitcode``: exit 0 means no changes, 2 changes (both returned)."""
         return self.run(
             "plan",
@@ -139,12 +160,22 @@ class Terraform:
             "-input=false",
             f"-parallelism={self.parallelism}",
             ok_codes=(0, 2),
+            timeout_s=timeout_s,
         )
 
-    def destroy(self) -> TerraformResult:
+    def destroy(self, *, timeout_s: float | None = None) -> TerraformResult:
         return self.run(
-            "destroy", "-auto-approve", "-input=false", f"-parallelism={self.parallelism}"
+            "destroy",
+            "-auto-approve",
+            "-input=false",
+            f"-parallelism={self.parallelism}",
+            timeout_s=timeout_s,
         )
+
+    def outputs(self) -> dict[str, object]:
+        """``terraform output -json`` as ``{name: value}``."""
+        raw = json.loads(self.run("output", "-json").stdout or "{}")
+        return {name: entry.get("value") for name, entry in raw.items()}
 
 
 def managed_resources(state_file: Path) -> list[str]:

@@ -8,14 +8,16 @@ every role holds only what its part does (``steps.py`` for the step actions).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cdktf import AssetType, TerraformAsset
+from cdktf import AssetType, TerraformAsset, TerraformResource, Token
 from constructs import Construct
 
 from healstack import packaging
+from healstack.errors import UsageError
 from healstack.providers.aws import bindings as aws
 from healstack.providers.aws import monitoring
 from healstack.providers.aws.asl import (
@@ -45,6 +47,7 @@ from healstack.providers.aws.steps import (
     implementation,
 )
 from healstack.providers.interfaces import (
+    MANAGED_BY,
     DeploymentSettings,
     FunctionHandle,
     FunctionSpec,
@@ -146,6 +149,19 @@ STATE_MACHINE_LOG_DELIVERY = (
 )
 
 
+#: what a platform may hand in instead of healstack creating it (``DeploymentSettings``)
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+
+
+def given_arn(value: str, pattern: re.Pattern[str], setting: str, what: str) -> str:
+    """A platform's own resource: a literal ARN of the right kind, or a cdktf reference
+    (e.g. ``topic.arn`` of a topic in the same stack), which Terraform resolves."""
+    if Token.is_unresolved(value) or pattern.match(value):
+        return value
+    raise UsageError(f'settings: {setting} "{value}" is not {what} or a reference to one')
+
+
 def policy(*statements: Mapping[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, indent=2)
 
@@ -193,7 +209,8 @@ class _Account:
 
 
 class _Recovery(Construct):
-    """Per-recovery shared AWS bits: account facts and the KMS key (created on first use)."""
+    """Per-recovery shared AWS bits: account facts and the KMS key (the recovery's own,
+    created on first use, or the platform's ``encryption_key_id``)."""
 
     def __init__(self, scope: Construct, base_name: str, settings: DeploymentSettings) -> None:
         super().__init__(scope, "aws")
@@ -201,9 +218,33 @@ class _Recovery(Construct):
         region = aws.DataAwsRegion(self, "region")
         caller = aws.DataAwsCallerIdentity(self, "caller")
         self.account = _Account(partition.partition, region.name, caller.account_id)
+        #: the recovery's own key, or None when the platform gave ``encryption_key_id``
+        self.key: Any = None
+        self.key_arn: str
+        if settings.encryption_key_id is not None:
+            self.key_arn = given_arn(
+                settings.encryption_key_id,
+                KMS_KEY_ARN,
+                "encryption_key_id",
+                "a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
+            )
+        else:
+            self.key = self._create_key(base_name)
+            self.key_arn = self.key.arn
+        self.retention = settings.log_retention_days
+        self.base_name = base_name
+        self.store: StoreHandle | None = None
+        self._dlq: Any = None
+        self.function_log_groups: dict[str, Any] = {}
+        self.rule_names: dict[str, str] = {}
+
+    def _create_key(self, base_name: str) -> Any:
+        """One customer-managed key per recovery; its policy lets the account's IAM
+        policies delegate use, CloudWatch Logs encrypt the log groups, and EventBridge and
+        CloudWatch use the queue and topic."""
         acct = self.account
         root = acct.arn("arn:{partition}:iam::{account}:root")
-        self.key = aws.KmsKey(
+        key = aws.KmsKey(
             self,
             "key",
             description=f"healstack {base_name}: topic, queue, logs, state machine, functions",
@@ -241,13 +282,8 @@ class _Recovery(Construct):
                 },
             ),
         )
-        aws.KmsAlias(self, "key-alias", name=f"alias/{base_name}", target_key_id=self.key.key_id)
-        self.retention = settings.log_retention_days
-        self.base_name = base_name
-        self.store: StoreHandle | None = None
-        self._dlq: Any = None
-        self.function_log_groups: dict[str, Any] = {}
-        self.rule_names: dict[str, str] = {}
+        aws.KmsAlias(self, "key-alias", name=f"alias/{base_name}", target_key_id=key.key_id)
+        return key
 
     @property
     def dead_letter_queue(self) -> Any:
@@ -259,7 +295,7 @@ class _Recovery(Construct):
                 scope,
                 "dead-letter-queue",
                 name=self.base_name + DLQ_SUFFIX,
-                kms_master_key_id=self.key.arn,
+                kms_master_key_id=self.key_arn,
                 kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
                 message_retention_seconds=DLQ_RETENTION_SECONDS,
             )
@@ -314,7 +350,7 @@ class _Recovery(Construct):
             id_,
             name=name,
             retention_in_days=self.retention,
-            kms_key_id=self.key.arn,
+            kms_key_id=self.key_arn,
         )
 
 
@@ -348,19 +384,30 @@ class AwsProvider:
                 "secret_key": options.get("secret_key", "test"),
                 "skip_credentials_validation": True,
                 "skip_metadata_api_check": "true",
-                "skip_requesting_account_id": True,
+                # not skip_requesting_account_id: without the account the provider builds
+                # account-less ARNs (CodeDeploy tags then drift); emulators answer STS
                 "s3_use_path_style": True,
-                "max_retries": 1,
+                # a few retries survive a reset connection; every call an emulator lacks is
+                # shimmed in the tests, so none of them retries a 500 for minutes
+                "max_retries": 3,
             }
         aws.AwsProvider(
             stack,
             "aws",
             region=settings.region,
-            default_tags=[
-                {"tags": {"managed-by": "healstack", **dict(sorted(settings.tags.items()))}}
-            ],
+            default_tags=[{"tags": {**MANAGED_BY, **dict(sorted(settings.tags.items()))}}],
             **extra,
         )
+
+    def tag_resources(self, scope: Construct, tags: Mapping[str, str]) -> None:
+        """Resource-level tags on everything under ``scope`` that takes tags (the bindings
+        say which: a ``tags`` attribute); a resource's own tags win over these."""
+        for node in scope.node.find_all():
+            if isinstance(node, TerraformResource) and isinstance(
+                getattr(type(node), "tags", None), property
+            ):
+                own = node.tags_input or {}  # type: ignore[attr-defined]
+                node.tags = dict(sorted({**tags, **own}.items()))  # type: ignore[attr-defined]
 
     # -- parts ---------------------------------------------------------------------------
 
@@ -368,35 +415,51 @@ class AwsProvider:
         self, scope: Construct, spec: NotifierSpec, base_name: str, settings: DeploymentSettings
     ) -> NotifierHandle:
         shared = self._recovery(scope, base_name, settings)
-        topic = aws.SnsTopic(scope, "topic", name=base_name, kms_master_key_id=shared.key.arn)
-        aws.SnsTopicPolicy(
-            scope,
-            "topic-policy",
-            arn=topic.arn,
-            policy=policy(
-                {
-                    "Sid": "AccountPublishes",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": shared.account.arn("arn:{partition}:iam::{account}:root")},
-                    "Action": ["sns:Publish"],
-                    "Resource": topic.arn,
-                },
-                {
-                    "Sid": "CloudWatchAlarmsPublish",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                    "Action": ["sns:Publish"],
-                    "Resource": topic.arn,
-                    "Condition": {"StringEquals": {"aws:SourceAccount": shared.account.account}},
-                },
-                deny_insecure_transport("sns:Publish", topic.arn),
-            ),
-        )
+        topic: Any = None
+        if spec.existing_id is not None:
+            # the platform's topic: its policy is the platform's (never replaced here); it must
+            # let CloudWatch alarms publish (the functions publish through their roles)
+            topic_arn = given_arn(
+                spec.existing_id,
+                SNS_TOPIC_ARN,
+                "existing_notifier_id",
+                "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+            )
+        else:
+            topic = aws.SnsTopic(scope, "topic", name=base_name, kms_master_key_id=shared.key_arn)
+            aws.SnsTopicPolicy(
+                scope,
+                "topic-policy",
+                arn=topic.arn,
+                policy=policy(
+                    {
+                        "Sid": "AccountPublishes",
+                        "Effect": "Allow",
+                        "Principal": {
+                            "AWS": shared.account.arn("arn:{partition}:iam::{account}:root")
+                        },
+                        "Action": ["sns:Publish"],
+                        "Resource": topic.arn,
+                    },
+                    {
+                        "Sid": "CloudWatchAlarmsPublish",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": ["sns:Publish"],
+                        "Resource": topic.arn,
+                        "Condition": {
+                            "StringEquals": {"aws:SourceAccount": shared.account.account}
+                        },
+                    },
+                    deny_insecure_transport("sns:Publish", topic.arn),
+                ),
+            )
+            topic_arn = topic.arn
         for index, email in enumerate(spec.emails):
             aws.SnsTopicSubscription(
-                scope, f"email-{index}", topic_arn=topic.arn, protocol="email", endpoint=email
+                scope, f"email-{index}", topic_arn=topic_arn, protocol="email", endpoint=email
             )
-        return NotifierHandle(spec.key, topic.arn, topic)
+        return NotifierHandle(spec.key, topic_arn, topic)
 
     def store(
         self, scope: Construct, spec: StoreSpec, base_name: str, settings: DeploymentSettings
@@ -411,7 +474,7 @@ class AwsProvider:
             range_key=SORT_KEY,
             attribute=[{"name": PARTITION_KEY, "type": "S"}, {"name": SORT_KEY, "type": "S"}],
             ttl={"attribute_name": EXPIRY_ATTRIBUTE, "enabled": True},
-            server_side_encryption={"enabled": True, "kms_key_arn": shared.key.arn},
+            server_side_encryption={"enabled": True, "kms_key_arn": shared.key_arn},
             point_in_time_recovery={"enabled": True},
         )
         shared.store = StoreHandle(spec.key, table.name, table.arn, table)
@@ -442,7 +505,7 @@ class AwsProvider:
         statements = [
             allow(["logs:CreateLogStream", "logs:PutLogEvents"], f"{log_group.arn}:*"),
             allow(TRACING.actions, "*"),
-            allow(["kms:Decrypt"], shared.key.arn),  # environment variables are encrypted
+            allow(["kms:Decrypt"], shared.key_arn),  # environment variables are encrypted
             *self._step_statements(impl, spec.target_kind, shared.account, scope_tag),
         ]
         environment = {"HEALSTACK_RECOVERY": base_name}
@@ -455,7 +518,7 @@ class AwsProvider:
             statements.append(allow(["dynamodb:DeleteItem", "dynamodb:PutItem"], shared.store.id))
             environment["HEALSTACK_TABLE"] = shared.store.name
         statements.append(allow(["sqs:SendMessage"], shared.dead_letter_queue.arn))
-        statements.append(allow(list(KEY_USE_ACTIONS), shared.key.arn))
+        statements.append(allow(list(KEY_USE_ACTIONS), shared.key_arn))
         role_policy = aws.IamRolePolicy(
             here, "policy", name="least-privilege", role=role.id, policy=policy(*statements)
         )
@@ -479,7 +542,7 @@ class AwsProvider:
             source_code_hash=package.sha256_base64,
             publish=True,  # each code change is a new version; the alias decides what serves
             environment={"variables": environment},
-            kms_key_arn=shared.key.arn,
+            kms_key_arn=shared.key_arn,
             logging_config={
                 "log_format": "JSON",
                 "log_group": log_group.name,
@@ -547,7 +610,7 @@ class AwsProvider:
             allow(["lambda:InvokeFunction"], [*arns, *(f"{a}:*" for a in arns)]),
             allow(list(STATE_MACHINE_LOG_DELIVERY), "*"),
             allow(["xray:GetSamplingRules", "xray:GetSamplingTargets", *TRACING.actions], "*"),
-            allow(list(KEY_USE_ACTIONS), shared.key.arn),
+            allow(list(KEY_USE_ACTIONS), shared.key_arn),
         ]
         store_name = None
         if workflow.store is not None:
@@ -578,7 +641,7 @@ class AwsProvider:
             tracing_configuration={"enabled": True},
             encryption_configuration={
                 "type": "CUSTOMER_MANAGED_KMS_KEY",
-                "kms_key_id": shared.key.arn,
+                "kms_key_id": shared.key_arn,
                 "kms_data_key_reuse_period_seconds": KMS_DATA_KEY_REUSE_SECONDS,
             },
             depends_on=[role_policy],
