@@ -12,6 +12,7 @@ from typing import NoReturn
 from healstack import __version__
 from healstack.errors import HealstackError, UsageError
 from healstack.loader import load_playbooks, shipped_playbook_path
+from healstack.providers.interfaces import DeploymentSettings
 
 DEFAULT_OUT = "cdktf.out"
 EXIT_OK = 0
@@ -49,6 +50,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), help="output folder")
     _settings_args(synth)
+    synth.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the state backend ([state]); default: ./healstack.toml when it exists, else local",
+    )
+
+    module = sub.add_parser("module", help="the recoveries as a plain Terraform module")
+    module_sub = module.add_subparsers(dest="module_command", required=True, parser_class=_Parser)
+    build = module_sub.add_parser(
+        "build",
+        help="write a self-contained Terraform module (no provider, no backend) into DIR",
+    )
+    build.add_argument(
+        "--playbook",
+        dest="playbooks",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="a playbook file (repeatable); default: the shipped EC2 status-check playbook",
+    )
+    build.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="the module folder (replaced)"
+    )
 
     simulate = sub.add_parser(
         "simulate",
@@ -101,7 +127,7 @@ def _settings_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _settings(args: argparse.Namespace) -> object:
+def _settings(args: argparse.Namespace) -> DeploymentSettings:
     from healstack.settings import settings_from_args
 
     return settings_from_args(args.prefix, args.stage, args.region, args.aws_endpoint)
@@ -113,20 +139,33 @@ def run(argv: Sequence[str]) -> int:
         from healstack.synth import check_names
 
         playbooks = load_playbooks(args.playbooks)
-        check_names(playbooks, _settings(args), "aws")  # type: ignore[arg-type]
+        check_names(playbooks, _settings(args), "aws")
         for playbook in playbooks:
             print(
                 f"ok: {playbook.name} ({len(playbook.steps)} steps, {playbook.attempts.max} attempts)"
             )
         return EXIT_OK
     if args.command == "synth":
+        from healstack.settings import load_state_backend
         from healstack.synth import synthesize
 
         paths = args.playbooks or [shipped_playbook_path()]
         playbooks = load_playbooks(paths)
-        result = synthesize(playbooks, args.out, _settings(args))  # type: ignore[arg-type]
+        settings = _settings(args)
+        state = load_state_backend(args.config, settings.region)
+        result = synthesize(playbooks, args.out, settings, state=state)
         for stack in result.stacks:
             print(f"synthesized: {args.out}/stacks/{stack}/cdk.tf.json")
+        return EXIT_OK
+    if args.command == "module":
+        from healstack.tfmodule import build_module
+
+        playbooks = load_playbooks(args.playbooks or [shipped_playbook_path()])
+        built = build_module(playbooks, args.out)
+        print(
+            f"module: {args.out} ({', '.join(built.playbooks)}; {built.resources} resources, "
+            "no provider, no backend)"
+        )
         return EXIT_OK
     if args.command == "simulate":
         return _simulate(args)

@@ -1,16 +1,35 @@
-"""Deployment settings from the command line, checked like playbook fields."""
+"""Deployment settings from the command line, and the state backend from ``healstack.toml``,
+checked like playbook fields (one line naming the setting and the fix)."""
 
 from __future__ import annotations
 
 import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from healstack.errors import UsageError
 from healstack.providers.interfaces import DeploymentSettings
 
-_WORD = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+if TYPE_CHECKING:  # cdktf starts the jsii runtime: keep `validate` free of it
+    from cdktf import TerraformStack
 
+#: prefix and stage: what every physical name is built from (the module's variables too)
+WORD_PATTERN = r"^[a-z][a-z0-9-]{0,19}$"
+_WORD = re.compile(WORD_PATTERN)
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
 
 _LOCAL_ENDPOINT = re.compile(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d{1,5}/?$")
+
+#: read from the working directory (where ``./dev``, ``cdktf synth`` and ``python main.py``
+#: run) unless ``--config`` names another file; absent, the defaults hold
+CONFIG_FILE = "healstack.toml"
+DEFAULT_KEY_PREFIX = "healstack/"
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_KEY_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]*$")
+
+BackendKind = Literal["local", "s3"]
 
 
 def settings_from_args(
@@ -22,7 +41,7 @@ def settings_from_args(
         )
     if stage is not None and not _WORD.match(stage):
         raise UsageError(f'--stage "{stage}" is not a stage name (use e.g. sandbox, dev, prod)')
-    if not re.match(r"^[a-z]{2}(-[a-z]+)+-\d$", region):
+    if not re.match(REGION_PATTERN, region):
         raise UsageError(f'--region "{region}" is not an AWS region (use e.g. us-east-1)')
     options = {}
     if aws_endpoint is not None:
@@ -35,3 +54,93 @@ def settings_from_args(
     return DeploymentSettings(
         name_prefix=prefix, stage=stage, region=region, provider_options=options
     )
+
+
+@dataclass(frozen=True)
+class StateBackend:
+    """Where each stack keeps its Terraform state.
+
+    ``local`` (default): ``terraform.<stack>.tfstate`` beside the output folder. ``s3``: the
+    object ``<key_prefix><stack>.tfstate`` in ``bucket``, encrypted, with Terraform's native
+    S3 state locking (``use_lockfile``, Terraform >= 1.11), for teams. The stack's name ends
+    with its stage, so every stage has its own state file or key.
+    """
+
+    kind: BackendKind = "local"
+    bucket: str | None = None
+    region: str | None = None
+    key_prefix: str = DEFAULT_KEY_PREFIX
+
+    def key(self, stack_name: str) -> str:
+        return f"{self.key_prefix}{stack_name}.tfstate"
+
+    def configure(self, stack: TerraformStack) -> None:
+        """Write this backend into ``stack`` (s3 only; local is ``RecoveryStack``'s default)."""
+        from cdktf import S3Backend
+
+        assert self.kind == "s3" and self.bucket and self.region
+        S3Backend(
+            stack,
+            bucket=self.bucket,
+            key=self.key(stack.node.id),
+            region=self.region,
+            encrypt=True,
+        )
+        # cdktf 0.21 predates use_lockfile (Terraform 1.10+): S3-native locking, no DynamoDB
+        stack.add_override("terraform.backend.s3.use_lockfile", True)
+
+
+_STATE_KEYS = ("backend", "bucket", "region", "key_prefix")
+
+
+def load_state_backend(config: Path | None, default_region: str) -> StateBackend:
+    """The ``[state]`` table of ``config`` (or of ``./healstack.toml`` when it exists)."""
+    path = config if config is not None else Path(CONFIG_FILE)
+    if config is None and not path.is_file():
+        return StateBackend()
+    if not path.is_file():
+        raise UsageError(f"--config {path}: no such file (check the path)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - {"state"})
+    if unknown:
+        raise UsageError(f"{path}: [{unknown[0]}]: unknown table (healstack.toml has [state])")
+    return _state(path, data.get("state", {}), default_region)
+
+
+def _state(path: Path, table: Any, default_region: str) -> StateBackend:
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: state: is not a table (write [state] and its keys below)")
+    for key in sorted(table):
+        if key not in _STATE_KEYS:
+            raise UsageError(f"{path}: state.{key}: unknown setting (use {', '.join(_STATE_KEYS)})")
+        if not isinstance(table[key], str):
+            raise UsageError(f'{path}: state.{key}: is not a string (quote it: "...")')
+    kind = table.get("backend", "local")
+    if kind not in ("local", "s3"):
+        raise UsageError(f'{path}: state.backend: "{kind}" is not a backend (use local or s3)')
+    if kind == "local":
+        extra = sorted(set(table) - {"backend"})
+        if extra:
+            raise UsageError(
+                f'{path}: state.{extra[0]}: only for backend = "s3" (remove it, or set it)'
+            )
+        return StateBackend()
+    bucket = table.get("bucket")
+    if bucket is None:
+        raise UsageError(f"{path}: state.bucket: missing (the S3 bucket that holds the state)")
+    if not _BUCKET.match(bucket):
+        raise UsageError(f'{path}: state.bucket: "{bucket}" is not an S3 bucket name')
+    region = table.get("region", default_region)
+    if not re.match(REGION_PATTERN, region):
+        raise UsageError(
+            f'{path}: state.region: "{region}" is not an AWS region (use e.g. eu-west-1)'
+        )
+    prefix = table.get("key_prefix", DEFAULT_KEY_PREFIX)
+    if prefix.startswith("/") or ".." in prefix or not _KEY_PREFIX.match(prefix):
+        raise UsageError(
+            f'{path}: state.key_prefix: "{prefix}" is not a key prefix (use e.g. healstack/)'
+        )
+    return StateBackend("s3", bucket, region, prefix)

@@ -17,6 +17,7 @@ from healstack.modules.compile import function_keys
 from healstack.playbook import Playbook
 from healstack.providers import registry
 from healstack.providers.interfaces import DeploymentSettings
+from healstack.settings import StateBackend
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,11 @@ def synthesize(
     out_dir: Path,
     settings: DeploymentSettings | None = None,
     provider_name: str = "aws",
+    state: StateBackend | None = None,
 ) -> SynthResult:
+    """``state``: where each stack keeps its state (default: a local file per stack)."""
     settings = settings or DeploymentSettings()
+    state = state or StateBackend()
     check_names(playbooks, settings, provider_name)
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     from cdktf import App
@@ -55,7 +59,10 @@ def synthesize(
     shutil.rmtree(staging, ignore_errors=True)
     try:
         app = App(outdir=str(staging), stack_traces=False)
-        stacks = tuple(RecoveryStack(app, pb, provider, settings).node.id for pb in playbooks)
+        backend = state.configure if state.kind != "local" else None
+        stacks = tuple(
+            RecoveryStack(app, pb, provider, settings, backend).node.id for pb in playbooks
+        )
         app.synth()
         _replace(staging, out_dir)
     finally:

@@ -2,32 +2,46 @@
 
 Cloud-free: it compiles the playbook into the neutral workflow graph and asks the
 provider for a notifier, one function per distinct step, the workflow and its trigger.
-A platform repo adds it to its own cdktf stack (issue #7); healstack's own stacks do too.
+A platform repo adds it to its own cdktf stack (README, Reuse); healstack's own stacks do
+too. Its construct ids are part of the public API: they make the Terraform addresses of
+everything it creates, and a renamed id destroys and re-creates that resource in a
+user's plan (README, Versioning).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from constructs import Construct
 
 from healstack.modules.compile import STORE, CompiledRecovery, compile_playbook
 from healstack.playbook import Playbook
 from healstack.providers.interfaces import (
+    MANAGED_BY,
     CloudProvider,
     DeploymentSettings,
     FunctionHandle,
+    MonitoringHandle,
     NotifierSpec,
     PipelineHandle,
     PipelineSpec,
     RecoveryParts,
+    StoreHandle,
     StoreSpec,
     TriggerSpec,
 )
 
 
 class RecoveryWorkflow(Construct):
-    """Trigger -> bounded workflow of short functions -> notification, for one playbook."""
+    """Trigger -> bounded workflow of short functions -> notification, for one playbook.
+
+    ``tag_resources``: put ``MANAGED_BY`` and ``settings.tags`` on every resource it
+    creates. On by default, for a platform's stack, whose provider configuration (and its
+    stack-wide tags) is the platform's; ``RecoveryStack`` turns it off because it sets the
+    same tags stack-wide.
+    """
 
     def __init__(
         self,
@@ -37,16 +51,26 @@ class RecoveryWorkflow(Construct):
         playbook: Playbook,
         provider: CloudProvider,
         settings: DeploymentSettings | None = None,
+        tag_resources: bool = True,
     ) -> None:
         super().__init__(scope, id_)
         self.settings = settings or DeploymentSettings()
         self.playbook = playbook
         self.compiled: CompiledRecovery = compile_playbook(playbook)
         base = self.settings.base_name(playbook.name)
+        #: the prefix of every physical name: ``<prefix>-<playbook>[-<stage>]``
+        self.base_name = base
         notifier = provider.notifier(
-            self, NotifierSpec("notifications", tuple(playbook.notify.emails)), base, self.settings
+            self,
+            NotifierSpec(
+                "notifications",
+                tuple(playbook.notify.emails),
+                existing_id=self.settings.existing_notifier_id,
+            ),
+            base,
+            self.settings,
         )
-        self.store = provider.store(self, StoreSpec(STORE), base, self.settings)
+        self.store: StoreHandle = provider.store(self, StoreSpec(STORE), base, self.settings)
         functions: dict[str, FunctionHandle] = {
             spec.key: provider.function(
                 self, spec, base, notifier, self.settings, playbook.target.require_tag
@@ -67,7 +91,7 @@ class RecoveryWorkflow(Construct):
         )
         parts = RecoveryParts(playbook.name, notifier, functions, workflow, trigger)
         # monitoring first: a rollout backs out on the same step-error alarms people get
-        self.monitoring = provider.monitoring(self, parts, base, self.settings)
+        self.monitoring: MonitoringHandle = provider.monitoring(self, parts, base, self.settings)
         pipeline: PipelineHandle | None = None
         if self.settings.pipeline:
             pipeline = provider.pipeline(
@@ -82,4 +106,71 @@ class RecoveryWorkflow(Construct):
                 functions,
                 self.settings,
             )
-        self.parts = replace(parts, pipeline=pipeline)
+        #: every handle (ids, names, the provider's constructs in ``resource``/``role``)
+        self.parts: RecoveryParts = replace(parts, pipeline=pipeline)
+        if tag_resources:
+            provider.tag_resources(self, {**MANAGED_BY, **self.settings.tags})
+
+    # -- what a platform wires downstream (references, resolved by Terraform) -------------
+
+    @property
+    def workflow_id(self) -> str:
+        """The workflow's id (AWS: the state machine ARN)."""
+        return self.parts.workflow.id
+
+    @property
+    def workflow_name(self) -> str:
+        return self.parts.workflow.name
+
+    @property
+    def notifier_id(self) -> str:
+        """Where outcomes and alarms are published (AWS: the topic ARN), created or given."""
+        return self.parts.notifier.id
+
+    @property
+    def trigger_name(self) -> str:
+        """The rule that starts the workflow on matching events."""
+        return self.parts.trigger.name
+
+    @property
+    def dead_letter_id(self) -> str:
+        """Events the workflow could not take (AWS: the dead-letter queue's URL)."""
+        return self.parts.trigger.dead_letter_id
+
+    @property
+    def function_ids(self) -> Mapping[str, str]:
+        """Step key -> the id the workflow invokes (AWS: the ``live`` alias ARN)."""
+        return {key: fn.id for key, fn in self.parts.functions.items()}
+
+    @property
+    def function_names(self) -> Mapping[str, str]:
+        return {key: fn.name for key, fn in self.parts.functions.items()}
+
+    @property
+    def function_roles(self) -> Mapping[str, Any]:
+        """Step key -> the function's role (the provider's construct): grant it more here,
+        e.g. use of the key that encrypts a platform's own notifier."""
+        return {key: fn.role for key, fn in self.parts.functions.items()}
+
+    @property
+    def workflow_role(self) -> Any:
+        return self.parts.workflow.role
+
+    def outputs(self) -> dict[str, tuple[str, str]]:
+        """Output name -> (value, description): what ``RecoveryStack`` and the plain
+        Terraform module (``healstack module build``) output, from this one definition."""
+        parts = self.parts
+        outputs = {
+            "state_machine_arn": (parts.workflow.id, "the recovery workflow"),
+            "rule_name": (parts.trigger.name, "the rule that starts it"),
+            "topic_arn": (parts.notifier.id, "where outcomes are published"),
+            "dlq_url": (parts.trigger.dead_letter_id, "events the workflow could not take"),
+        }
+        if parts.pipeline is not None:
+            outputs["pipeline_name"] = (parts.pipeline.name, "ships the functions")
+            if parts.pipeline.source_location is not None:
+                outputs["pipeline_source"] = (
+                    parts.pipeline.source_location,
+                    "upload a zip of the repository here to start the pipeline",
+                )
+        return outputs

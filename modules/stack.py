@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cdktf import LocalBackend, TerraformOutput, TerraformStack
 from constructs import Construct
 
@@ -9,39 +11,44 @@ from healstack.modules.recovery_workflow import RecoveryWorkflow
 from healstack.playbook import Playbook
 from healstack.providers.interfaces import CloudProvider, DeploymentSettings
 
+#: configures a stack's state backend (the stack's name is ``stack.node.id``)
+Backend = Callable[[TerraformStack], None]
+
 
 class RecoveryStack(TerraformStack):
+    """``backend``: where the stack keeps its state; default a local state file. Each
+    stage is its own stack (``stack_name``), so each stage has its own state."""
+
     def __init__(
         self,
         scope: Construct,
         playbook: Playbook,
         provider: CloudProvider,
         settings: DeploymentSettings,
+        backend: Backend | None = None,
     ) -> None:
         super().__init__(scope, stack_name(playbook, settings))
-        # Relative, so no path of this machine lands in the output; three levels up from
-        # <out>/stacks/<name>/ is the folder holding <out>, where re-synthesis never deletes it.
-        LocalBackend(self, path=f"../../../terraform.{self.node.id}.tfstate")
+        if backend is None:
+            local_backend(self)
+        else:
+            backend(self)
         provider.configure_stack(self, settings)
         self.recovery = RecoveryWorkflow(
-            self, "recovery", playbook=playbook, provider=provider, settings=settings
+            self,
+            "recovery",
+            playbook=playbook,
+            provider=provider,
+            settings=settings,
+            tag_resources=False,  # configure_stack tags the whole stack
         )
-        parts = self.recovery.parts
-        outputs = {
-            "state_machine_arn": (parts.workflow.id, "the recovery workflow"),
-            "rule_name": (parts.trigger.name, "the rule that starts it"),
-            "topic_arn": (parts.notifier.id, "where outcomes are published"),
-            "dlq_url": (parts.trigger.dead_letter_id, "events the workflow could not take"),
-        }
-        if parts.pipeline is not None:
-            outputs["pipeline_name"] = (parts.pipeline.name, "ships the functions")
-            if parts.pipeline.source_location is not None:
-                outputs["pipeline_source"] = (
-                    parts.pipeline.source_location,
-                    "upload a zip of the repository here to start the pipeline",
-                )
-        for name, (value, description) in outputs.items():
+        for name, (value, description) in self.recovery.outputs().items():
             TerraformOutput(self, name, value=value, description=description)
+
+
+def local_backend(stack: TerraformStack) -> None:
+    # Relative, so no path of this machine lands in the output; three levels up from
+    # <out>/stacks/<name>/ is the folder holding <out>, where re-synthesis never deletes it.
+    LocalBackend(stack, path=f"../../../terraform.{stack.node.id}.tfstate")
 
 
 def stack_name(playbook: Playbook, settings: DeploymentSettings) -> str:

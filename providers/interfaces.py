@@ -18,6 +18,9 @@ if TYPE_CHECKING:  # constructs starts the jsii runtime: keep `validate` free of
     from constructs import Construct
 
 
+#: the tag (label) on every resource healstack creates, beside ``DeploymentSettings.tags``
+MANAGED_BY: Mapping[str, str] = {"managed-by": "healstack"}
+
 PipelineSourceKind = Literal["upload", "repository"]
 RolloutStyle = Literal["canary", "linear", "all_at_once"]
 
@@ -89,6 +92,20 @@ class DeploymentSettings:
     pipeline_rollout: Rollout = field(default_factory=Rollout)
     #: provider-specific extras, e.g. {"aws": {"endpoints": {...}}}; never read by modules/
     provider_options: Mapping[str, Any] = field(default_factory=dict)
+    #: a notifier the platform already owns (the provider's id for it, or a reference to
+    #: it in the same stack): outcomes and alarms go there and no notifier is created
+    existing_notifier_id: str | None = None
+    #: an encryption key the platform already owns (the provider's id for it, or a
+    #: reference): it encrypts everything of the recovery and no key is created
+    encryption_key_id: str | None = None
+
+    def __post_init__(self) -> None:
+        from healstack.errors import UsageError
+
+        for name in ("existing_notifier_id", "encryption_key_id"):
+            value = getattr(self, name)
+            if value is not None and not value.strip():
+                raise UsageError(f"settings: {name} is empty (give the id, or leave it out)")
 
     def base_name(self, playbook_name: str) -> str:
         """``<prefix>-<playbook>[-<stage>]``: every physical name of a recovery starts with it."""
@@ -126,6 +143,9 @@ class StoreSpec:
 class NotifierSpec:
     key: str
     emails: tuple[str, ...] = ()
+    #: use this notifier (the provider's id) instead of creating one; the emails still
+    #: subscribe to it
+    existing_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +159,7 @@ class TriggerSpec:
 class NotifierHandle:
     key: str
     id: str
+    #: None when the notifier is the platform's own (``existing_notifier_id``)
     resource: Any = None
 
 
@@ -239,6 +260,11 @@ class CloudProvider(Protocol):
 
     def configure_stack(self, stack: Construct, settings: DeploymentSettings) -> None:
         """Provider block, backend and stack-wide defaults (tags, region)."""
+        ...
+
+    def tag_resources(self, scope: Construct, tags: Mapping[str, str]) -> None:
+        """Put ``tags`` on every resource under ``scope`` that takes tags: for a recovery in
+        a stack whose provider configuration (and its stack-wide tags) is not healstack's."""
         ...
 
     def notifier(

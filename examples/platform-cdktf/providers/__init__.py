@@ -1,0 +1,3 @@
+"""Acme's own ``providers`` package (healstack's is ``healstack.providers``)."""
+
+REGION = "eu-west-1"

@@ -1,0 +1,19 @@
+"""Fixtures of the reuse tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.reuse.helpers import copy_example, run_example
+
+
+@pytest.fixture(scope="session")
+def platform_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/platform-cdktf synthesized from (a copy of) its folder with the project venv."""
+    tmp = tmp_path_factory.mktemp("platform")
+    result = run_example(sys.executable, copy_example(tmp), tmp / "out")
+    assert result.returncode == 0, result.stderr
+    return tmp / "out"
