@@ -29,12 +29,11 @@ from healstack.providers.aws import bindings as aws
 from healstack.providers.aws.alarms import function_error_alarm
 from healstack.providers.aws.checkov import declare_skips
 from healstack.providers.aws.provider import (
-    KEY_ADMIN_ACTIONS,
     LIVE_ALIAS,
-    LOGS_KEY_ACTIONS,
     _Recovery,
     allow,
     assume_role,
+    customer_key,
     policy,
 )
 from healstack.providers.interfaces import (
@@ -186,42 +185,18 @@ class _Pipeline(Construct):
     # -- storage -------------------------------------------------------------------------
 
     def _key(self) -> Any:
-        root = self.acct.arn("arn:{partition}:iam::{account}:root")
-        key = aws.KmsKey(
+        return customer_key(
             self,
-            "key",
+            self.acct,
             description=f"healstack {self.base}: pipeline artifacts, builds and their logs",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=policy(
-                {
-                    "Sid": "AccountAdministersKey",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": root},
-                    "Action": list(KEY_ADMIN_ACTIONS),
-                    "Resource": "*",  # a key policy's "*" means this key
-                },
-                {
-                    "Sid": "CloudWatchLogsEncryptsBuildLogs",
-                    "Effect": "Allow",
-                    "Principal": {"Service": self.acct.arn("logs.{region}.amazonaws.com")},
-                    "Action": list(LOGS_KEY_ACTIONS),
-                    "Resource": "*",
-                    "Condition": {
-                        "ArnEquals": {
-                            "kms:EncryptionContext:aws:logs:arn": self.acct.arn(
-                                "arn:{partition}:logs:{region}:{account}:log-group:"
-                                + log_group_name(self.base)
-                            )
-                        }
-                    },
-                },
-            ),
+            alias=f"alias/{self.base}-pipeline",
+            log_groups={
+                "ArnEquals": self.acct.arn(
+                    "arn:{partition}:logs:{region}:{account}:log-group:" + log_group_name(self.base)
+                )
+            },
+            sid="CloudWatchLogsEncryptsBuildLogs",
         )
-        aws.KmsAlias(
-            self, "key-alias", name=f"alias/{self.base}-pipeline", target_key_id=key.key_id
-        )
-        return key
 
     def _bucket(self) -> Any:
         bucket = aws.S3Bucket(

@@ -198,6 +198,49 @@ def assume_role(service: str, account: str) -> str:
     )
 
 
+def customer_key(
+    scope: Construct,
+    acct: _Account,
+    *,
+    description: str,
+    alias: str,
+    log_groups: Mapping[str, str],
+    sid: str = "CloudWatchLogsEncrypts",
+    extra: tuple[Mapping[str, Any], ...] = (),
+) -> Any:
+    """A customer-managed key (rotation on) and its alias. The account administers it (so
+    IAM policies can delegate its use) and CloudWatch Logs may encrypt the log groups that
+    ``log_groups`` matches (``{"ArnLike" | "ArnEquals": arn pattern}``)."""
+    ((operator, pattern),) = log_groups.items()
+    key = aws.KmsKey(
+        scope,
+        "key",
+        description=description,
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        policy=policy(
+            {
+                "Sid": "AccountAdministersKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": acct.arn("arn:{partition}:iam::{account}:root")},
+                "Action": list(KEY_ADMIN_ACTIONS),
+                "Resource": "*",  # a key policy's "*" means this key
+            },
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"Service": acct.arn("logs.{region}.amazonaws.com")},
+                "Action": list(LOGS_KEY_ACTIONS),
+                "Resource": "*",
+                "Condition": {operator: {"kms:EncryptionContext:aws:logs:arn": pattern}},
+            },
+            *extra,
+        ),
+    )
+    aws.KmsAlias(scope, "key-alias", name=alias, target_key_id=key.key_id)
+    return key
+
+
 @dataclass
 class _Account:
     partition: str
@@ -243,35 +286,13 @@ class _Recovery(Construct):
         policies delegate use, CloudWatch Logs encrypt the log groups, and EventBridge and
         CloudWatch use the queue and topic."""
         acct = self.account
-        root = acct.arn("arn:{partition}:iam::{account}:root")
-        key = aws.KmsKey(
+        key = customer_key(
             self,
-            "key",
+            acct,
             description=f"healstack {base_name}: topic, queue, logs, state machine, functions",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=policy(
-                {
-                    "Sid": "AccountAdministersKey",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": root},
-                    "Action": list(KEY_ADMIN_ACTIONS),
-                    "Resource": "*",  # a key policy's "*" means this key
-                },
-                {
-                    "Sid": "CloudWatchLogsEncrypts",
-                    "Effect": "Allow",
-                    "Principal": {"Service": acct.arn("logs.{region}.amazonaws.com")},
-                    "Action": list(LOGS_KEY_ACTIONS),
-                    "Resource": "*",
-                    "Condition": {
-                        "ArnLike": {
-                            "kms:EncryptionContext:aws:logs:arn": acct.arn(
-                                "arn:{partition}:logs:{region}:{account}:log-group:*"
-                            )
-                        }
-                    },
-                },
+            alias=f"alias/{base_name}",
+            log_groups={"ArnLike": acct.arn("arn:{partition}:logs:{region}:{account}:log-group:*")},
+            extra=(
                 {
                     "Sid": "AwsServicesUseTopicAndQueue",
                     "Effect": "Allow",
@@ -282,7 +303,6 @@ class _Recovery(Construct):
                 },
             ),
         )
-        aws.KmsAlias(self, "key-alias", name=f"alias/{base_name}", target_key_id=key.key_id)
         return key
 
     @property
