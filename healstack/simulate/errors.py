@@ -24,11 +24,18 @@ class ScenarioError(SimulationError):
 
 
 class SimulationTimeoutError(SimulationError):
-    """The execution was still RUNNING after the real-time budget (``timeout_s``).
+    """An execution was still RUNNING after the real-time budget (``timeout_s``).
 
-    ``result`` holds the partial trace up to the moment the execution was stopped.
+    ``result`` holds the partial trace of the (first) execution that was stopped;
+    ``results`` (``simulate_many``) every execution that started, ended or stopped.
     """
 
-    def __init__(self, message: str, result: SimulationResult) -> None:
+    def __init__(
+        self,
+        message: str,
+        result: SimulationResult,
+        results: tuple[SimulationResult, ...] = (),
+    ) -> None:
         self.result = result
+        self.results = results or (result,)
         super().__init__(message)

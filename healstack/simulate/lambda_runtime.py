@@ -86,8 +86,9 @@ class LambdaContext:
 class InvocationRecord:
     """One Lambda invocation as the simulator saw it.
 
-    ``number`` is the 1-based invocation number of ``state`` (or of ``function`` when the calling
-    state is unknown, e.g. a handler invoking another Lambda through boto3).
+    ``number`` is the 1-based invocation number of ``state`` within its execution (or of
+    ``function`` when the calling state is unknown, e.g. a handler invoking another Lambda
+    through boto3). ``execution`` is the calling execution's name, when known.
     """
 
     function: str
@@ -101,6 +102,7 @@ class InvocationRecord:
     duration_s: float
     started_at: float
     request_id: str
+    execution: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,8 @@ class LambdaRouter:
 
     Handler runs are serialized (an ``RLock``, so a handler may synchronously invoke another
     function): ``os.environ`` is process-wide, so concurrent runs could see each other's
-    environment.
+    environment. Invocations are counted per execution (a scenario's ranges count the calls of
+    one execution), and ``set_scenario`` gives one execution a scenario of its own.
     """
 
     def __init__(
@@ -155,16 +158,38 @@ class LambdaRouter:
         self._execution_name = execution_name
         self._lock = threading.RLock()
         self._records: list[InvocationRecord] = []
-        self._per_state: Counter[str] = Counter()
-        self._per_function: Counter[str] = Counter()
+        self._per_state: Counter[tuple[str | None, str]] = Counter()
+        self._per_function: Counter[tuple[str | None, str]] = Counter()
+        self._per_execution: Counter[str | None] = Counter()
+        self._scenarios: dict[str, Scenario] = {}
+        self._by_execution: dict[str | None, list[InvocationRecord]] = {}
 
     @property
     def records(self) -> list[InvocationRecord]:
         with self._lock:
             return list(self._records)
 
+    def records_for(self, execution: str | None) -> list[InvocationRecord]:
+        """The invocations of one execution (None: those whose execution is unknown)."""
+        with self._lock:
+            return list(self._by_execution.get(execution, ()))
+
+    @property
+    def environment_lock(self) -> threading.RLock:
+        """Held while a handler runs: ``os.environ`` changes only under it. Code that reads all
+        of ``os.environ`` from another thread (creating a boto3 client does) must hold it."""
+        return self._lock
+
     def handles(self, function_name: str) -> bool:
         return function_name in self._functions
+
+    def set_scenario(self, execution: str, scenario: Scenario | None) -> None:
+        """Apply ``scenario`` (instead of the shared one) to the calls of ``execution``."""
+        with self._lock:
+            if scenario is None:
+                self._scenarios.pop(execution, None)
+            else:
+                self._scenarios[execution] = scenario
 
     def invoke(
         self,
@@ -173,22 +198,29 @@ class LambdaRouter:
         *,
         state: str | None,
         retry_count: int | None,
+        execution: str | None = None,
     ) -> InvokeResponse:
-        """Run one invocation of ``function_name`` called by Task state ``state``."""
+        """Run one invocation of ``function_name`` called by Task state ``state`` of
+        ``execution`` (None: unknown, counted together)."""
         with self._lock:
-            self._per_function[function_name] += 1
+            self._per_function[(execution, function_name)] += 1
+            self._per_execution[execution] += 1
             if state is not None:
-                self._per_state[state] += 1
+                self._per_state[(execution, state)] += 1
             number = (
-                self._per_state[state] if state is not None else self._per_function[function_name]
+                self._per_state[(execution, state)]
+                if state is not None
+                else self._per_function[(execution, function_name)]
             )
             request_id = str(
                 uuid.uuid5(
                     _REQUEST_ID_NAMESPACE,
-                    f"{self._execution_name}/{function_name}/{len(self._records) + 1}",
+                    f"{execution or self._execution_name}/{function_name}/"
+                    f"{self._per_execution[execution]}",
                 )
             )
-            outcome = self._scenario.outcome_for(state, number)
+            scenario = self._scenarios.get(execution or "", self._scenario)
+            outcome = scenario.outcome_for(state, number)
             started_at = self._clock.elapsed
             began = time.monotonic()
             run = _Run(None, "function_error", "Runtime.Unknown")
@@ -200,21 +232,22 @@ class LambdaRouter:
             finally:
                 duration = time.monotonic() - began
                 self._clock.add_real_time(duration)
-                self._records.append(
-                    InvocationRecord(
-                        function=function_name,
-                        state=state,
-                        number=number,
-                        retry_count=retry_count,
-                        mocked=outcome is not REAL,
-                        outcome=run.kind,
-                        error=run.error,
-                        message=run.message,
-                        duration_s=duration,
-                        started_at=started_at,
-                        request_id=request_id,
-                    )
+                record = InvocationRecord(
+                    function=function_name,
+                    state=state,
+                    number=number,
+                    retry_count=retry_count,
+                    mocked=outcome is not REAL,
+                    outcome=run.kind,
+                    error=run.error,
+                    message=run.message,
+                    duration_s=duration,
+                    started_at=started_at,
+                    request_id=request_id,
+                    execution=execution,
                 )
+                self._records.append(record)
+                self._by_execution.setdefault(execution, []).append(record)
             if run.response is None:  # pragma: no cover - _run returns a response or raises
                 raise RuntimeError(f"no response from {function_name}")
             return run.response

@@ -1,15 +1,22 @@
 """``healstack simulate``: a playbook's real synthesized workflow, run locally on moto.
 
 1. Synthesize the playbook (the same code path as ``healstack synth``) and read the state
-   machine definition, the functions (handler, environment) and the store out of
-   ``cdk.tf.json``; Terraform references (``${aws_lambda_function.x.arn}``) become moto
-   ARNs and names.
-2. Inside moto: create the topic (with a queue subscribed, to read back what was
-   notified), the store table and the target resource named by the event (an EC2 instance,
-   an ECS cluster + service, an RDS instance), then execute the definition with every task
-   routed to the real ``healstack_lambda`` handlers (``healstack.simulate.engine``).
-3. Report the trace, the outcome, the attempts used, what was notified and what is left
-   in the store (a lock that outlived its execution would show here).
+   machine definition, the functions (handler, environment, timeout, memory), the store and
+   the finalizer rule out of ``cdk.tf.json`` (``healstack.simulate.synthesized``).
+2. Inside moto: create the topic (what is published to it is read back afterwards), the
+   store table and the target resources named by the events (EC2 instances,
+   ECS clusters + services, RDS instances), then execute the definition with every task
+   routed to the real ``healstack_lambda`` handlers (``healstack.simulate.many``). An
+   execution that ends TIMED_OUT or ABORTED gets its "Step Functions Execution Status Change"
+   event delivered to the finalizer rule's target, as EventBridge would
+   (``healstack.simulate.finalizer``).
+3. Report, per execution, the trace, the outcome, the attempts used, what was notified (a
+   message belongs to the execution its ``execution_arn`` names) and what is left in the store
+   (a lock that outlived its execution would show here).
+
+``run_playbook`` runs one event; ``run_playbook_many`` runs many events concurrently in one
+moto world (one topic, one store, one set of targets), e.g. two alarms for one instance, or a
+fleet-wide storm.
 """
 
 from __future__ import annotations
@@ -18,28 +25,32 @@ import importlib
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from healstack.errors import PlaybookError, UsageError
 from healstack.playbook import Playbook
-from healstack.simulate.engine import simulate
+from healstack.simulate import playbook_world as targets
+from healstack.simulate import world
+from healstack.simulate.finalizer import deliver, status_change_event
 from healstack.simulate.lambda_runtime import FunctionSpec
-from healstack.simulate.scenario import Scenario
+from healstack.simulate.many import ScenarioSource, Start, simulate_many
+from healstack.simulate.synthesized import (
+    ACCOUNT,
+    REGION,
+    FunctionSettings,
+    SynthesizedRecovery,
+    synthesize_for_simulation,
+    synthesized_recovery,
+)
 from healstack.simulate.trace import SimulationResult
 
-ACCOUNT = "123456789012"  # moto's default account
-REGION = "us-east-1"
-AMI = "ami-12c6146b"
-_TOKEN = re.compile(r"\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}")
+AMI = targets.AMI
 #: environment the handlers see while simulating (never real credentials)
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -53,19 +64,15 @@ FAKE_AWS_ENV = {
 }
 
 
-@dataclass(frozen=True)
-class SynthesizedRecovery:
-    """What the simulator needs from one synthesized stack, with references resolved."""
-
-    definition: dict[str, Any]
-    functions: dict[str, tuple[str, dict[str, str]]]  # name -> (handler, environment)
-    topic_name: str
-    table: dict[str, Any] | None
-    state_machine_name: str
-
-
 @dataclass
 class PlaybookRun:
+    """One simulated execution of a playbook and what it left behind.
+
+    ``store_items`` is the whole store when the simulation ended (shared by every run of one
+    ``run_playbook_many``); ``finalizer_event`` the status-change event delivered to the
+    finalizer rule's target (None when the execution ended in a state of its own).
+    """
+
     playbook: str
     result: SimulationResult
     notifications: list[dict[str, Any]] = field(default_factory=list)
@@ -74,6 +81,8 @@ class PlaybookRun:
     event_target_id: str | None = None
     target_state_before: str | None = None
     target_state_after: str | None = None
+    finalizer_event: dict[str, Any] | None = None
+    finalizer_error: str | None = None
 
     @property
     def attempts(self) -> int:
@@ -91,74 +100,6 @@ class PlaybookRun:
 
     def history(self) -> list[dict[str, Any]]:
         return [i for i in self.store_items if i.get("pk", "").startswith("history#")]
-
-
-def synthesized_recovery(stack_file: Path) -> SynthesizedRecovery:
-    """Read a synthesized stack and resolve the references the simulator needs."""
-    stack = json.loads(stack_file.read_text())
-    resources: dict[str, dict[str, Any]] = stack.get("resource", {})
-
-    def attribute(kind: str, name: str, attr: str) -> str:
-        body = resources.get(kind, {}).get(name)
-        if body is None:
-            raise KeyError(f"{kind}.{name}")
-        if kind == "aws_lambda_function":
-            fn = body["function_name"]
-            return (
-                fn
-                if attr in ("function_name", "id")
-                else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn}"
-            )
-        if kind == "aws_lambda_alias":
-            function = resolve(body["function_name"])
-            fn = function.rsplit(":", 1)[-1]
-            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{fn}:{body['name']}"
-        if kind == "aws_sns_topic":
-            return (
-                f"arn:aws:sns:{REGION}:{ACCOUNT}:{body['name']}"
-                if attr in ("arn", "id")
-                else body["name"]
-            )
-        if kind == "aws_dynamodb_table":
-            return (
-                f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{body['name']}"
-                if attr == "arn"
-                else body["name"]
-            )
-        if "name" in body and attr in ("name", "id"):
-            return str(body["name"])
-        raise KeyError(f"{kind}.{name}.{attr}")
-
-    def resolve(text: str) -> str:
-        return _TOKEN.sub(lambda m: attribute(m.group(1), m.group(2), m.group(3)), text)
-
-    machines = list(resources.get("aws_sfn_state_machine", {}).values())
-    if len(machines) != 1:
-        raise UsageError(f"{stack_file}: expected one state machine, found {len(machines)}")
-    definition = json.loads(resolve(machines[0]["definition"]))
-    functions = {}
-    for body in resources.get("aws_lambda_function", {}).values():
-        variables = (body.get("environment") or {}).get("variables", {})
-        functions[body["function_name"]] = (
-            body["handler"],
-            {k: resolve(str(v)) for k, v in variables.items()},
-        )
-    topics = list(resources.get("aws_sns_topic", {}).values())
-    tables = list(resources.get("aws_dynamodb_table", {}).values())
-    return SynthesizedRecovery(
-        definition=definition,
-        functions=functions,
-        topic_name=topics[0]["name"],
-        table=tables[0] if tables else None,
-        state_machine_name=machines[0]["name"],
-    )
-
-
-def synthesize_for_simulation(playbook: Playbook, work: Path) -> SynthesizedRecovery:
-    from healstack.synth import synthesize
-
-    result = synthesize([playbook], work / "cdktf.out")
-    return synthesized_recovery(result.out_dir / "stacks" / result.stacks[0] / "cdk.tf.json")
 
 
 def handler_of(entry: str) -> Callable[[dict[str, Any], Any], Any]:
@@ -199,82 +140,210 @@ def run_playbook(
     playbook: Playbook,
     event: dict[str, Any],
     *,
-    scenario: Scenario | Mapping[str, Any] | str | Path | None = None,
+    scenario: ScenarioSource | None = None,
     synthesized: SynthesizedRecovery | None = None,
     prepare: Callable[[SynthesizedRecovery, str], None] | None = None,
     timeout_s: float = 120,
     verbose: bool = False,
+    finalizer: bool = True,
 ) -> PlaybookRun:
     """Simulate one execution of ``playbook`` for ``event``.
 
     ``prepare(recovery, target_id)`` runs inside moto after the resources exist, before the
     execution starts (tests use it to hold a lock, fill a counter, or break the target).
+    ``finalizer``: deliver the status-change event of a TIMED_OUT or ABORTED execution to the
+    finalizer rule's target, as EventBridge does.
+    """
+
+    def prepare_many(recovery: SynthesizedRecovery, target_ids: list[str]) -> None:
+        if prepare is not None:
+            prepare(recovery, target_ids[0])
+
+    (run,) = run_playbook_many(
+        playbook,
+        [Start(event, name="simulation")],
+        scenario=scenario,
+        synthesized=synthesized,
+        prepare=prepare_many,
+        timeout_s=timeout_s,
+        verbose=verbose,
+        finalizer=finalizer,
+        max_in_flight=1,
+    )
+    return run
+
+
+def run_playbook_many(
+    playbook: Playbook,
+    events: Sequence[Mapping[str, Any] | Start],
+    *,
+    scenario: ScenarioSource | None = None,
+    synthesized: SynthesizedRecovery | None = None,
+    prepare: Callable[[SynthesizedRecovery, list[str]], None] | None = None,
+    timeout_s: float = 300,
+    verbose: bool = False,
+    finalizer: bool = True,
+    max_in_flight: int = 50,
+    seed: int | None = 0,
+) -> list[PlaybookRun]:
+    """Simulate one execution of ``playbook`` per event, concurrently, in one moto world.
+
+    An item is an event, or a ``Start`` whose ``input`` is the event (with its start time
+    ``at``, ``name`` and own ``scenario``). Events naming the same resource act on the same
+    simulated resource. ``prepare(recovery, target_ids)`` (the simulated id of each event's
+    target, in order) runs inside moto after the resources exist, before the first start.
+    Returns one ``PlaybookRun`` per event, in order. See ``simulate_many`` for ``timeout_s``
+    (the whole batch), ``max_in_flight`` and ``seed``.
     """
     work = Path(tempfile.mkdtemp(prefix="healstack-simulate-"))
     try:
         recovery = synthesized or synthesize_for_simulation(playbook, work)
-        return _run(playbook, recovery, event, scenario, prepare, timeout_s, verbose)
+        batch = _Batch(playbook, recovery, [_as_start(e) for e in events], prepare, finalizer)
+        return batch.run(scenario, timeout_s, verbose, max_in_flight, seed)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(
-    playbook: Playbook,
-    recovery: SynthesizedRecovery,
-    event: dict[str, Any],
-    scenario: Scenario | Mapping[str, Any] | str | Path | None,
-    prepare: Callable[[SynthesizedRecovery, str], None] | None,
-    timeout_s: float,
-    verbose: bool,
-) -> PlaybookRun:
-    from healstack_lambda import aws as handler_clients
-    from healstack_lambda import events as event_parser
+def _as_start(item: Mapping[str, Any] | Start) -> Start:
+    start = item if isinstance(item, Start) else Start(item)
+    if callable(start.input) or not isinstance(start.input, Mapping):
+        raise UsageError("run_playbook_many: each item is an event (a JSON object) or a Start")
+    return start
 
-    kind = playbook.target.kind
-    event_id = _target_in_event(event, kind, playbook.target.id_path)
-    run_state: dict[str, Any] = {"event": event}
-    run = PlaybookRun(playbook.name, result=None, event_target_id=event_id)  # type: ignore[arg-type]
 
-    def setup() -> None:
+class _Batch:
+    """The moto world of one ``run_playbook_many``: set-up, finalizer, read-back."""
+
+    def __init__(
+        self,
+        playbook: Playbook,
+        recovery: SynthesizedRecovery,
+        starts: list[Start],
+        prepare: Callable[[SynthesizedRecovery, list[str]], None] | None,
+        finalizer: bool,
+    ) -> None:
+        self.playbook = playbook
+        self.recovery = recovery
+        self.starts = starts
+        self.prepare = prepare
+        self.finalizer = recovery.finalizer if finalizer else None
+        self.kind = playbook.target.kind
+        self.event_ids = [
+            _target_in_event(dict(s.input), self.kind, playbook.target.id_path)  # type: ignore[arg-type]
+            for s in starts
+        ]
+        self.runs = [
+            PlaybookRun(playbook.name, result=None, event_target_id=event_id)  # type: ignore[arg-type]
+            for event_id in self.event_ids
+        ]
+        self.topic_arn = ""
+        self.notifications: dict[str, list[dict[str, Any]]] = {}
+        self.store: list[dict[str, Any]] = []
+        self.delivered: dict[str, tuple[dict[str, Any], str | None]] = {}
+
+    def run(
+        self,
+        scenario: ScenarioSource | None,
+        timeout_s: float,
+        verbose: bool,
+        max_in_flight: int,
+        seed: int | None,
+    ) -> list[PlaybookRun]:
+        from healstack_lambda import aws as handler_clients
+
+        functions = {
+            name: _function_spec(entry, environment, self.recovery.settings.get(name))
+            for name, (entry, environment) in self.recovery.functions.items()
+        }
+        starts = [
+            replace(start, input=self._event_for(index)) for index, start in enumerate(self.starts)
+        ]
+        with fake_aws_environment(), quiet_handlers(logging.INFO if verbose else logging.ERROR):
+            try:
+                results = simulate_many(
+                    self.recovery.definition,
+                    functions,
+                    starts,
+                    scenario=scenario,
+                    setup=self._setup,
+                    after=self._after,
+                    on_end=self._finalize if self.finalizer is not None else None,
+                    region=REGION,
+                    timeout_s=timeout_s,
+                    seed=seed,
+                    state_machine_name=self.recovery.state_machine_name,
+                    max_in_flight=max_in_flight,
+                )
+            finally:
+                handler_clients.reset_clients()
+        for run, result in zip(self.runs, results, strict=True):
+            run.result = result
+            run.notifications = self.notifications.get(result.execution_arn, [])
+            run.store_items = self.store
+            run.finalizer_event, run.finalizer_error = self.delivered.get(
+                result.execution_arn, (None, None)
+            )
+        return self.runs
+
+    def _event_for(self, index: int) -> Callable[[], Mapping[str, Any]]:
+        def event() -> Mapping[str, Any]:
+            original = dict(self.starts[index].input)  # type: ignore[arg-type]
+            event_id, target_id = self.event_ids[index], self.runs[index].target_id
+            if target_id is None or target_id == event_id:
+                return original
+            # moto picks EC2 ids; the event names the seeded one
+            return dict(json.loads(json.dumps(original).replace(event_id, target_id)))
+
+        return event
+
+    def _setup(self) -> None:
+        from healstack_lambda import aws as handler_clients
+
         handler_clients.reset_clients()
-        queue_url = _topic_with_capture(recovery.topic_name)
-        run_state["queue_url"] = queue_url
-        if recovery.table is not None:
-            _create_table(recovery.table)
-        target_id = _seed_target(kind, event_id)
-        run.target_id = target_id
-        run.target_state_before = _target_state(kind, target_id)
-        if target_id != event_id:  # moto picks EC2 ids; the event names the seeded one
-            run_state["event"] = json.loads(json.dumps(event).replace(event_id, target_id))
-        if prepare is not None:
-            prepare(recovery, target_id)
+        self.topic_arn = targets.create_topic(self.recovery.topic_name)
+        if self.recovery.table is not None:
+            targets.create_table(self.recovery.table)
+        seeded = targets.seed_targets(self.kind, self.event_ids)
+        before = targets.target_states(self.kind, seeded.values())
+        for run, event_id in zip(self.runs, self.event_ids, strict=True):
+            run.target_id = seeded[event_id]
+            run.target_state_before = before.get(run.target_id)
+        if self.prepare is not None:
+            self.prepare(self.recovery, [str(run.target_id) for run in self.runs])
 
-    def after() -> None:
-        run.notifications = _read_notifications(run_state["queue_url"])
-        if recovery.table is not None:
-            run.store_items = _scan(recovery.table["name"])
-        if run.target_id is not None:
-            run.target_state_after = _target_state(kind, run.target_id)
+    def _finalize(self, result: SimulationResult) -> None:
+        """Deliver the ended execution's status-change event, as EventBridge would."""
+        assert self.finalizer is not None
+        description = world.describe_execution(REGION, result.execution_arn)
+        event = status_change_event(description, region=REGION, account=ACCOUNT)
+        delivery = deliver(self.finalizer, event, REGION)
+        if delivery is not None:
+            error = None
+            if delivery.function_error:
+                error = f"{delivery.function_error}: {json.dumps(delivery.response)[:300]}"
+            self.delivered[result.execution_arn] = (delivery.event, error)
 
-    functions = {
-        name: FunctionSpec(handler_of(entry), environment)
-        for name, (entry, environment) in recovery.functions.items()
-    }
-    del event_parser  # imported above so a broken handler package fails before moto starts
-    with fake_aws_environment(), quiet_handlers(logging.INFO if verbose else logging.ERROR):
-        run.result = simulate(
-            recovery.definition,
-            functions,
-            lambda: run_state["event"],
-            scenario=scenario,
-            setup=setup,
-            after=after,
-            region=REGION,
-            timeout_s=timeout_s,
-            state_machine_name=recovery.state_machine_name,
-        )
-        handler_clients.reset_clients()
-    return run
+    def _after(self) -> None:
+        for note in targets.read_notifications(self.topic_arn):
+            arn = str(note["message"].get("execution_arn"))
+            self.notifications.setdefault(arn, []).append(note)
+        if self.recovery.table is not None:
+            self.store.extend(targets.scan(self.recovery.table["name"]))
+        after = targets.target_states(self.kind, [str(run.target_id) for run in self.runs])
+        for run in self.runs:
+            run.target_state_after = after.get(str(run.target_id))
+
+
+def _function_spec(
+    entry: str, environment: dict[str, str], settings: FunctionSettings | None
+) -> FunctionSpec:
+    settings = settings or FunctionSettings()
+    return FunctionSpec(
+        handler_of(entry),
+        environment,
+        timeout_s=settings.timeout_s,
+        memory_mb=settings.memory_mb,
+    )
 
 
 def _target_in_event(event: dict[str, Any], kind: str, id_path: str | None) -> str:
@@ -296,103 +365,6 @@ def _target_in_event(event: dict[str, Any], kind: str, id_path: str | None) -> s
         return f"unresolved ({type(exc).__name__})"
 
 
-def _client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
-
-
-def _topic_with_capture(name: str) -> str:
-    topic = _client("sns").create_topic(Name=name)["TopicArn"]
-    sqs = _client("sqs")
-    queue_url = sqs.create_queue(QueueName="healstack-simulation-notifications")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    _client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-    return str(queue_url)
-
-
-def _create_table(table: Mapping[str, Any]) -> None:
-    keys = [{"AttributeName": table["hash_key"], "KeyType": "HASH"}]
-    if table.get("range_key"):
-        keys.append({"AttributeName": table["range_key"], "KeyType": "RANGE"})
-    _client("dynamodb").create_table(
-        TableName=table["name"],
-        KeySchema=keys,
-        AttributeDefinitions=[
-            {"AttributeName": a["name"], "AttributeType": a["type"]} for a in table["attribute"]
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
-def _seed_target(kind: str, target_id: str) -> str:
-    if target_id.startswith("unresolved"):
-        return target_id
-    if kind == "ec2_instance":
-        reservation = _client("ec2").run_instances(ImageId=AMI, MinCount=1, MaxCount=1)
-        return str(reservation["Instances"][0]["InstanceId"])
-    if kind == "ecs_service":
-        match = re.match(r"^arn:aws[\w-]*:ecs:[\w-]+:\d{12}:service/([^/]+)/(.+)$", target_id)
-        if match is None:
-            raise UsageError(f"cannot seed an ECS service from {target_id!r}")
-        cluster, service = match.groups()
-        ecs = _client("ecs")
-        ecs.create_cluster(clusterName=cluster)
-        ecs.register_task_definition(
-            family=service, containerDefinitions=[{"name": "app", "image": "app:1", "memory": 128}]
-        )
-        ecs.create_service(
-            cluster=cluster, serviceName=service, taskDefinition=service, desiredCount=1
-        )
-        return target_id
-    _client("rds").create_db_instance(
-        DBInstanceIdentifier=target_id,
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="admin",
-        MasterUserPassword="simulation-only",
-        AllocatedStorage=20,
-    )
-    return target_id
-
-
-def _target_state(kind: str, target_id: str) -> str | None:
-    if target_id.startswith("unresolved"):
-        return None
-    if kind == "ec2_instance":
-        reservations = _client("ec2").describe_instances(InstanceIds=[target_id])["Reservations"]
-        return str(reservations[0]["Instances"][0]["State"]["Name"])
-    if kind == "ecs_service":
-        cluster = target_id.split("/")[-2]
-        services = _client("ecs").describe_services(cluster=cluster, services=[target_id])[
-            "services"
-        ]
-        return str(services[0]["status"]).lower() if services else None
-    instances = _client("rds").describe_db_instances(DBInstanceIdentifier=target_id)["DBInstances"]
-    return str(instances[0]["DBInstanceStatus"])
-
-
-def _read_notifications(queue_url: str) -> list[dict[str, Any]]:
-    sqs = _client("sqs")
-    out: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return out
-        for raw in batch:
-            envelope = json.loads(raw["Body"])
-            out.append(
-                {"subject": envelope.get("Subject"), "message": json.loads(envelope["Message"])}
-            )
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=raw["ReceiptHandle"])
-
-
-def _scan(table: str) -> list[dict[str, Any]]:
-    items = _client("dynamodb").scan(TableName=table)["Items"]
-    plain = [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
-    return sorted(plain, key=lambda i: (i.get("pk", ""), i.get("sk", "")))
-
-
 def load_event(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UsageError(f"--event {path}: no such file (check the path)")
@@ -407,4 +379,17 @@ def load_event(path: Path) -> dict[str, Any]:
     return data
 
 
-__all__ = ["PlaybookError", "PlaybookRun", "load_event", "run_playbook", "synthesized_recovery"]
+__all__ = [
+    "ACCOUNT",
+    "AMI",
+    "REGION",
+    "PlaybookError",
+    "PlaybookRun",
+    "Start",
+    "SynthesizedRecovery",
+    "load_event",
+    "run_playbook",
+    "run_playbook_many",
+    "synthesize_for_simulation",
+    "synthesized_recovery",
+]
