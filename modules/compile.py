@@ -294,8 +294,9 @@ class _Compiler:
                         comment=f"steps for attempt {self._range_text(low, high)} only",
                     )
                 )
+            leaving = self._entry_after(groups, g)
             for index in range(start, end):
-                nxt = self.entries[index + 1] if index + 1 < end else after
+                nxt = self.entries[index + 1] if index + 1 < end else leaving
                 self._step(index, nxt)
         self._tail(entry)
         return Workflow(
@@ -328,6 +329,17 @@ class _Compiler:
             return ""  # past the last step: the final check routes on its own verdict
         start, _, rng = groups[g]
         return self._gate_name(start) if rng is not None else self.entries[start]
+
+    def _entry_after(self, groups: list[tuple[int, int, tuple[int, int] | None]], g: int) -> str:
+        """Where the last step of group ``g`` goes: the next group whose attempts can
+        include this one's. A gate that could only say "not this attempt" is skipped (on
+        attempt 1, after Reboot, there is no point asking whether Stop runs)."""
+        low, high = groups[g][2] or (1, self.max)
+        for h in range(g + 1, len(groups)):
+            rng = groups[h][2]
+            if rng is None or (rng[0] <= high and low <= rng[1]):
+                return self._entry_of_group(groups, h)
+        return ""
 
     def _gate_name(self, start: int) -> str:
         return f"{self.names[start]}OnThisAttempt"

@@ -294,3 +294,11 @@ def test_the_workflow_names_its_finalizer_and_store() -> None:
         "id_path": "",
         "history_days": "90",
     }
+
+
+def test_a_step_never_enters_a_gate_that_cannot_admit_its_attempt() -> None:
+    states = asl_of("ec2-status-check-recovery.yaml")["States"]
+    # Reboot runs on attempt 1 only; the stop/start steps on 2-3: straight to the wait
+    assert states["Reboot"]["Next"] == "WaitForStatusChecks"
+    assert "StopOnThisAttempt" not in states  # unreachable, so not generated
+    assert states["CheckBeforeActionHealthy"]["Default"] == "WaitForStatusChecks"
