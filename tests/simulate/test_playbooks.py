@@ -179,22 +179,27 @@ def future(seconds: int) -> str:
     return str(int(time.time()) + seconds)
 
 
+def put_lock(recovery: SynthesizedRecovery, target: str, *, holder: str, expires_in: int) -> None:
+    """A lock item exactly as TakeLock writes it, held by ``holder``."""
+    assert recovery.table is not None
+    boto3.client("dynamodb", region_name="us-east-1").put_item(
+        TableName=recovery.table["name"],
+        Item={
+            "pk": {"S": f"lock#{target}"},
+            "sk": {"S": "lock"},
+            "execution": {"S": holder},
+            "expires_at": {"N": future(expires_in)},
+        },
+    )
+
+
 def test_an_event_for_a_resource_already_recovering_ends_quickly_without_acting(
     ec2_playbook: Playbook, ec2_recovery: SynthesizedRecovery
 ) -> None:
     other = "arn:aws:states:us-east-1:123456789012:execution:x:the-other-one"
 
     def hold_lock(recovery: SynthesizedRecovery, target: str) -> None:
-        assert recovery.table is not None
-        boto3.client("dynamodb", region_name="us-east-1").put_item(
-            TableName=recovery.table["name"],
-            Item={
-                "pk": {"S": f"lock#{target}"},
-                "sk": {"S": "lock"},
-                "execution": {"S": other},
-                "expires_at": {"N": future(600)},
-            },
-        )
+        put_lock(recovery, target, holder=other, expires_in=600)
 
     run = simulate(ec2_playbook, ec2_recovery, prepare=hold_lock)
     assert run.result.status == "SUCCEEDED"
@@ -207,16 +212,7 @@ def test_an_expired_lock_is_taken_over(
     ec2_playbook: Playbook, ec2_recovery: SynthesizedRecovery
 ) -> None:
     def stale_lock(recovery: SynthesizedRecovery, target: str) -> None:
-        assert recovery.table is not None
-        boto3.client("dynamodb", region_name="us-east-1").put_item(
-            TableName=recovery.table["name"],
-            Item={
-                "pk": {"S": f"lock#{target}"},
-                "sk": {"S": "lock"},
-                "execution": {"S": "old"},
-                "expires_at": {"N": future(-5)},
-            },
-        )
+        put_lock(recovery, target, holder="old", expires_in=-5)
 
     run = simulate(
         ec2_playbook,
