@@ -45,8 +45,16 @@ def answering(monkeypatch: pytest.MonkeyPatch, answer: Callable[[Any, str], None
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
 
         def later() -> None:
-            time.sleep(0.2)  # the task is waiting by now
-            answer(sfn, token)
+            # answer as soon as the task accepts the token (bounded: 5 s)
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    answer(sfn, token)
+                    return
+                except sfn.exceptions.TaskDoesNotExist:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
 
         threading.Thread(target=later, daemon=True).start()
         return result
