@@ -60,3 +60,10 @@ def terraform_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     from healstack.terraform_cli import terraform_env as make_env
 
     yield make_env(tmp_path_factory.mktemp("tfcli"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the emulator applies first: with several workers (``./dev test`` runs ``-n auto
+    --dist loadfile``) they then overlap the rest of the suite instead of finishing it alone.
+    Stable, and whole files move together, so module fixtures are set up once."""
+    items.sort(key=lambda item: item.get_closest_marker("emulator") is None)
