@@ -15,6 +15,9 @@ from healstack.loader import load_playbooks, shipped_playbook_path
 from healstack.providers.interfaces import DeploymentSettings
 
 DEFAULT_OUT = "cdktf.out"
+#: the output folder the cdktf CLI asks its app for (``cdktf synth --output DIR``; it reads
+#: the manifest from there), the default of ``synth --out``
+CDKTF_OUTDIR_ENV = "CDKTF_OUTDIR"
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
@@ -48,7 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="a playbook file (repeatable); default: the shipped EC2 status-check playbook",
     )
-    synth.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), help="output folder")
+    synth.add_argument(
+        "--out",
+        type=Path,
+        default=Path(os.environ.get(CDKTF_OUTDIR_ENV) or DEFAULT_OUT),
+        help=f"output folder; default: ${CDKTF_OUTDIR_ENV} (set by the cdktf CLI), else cdktf.out",
+    )
     _settings_args(synth)
     synth.add_argument(
         "--config",
@@ -116,21 +124,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--prefix", default="healstack", help="name prefix of every resource")
-    parser.add_argument("--stage", default=None, help="e.g. sandbox, dev, prod")
-    parser.add_argument("--region", default="us-east-1")
+    from healstack.settings import SETTINGS_DEFAULTS, SETTINGS_ENV, TAGS_ENV
+
+    def described(name: str, text: str) -> str:
+        default = SETTINGS_DEFAULTS[name]
+        fallback = f"; default {default}" if default is not None else ""
+        return f"{text} (else ${SETTINGS_ENV[name]}{fallback})"
+
+    parser.add_argument("--prefix", help=described("prefix", "name prefix of every resource"))
+    parser.add_argument("--stage", help=described("stage", "e.g. sandbox, dev, prod"))
+    parser.add_argument("--region", help=described("region", "the AWS region"))
+    parser.add_argument(
+        "--tag",
+        dest="tags",
+        action="append",
+        metavar="KEY=VALUE",
+        help=f"a tag on every resource (repeatable; else ${TAGS_ENV}, comma-separated pairs)",
+    )
     parser.add_argument(
         "--aws-endpoint",
-        default=None,
         metavar="URL",
-        help="synthesize for a local AWS emulator at URL (every service, test credentials)",
+        help=described(
+            "aws_endpoint",
+            "synthesize for a local AWS emulator at URL (every service, test credentials)",
+        ),
     )
 
 
 def _settings(args: argparse.Namespace) -> DeploymentSettings:
-    from healstack.settings import settings_from_args
+    from healstack.settings import SETTINGS_ENV, settings_from_options
 
-    return settings_from_args(args.prefix, args.stage, args.region, args.aws_endpoint)
+    options = {name: getattr(args, name) for name in SETTINGS_ENV}
+    return settings_from_options(options, os.environ, args.tags)
 
 
 def run(argv: Sequence[str]) -> int:

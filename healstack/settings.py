@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,22 +33,96 @@ _KEY_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]*$")
 BackendKind = Literal["local", "s3"]
 
 
-def settings_from_args(
-    prefix: str, stage: str | None, region: str, aws_endpoint: str | None = None
+#: the environment variable that stands in for each command-line setting when the option is
+#: not given. ``cdktf synth|diff|deploy`` run ``python main.py`` with no arguments (the ``app``
+#: of ``cdktf.json``), so this is how a stage or an emulator endpoint reaches them; an option
+#: always wins, and an empty variable counts as unset
+SETTINGS_ENV = {
+    "prefix": "HEALSTACK_PREFIX",
+    "stage": "HEALSTACK_STAGE",
+    "region": "HEALSTACK_REGION",
+    "aws_endpoint": "HEALSTACK_AWS_ENDPOINT",
+}
+#: tags on every resource: ``KEY=VALUE`` pairs, comma-separated (AWS tags cannot hold a comma)
+TAGS_ENV = "HEALSTACK_TAGS"
+SETTINGS_DEFAULTS: dict[str, str | None] = {
+    "prefix": "healstack",
+    "stage": None,
+    "region": "us-east-1",
+    "aws_endpoint": None,
+}
+
+
+def settings_from_options(
+    options: Mapping[str, str | None],
+    environ: Mapping[str, str],
+    tags: Sequence[str] | None = None,
 ) -> DeploymentSettings:
+    """Each setting from its option, else its ``SETTINGS_ENV`` variable, else the default;
+    a bad value's error names where it came from (``--stage`` or ``HEALSTACK_STAGE``).
+    ``tags``: the ``--tag KEY=VALUE`` options; without any, ``$HEALSTACK_TAGS``."""
+    values: dict[str, str | None] = {}
+    labels: dict[str, str] = {}
+    for name, variable in SETTINGS_ENV.items():
+        option = options.get(name)
+        if option is not None:
+            values[name], labels[name] = option, "--" + name.replace("_", "-")
+        elif environ.get(variable):
+            values[name], labels[name] = environ[variable], variable
+        else:
+            values[name], labels[name] = SETTINGS_DEFAULTS[name], "--" + name.replace("_", "-")
+    prefix, stage, region = values["prefix"], values["stage"], values["region"]
+    assert prefix is not None and region is not None  # defaults are set
+    settings = settings_from_args(prefix, stage, region, values["aws_endpoint"], labels=labels)
+    if tags:
+        parsed = parse_tags(tags, "--tag")
+    else:
+        pairs = [pair.strip() for pair in environ.get(TAGS_ENV, "").split(",")]
+        parsed = parse_tags([pair for pair in pairs if pair], TAGS_ENV)
+    return replace(settings, tags=parsed) if parsed else settings
+
+
+def parse_tags(pairs: Sequence[str], label: str) -> dict[str, str]:
+    """``KEY=VALUE`` strings (split at the first ``=``) as a sorted mapping; a key given twice
+    is an error, not a silent overwrite. The cloud's limits are the provider's (``synth``)."""
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f'{label} "{pair}" is not a tag (use KEY=VALUE, e.g. team=platform)')
+        if key in tags:
+            raise UsageError(f'{label}: the tag "{key}" is given twice (keep one value)')
+        tags[key] = value.strip()
+    return dict(sorted(tags.items()))
+
+
+def settings_from_args(
+    prefix: str,
+    stage: str | None,
+    region: str,
+    aws_endpoint: str | None = None,
+    *,
+    labels: Mapping[str, str] | None = None,
+) -> DeploymentSettings:
+    """``labels``: how each setting was given (default: its ``--option``), for the errors."""
+    label = {name: "--" + name.replace("_", "-") for name in SETTINGS_ENV} | dict(labels or {})
     if not _WORD.match(prefix):
         raise UsageError(
-            f'--prefix "{prefix}" is not a name prefix (use 1-20 lower-case letters, digits, -)'
+            f'{label["prefix"]} "{prefix}" is not a name prefix '
+            "(use 1-20 lower-case letters, digits, -)"
         )
     if stage is not None and not _WORD.match(stage):
-        raise UsageError(f'--stage "{stage}" is not a stage name (use e.g. sandbox, dev, prod)')
+        raise UsageError(
+            f'{label["stage"]} "{stage}" is not a stage name (use e.g. sandbox, dev, prod)'
+        )
     if not re.match(REGION_PATTERN, region):
-        raise UsageError(f'--region "{region}" is not an AWS region (use e.g. us-east-1)')
+        raise UsageError(f'{label["region"]} "{region}" is not an AWS region (use e.g. us-east-1)')
     options = {}
     if aws_endpoint is not None:
         if not _LOCAL_ENDPOINT.match(aws_endpoint):
             raise UsageError(
-                f'--aws-endpoint "{aws_endpoint}" is not a local emulator address '
+                f'{label["aws_endpoint"]} "{aws_endpoint}" is not a local emulator address '
                 "(use e.g. http://127.0.0.1:5000)"
             )
         options = {"aws": {"endpoint": aws_endpoint.rstrip("/")}}

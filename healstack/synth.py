@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from healstack.errors import PlaybookError
+from healstack.errors import PlaybookError, UsageError
 from healstack.modules.compile import function_keys
 from healstack.playbook import Playbook
 from healstack.providers import registry
 from healstack.providers.interfaces import DeploymentSettings
-from healstack.settings import StateBackend
+from healstack.settings import TAGS_ENV, StateBackend
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class SynthResult:
 def check_names(playbooks: Sequence[Playbook], settings: DeploymentSettings, provider: str) -> None:
     """The cloud's naming limits, before any cloud code runs."""
     rules = registry.naming_rules(provider)
+    tag_problems = rules.tag_problems(settings.tags)
+    if tag_problems:
+        raise UsageError(f"{tag_problems[0]} (fix it in --tag or ${TAGS_ENV})")
     for playbook in playbooks:
         problems = rules.problems(playbook.name, function_keys(playbook), settings)
         if problems:

@@ -251,6 +251,10 @@ class NamingRules(Protocol):
         """(field path, message) for every name the cloud would reject; empty when all fit."""
         ...
 
+    def tag_problems(self, tags: Mapping[str, str]) -> list[str]:
+        """One line (naming the tag, saying the limit) for every tag the cloud would reject."""
+        ...
+
 
 class CloudProvider(Protocol):
     """What a cloud must implement so playbooks and ``modules/`` stay untouched."""

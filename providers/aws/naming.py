@@ -6,6 +6,7 @@ A limit broken here would otherwise surface only at ``terraform apply``, after r
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from healstack.providers.interfaces import DeploymentSettings
@@ -81,8 +82,37 @@ def names_for(base: str, function_keys: list[str]) -> list[tuple[str, NameRule, 
     return out
 
 
+#: user-defined tags (AWS "Tagging best practices", tag naming limits): key 1-128 and value
+#: 0-256 characters of letters, digits, spaces and ``_ . : / = + - @``; ``aws:`` is reserved;
+#: at most 50 tags on a resource (healstack's own ``managed-by`` tag takes one)
+TAG_KEY = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+TAG_VALUE = re.compile(r"^[\w .:/=+\-@]{0,256}$")
+TAG_RESERVED_PREFIX = "aws:"
+MAX_USER_TAGS = 49
+
+
+def tag_problems(tags: Mapping[str, str]) -> list[str]:
+    """What AWS would reject in ``tags`` (one line each, with the fix); empty when all fit."""
+    found = []
+    if len(tags) > MAX_USER_TAGS:
+        found.append(f"{len(tags)} tags; AWS allows {MAX_USER_TAGS} besides healstack's own")
+    for key, value in tags.items():
+        if key.lower().startswith(TAG_RESERVED_PREFIX):
+            found.append(f'tag "{key}": AWS reserves the "{TAG_RESERVED_PREFIX}" prefix')
+        elif not TAG_KEY.match(key):
+            found.append(f'tag "{key}": a key is 1-128 letters, digits, spaces and _ . : / = + - @')
+        if not TAG_VALUE.match(value):
+            found.append(
+                f'tag "{key}": its value is 0-256 letters, digits, spaces and _ . : / = + - @'
+            )
+    return found
+
+
 class AwsNamingRules:
     """Implements ``NamingRules`` for AWS."""
+
+    def tag_problems(self, tags: Mapping[str, str]) -> list[str]:
+        return tag_problems(tags)
 
     def problems(
         self, playbook_name: str, function_keys: list[str], settings: DeploymentSettings

@@ -32,6 +32,8 @@ from healstack.emulator import (
     synthesize,
 )
 from healstack.emulator.stack import DEFAULT_STACK
+from healstack.settings import SETTINGS_ENV, TAGS_ENV
+from tests.emulator.cdktf_cli import Counts, applied_counts, plan_counts, run_cdktf
 from tests.emulator.ec2_health import ImpairedUntilRecovered
 from tests.emulator.isolation import isolated_environment, preserved_moto_config
 from tests.emulator.lambdas import (
@@ -52,6 +54,8 @@ APPLY_TIMEOUT_S = 300.0
 PLAN_TIMEOUT_S = 180.0
 DESTROY_TIMEOUT_S = 300.0
 OTHER_TIMEOUT_S = 60.0  # terraform output
+CDKTF_SYNTH_TIMEOUT_S = 300.0
+CDKTF_DEPLOY_TIMEOUT_S = 600.0
 EXECUTION_TIMEOUT_S = 60.0
 NOTIFICATION_TIMEOUT_S = 10.0
 PARALLELISM = 30
@@ -95,6 +99,16 @@ class Recovery:
 
 
 @dataclass(frozen=True)
+class Update:
+    """What ``cdktf diff`` planned and ``cdktf deploy`` applied for a settings change."""
+
+    tags: dict[str, str]
+    planned: Counts
+    applied: Counts
+    machine_tags: dict[str, str]
+
+
+@dataclass(frozen=True)
 class FunctionError:
     """How Invoke reported a handler's exception."""
 
@@ -135,6 +149,7 @@ class EmulatorSession:
         with self.step("synth"):
             stacks = synthesize(self.workdir / "cdktf.out", self.server.url)
             self.stack = stacks[DEFAULT_STACK]
+        self.check_cdktf_synth()
         with self.step("terraform init"):
             self.terraform.init(timeout_s=INIT_TIMEOUT_S)
         with self.step("terraform apply"):
@@ -144,9 +159,69 @@ class EmulatorSession:
         self.log(f"applied {len(resources)} resources")
         return resources
 
-    def replan(self) -> None:
+    def check_cdktf_synth(self) -> None:
+        """``cdktf synth`` (the repository's ``cdktf.json``, settings from ``HEALSTACK_*``)
+        must write byte for byte what ``healstack synth`` / ``python main.py`` wrote."""
+        with self.step("cdktf synth"):
+            run_cdktf(
+                "synth",
+                output=self.workdir / "cli.out",
+                env=self.cli_env(),
+                timeout_s=CDKTF_SYNTH_TIMEOUT_S,
+            )
+        differences = tree_differences(self.terraform_stack.out, self.workdir / "cli.out")
+        if differences:
+            raise EmulatorCheckFailed(
+                "cdktf synth and healstack synth wrote different stacks: " + "; ".join(differences)
+            )
+        self.log("   cdktf synth: byte-identical to healstack synth")
+
+    def update_with_cdktf_cli(self, tags: dict[str, str]) -> Update:
+        """Add ``tags`` (``HEALSTACK_TAGS``) to the applied stack through the cdktf CLI:
+        ``cdktf diff`` must plan in-place changes only, ``cdktf deploy`` must apply exactly
+        those, and the deployed state machine must carry the tags."""
+        env = {**self.cli_env(), TAGS_ENV: ",".join(f"{k}={v}" for k, v in tags.items())}
+        out = self.terraform_stack.out
+        with self.step("cdktf diff"):
+            diff = run_cdktf("diff", output=out, env=env, timeout_s=PLAN_TIMEOUT_S)
+        planned = plan_counts(diff)
+        if planned is None or planned.add or planned.destroy or not planned.change:
+            raise EmulatorCheckFailed(
+                f"cdktf diff of a tag change should plan in-place changes only, got {planned}:\n"
+                + _plan_changes(diff)
+            )
+        with self.step("cdktf deploy"):
+            deploy = run_cdktf(
+                "deploy", "--auto-approve", output=out, env=env, timeout_s=CDKTF_DEPLOY_TIMEOUT_S
+            )
+        applied = applied_counts(deploy)
+        if applied != planned:
+            raise EmulatorCheckFailed(
+                f"cdktf diff planned {planned}, cdktf deploy applied {applied}:\n"
+                + _plan_changes(deploy)
+            )
+        machine = str(self.outputs["state_machine_arn"])
+        listed = self.client("stepfunctions").list_tags_for_resource(resourceArn=machine)["tags"]
+        machine_tags = {t["key"]: t["value"] for t in listed}
+        missing = {k: v for k, v in tags.items() if machine_tags.get(k) != v}
+        if missing:
+            raise EmulatorCheckFailed(
+                f"after cdktf deploy the state machine lacks the tags {missing}: {machine_tags}"
+            )
+        self.log(f"   cdktf deploy: {applied.change} resources changed in place, tags applied")
+        return Update(dict(tags), planned, applied, machine_tags)
+
+    def cli_env(self) -> dict[str, str]:
+        """The cdktf CLI's environment: terraform's (mirror, no real AWS credentials), and
+        the emulator endpoint for ``main.py``; no other ``HEALSTACK_*`` setting leaks in."""
+        settings_env = {*SETTINGS_ENV.values(), TAGS_ENV}
+        env = {k: v for k, v in self.terraform.env.items() if k not in settings_env}
+        env[SETTINGS_ENV["aws_endpoint"]] = self.server.url
+        return env
+
+    def replan(self, step: str = "terraform plan (re-plan)") -> None:
         """``plan -detailed-exitcode`` right after apply must report no changes."""
-        with self.step("terraform plan (re-plan)"):
+        with self.step(step):
             result = self.terraform.plan_changes(timeout_s=PLAN_TIMEOUT_S)
         if result.returncode != 0:
             raise EmulatorCheckFailed(
@@ -442,6 +517,21 @@ def _poll(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout_s: floa
 def _event_line(event: dict[str, Any]) -> str:
     details = {k: v for k, v in event.items() if k.endswith("EventDetails")}
     return f"{event['id']} {event['type']} {json.dumps(details, default=str)[:300]}"
+
+
+def tree_differences(left: Path, right: Path) -> list[str]:
+    """Files that exist in only one tree or differ in bytes (relative paths); empty if none."""
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()
+        }
+
+    a, b = files(left), files(right)
+    found = [f"only in {left.name}: {name}" for name in sorted(a.keys() - b.keys())]
+    found += [f"only in {right.name}: {name}" for name in sorted(b.keys() - a.keys())]
+    found += [f"differs: {name}" for name in sorted(a.keys() & b.keys()) if a[name] != b[name]]
+    return found
 
 
 def _plan_changes(stdout: str) -> str:

@@ -1,10 +1,12 @@
 """A real ``terraform apply`` of the default stack into an in-process moto server, end to end.
 
-One test, in order: synthesize for the server, init, apply, re-plan (must be "no changes"),
-a recovery driven by a real-shaped CloudWatch alarm event (EventBridge -> Step Functions ->
-the real handlers -> EC2 and SNS), a handler exception surfacing as a Lambda function error,
-destroy. The server, the moto shims and the temp folder are always cleaned up (fixture).
-Run it alone with ``pytest -m emulator -s`` (``-s`` shows each step's time), or
+One test, in order: synthesize for the server (``healstack synth``, and ``cdktf synth`` with
+the repository's cdktf.json, which must be byte-identical), init, apply, re-plan (must be "no
+changes"), a recovery driven by a real-shaped CloudWatch alarm event (EventBridge -> Step
+Functions -> the real handlers -> EC2 and SNS), a tag change rolled out with ``cdktf diff`` and
+``cdktf deploy`` (in-place changes only, then no changes), a handler exception surfacing as a
+Lambda function error, destroy. The server, the moto shims and the temp folder are always cleaned up (fixture).
+Run it alone with ``./dev test -m emulator -s`` (``-s`` shows each step's time), or
 ``python -m tests.emulator.run``.
 """
 
@@ -40,6 +42,10 @@ def test_apply_replan_recover_destroy(emulator: EmulatorSession) -> None:
     recovery = emulator.recover_impaired_instance()
     check_recovery(recovery)  # SUCCEEDED, one reboot on moto's EC2, "recovered" on SNS
     assert recovery.ec2_actions == ["reboot"]
+
+    update = emulator.update_with_cdktf_cli({"team": "platform", "cost-center": "42"})
+    assert update.planned == update.applied and update.applied.change > 0
+    assert update.machine_tags["team"] == "platform"
 
     failure = emulator.invoke_failing_handler()
     check_function_error(failure)  # Unhandled, errorType = the exception's class name

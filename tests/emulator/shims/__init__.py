@@ -19,7 +19,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from tests.emulator.shims.awslambda import lambda_dropped_configuration
-from tests.emulator.shims.codebuild import codebuild_encryption_key, codebuild_pipeline_projects
+from tests.emulator.shims.codebuild import (
+    codebuild_encryption_key,
+    codebuild_pipeline_projects,
+    codebuild_update_project,
+)
 from tests.emulator.shims.codedeploy import codedeploy_deletes, codedeploy_deployment_group_info
 from tests.emulator.shims.codepipeline import codepipeline_epoch_timestamps
 from tests.emulator.shims.events import (
@@ -41,6 +45,7 @@ __all__ = [
     "Shims",
     "codebuild_encryption_key",
     "codebuild_pipeline_projects",
+    "codebuild_update_project",
     "codedeploy_deletes",
     "codedeploy_deployment_group_info",
     "codepipeline_epoch_timestamps",
@@ -78,6 +83,7 @@ def emulator_shims(endpoint: str) -> Iterator[Shims]:
         # the function pipeline: CodeBuild, CodeDeploy, S3, CodePipeline
         stack.enter_context(codebuild_pipeline_projects())
         stack.enter_context(codebuild_encryption_key())
+        stack.enter_context(codebuild_update_project())
         stack.enter_context(codedeploy_deployment_group_info())
         stack.enter_context(codedeploy_deletes())
         stack.enter_context(s3_eventbridge_notification())

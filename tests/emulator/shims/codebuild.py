@@ -71,3 +71,58 @@ def codebuild_encryption_key() -> Iterator[None]:
 
     with mock.patch.object(CodeBuildResponse, "create_project", create_project):
         yield
+
+
+#: UpdateProject fields that replace the project's (the API's own names; moto keeps them so)
+_UPDATABLE = (
+    "description",
+    "source",
+    "secondarySources",
+    "sourceVersion",
+    "artifacts",
+    "secondaryArtifacts",
+    "cache",
+    "environment",
+    "serviceRole",
+    "timeoutInMinutes",
+    "queuedTimeoutInMinutes",
+    "encryptionKey",
+    "tags",
+    "vpcConfig",
+    "logsConfig",
+    "concurrentBuildLimit",
+)
+
+
+@contextmanager
+def codebuild_update_project() -> Iterator[None]:
+    """CodeBuild has no ``UpdateProject``.
+
+    moto: ``codebuild/responses.py`` ``CodeBuildResponse`` implements create, list, batch-get
+    and delete but not ``update_project`` (its dispatcher raises NotImplementedError, a 500);
+    the provider calls UpdateProject for any in-place change of a project, e.g. new tags.
+
+    Shim: ``update_project`` replaces each field the request carries in the project's
+    metadata (what ``BatchGetProjects`` returns) and answers ``{"project": metadata}``, as AWS
+    does; an unknown project is ``ResourceNotFoundException``.
+    """
+    from moto.codebuild.exceptions import ResourceNotFoundException
+    from moto.codebuild.responses import CodeBuildResponse
+    from moto.core.responses import ActionResult
+    from moto.core.utils import unix_time
+
+    def update_project(response: CodeBuildResponse) -> Any:
+        name = response._get_param("name")
+        project = response.codebuild_backend.codebuild_projects.get(name)
+        if project is None:
+            raise ResourceNotFoundException(f"Project cannot be found: {name}")
+        metadata = project.project_metadata
+        for field in _UPDATABLE:
+            value = response._get_param(field)
+            if value is not None:
+                metadata[field] = value
+        metadata["lastModifiedDate"] = unix_time()
+        return ActionResult({"project": metadata})
+
+    with mock.patch.object(CodeBuildResponse, "update_project", update_project, create=True):
+        yield
