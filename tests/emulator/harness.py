@@ -14,6 +14,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,11 +150,15 @@ class EmulatorSession:
         with self.step("synth"):
             stacks = synthesize(self.workdir / "cdktf.out", self.server.url)
             self.stack = stacks[DEFAULT_STACK]
-        self.check_cdktf_synth()
-        with self.step("terraform init"):
-            self.terraform.init(timeout_s=INIT_TIMEOUT_S)
-        with self.step("terraform apply"):
-            self.terraform.apply(timeout_s=APPLY_TIMEOUT_S)
+        # cdktf synth writes elsewhere and reads nothing terraform writes: it runs while the
+        # apply waits on the provider
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            cli_synth = pool.submit(self.check_cdktf_synth)
+            with self.step("terraform init"):
+                self.terraform.init(timeout_s=INIT_TIMEOUT_S)
+            with self.step("terraform apply"):
+                self.terraform.apply(timeout_s=APPLY_TIMEOUT_S)
+            cli_synth.result()
         self.outputs = self.terraform.outputs()
         resources = managed_resources(self.stack.state_file)
         self.log(f"applied {len(resources)} resources")
@@ -169,7 +174,9 @@ class EmulatorSession:
                 env=self.cli_env(),
                 timeout_s=CDKTF_SYNTH_TIMEOUT_S,
             )
-        differences = tree_differences(self.terraform_stack.out, self.workdir / "cli.out")
+        differences = tree_differences(
+            self.terraform_stack.out, self.workdir / "cli.out", ignore=_TERRAFORM_FILES
+        )
         if differences:
             raise EmulatorCheckFailed(
                 "cdktf synth and healstack synth wrote different stacks: " + "; ".join(differences)
@@ -183,7 +190,9 @@ class EmulatorSession:
         env = {**self.cli_env(), TAGS_ENV: ",".join(f"{k}={v}" for k, v in tags.items())}
         out = self.terraform_stack.out
         with self.step("cdktf diff"):
-            diff = run_cdktf("diff", output=out, env=env, timeout_s=PLAN_TIMEOUT_S)
+            diff = run_cdktf(
+                "diff", *self.cli_terraform_args, output=out, env=env, timeout_s=PLAN_TIMEOUT_S
+            )
         planned = plan_counts(diff)
         if planned is None or planned.add or planned.destroy or not planned.change:
             raise EmulatorCheckFailed(
@@ -192,7 +201,12 @@ class EmulatorSession:
             )
         with self.step("cdktf deploy"):
             deploy = run_cdktf(
-                "deploy", "--auto-approve", output=out, env=env, timeout_s=CDKTF_DEPLOY_TIMEOUT_S
+                "deploy",
+                "--auto-approve",
+                *self.cli_terraform_args,
+                output=out,
+                env=env,
+                timeout_s=CDKTF_DEPLOY_TIMEOUT_S,
             )
         applied = applied_counts(deploy)
         if applied != planned:
@@ -210,6 +224,9 @@ class EmulatorSession:
             )
         self.log(f"   cdktf deploy: {applied.change} resources changed in place, tags applied")
         return Update(dict(tags), planned, applied, machine_tags)
+
+    #: terraform's -parallelism, as for the plain terraform commands
+    cli_terraform_args = ("--terraform-parallelism", str(PARALLELISM), "--no-color")
 
     def cli_env(self) -> dict[str, str]:
         """The cdktf CLI's environment: terraform's (mirror, no real AWS credentials), and
@@ -519,12 +536,19 @@ def _event_line(event: dict[str, Any]) -> str:
     return f"{event['id']} {event['type']} {json.dumps(details, default=str)[:300]}"
 
 
-def tree_differences(left: Path, right: Path) -> list[str]:
-    """Files that exist in only one tree or differ in bytes (relative paths); empty if none."""
+#: what ``terraform init`` adds to a stack folder (not synthesis output)
+_TERRAFORM_FILES = frozenset({".terraform", ".terraform.lock.hcl"})
+
+
+def tree_differences(left: Path, right: Path, ignore: frozenset[str] = frozenset()) -> list[str]:
+    """Files that exist in only one tree or differ in bytes (relative paths); empty if none.
+    A path with a part in ``ignore`` is skipped."""
 
     def files(root: Path) -> dict[str, bytes]:
         return {
-            p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()
+            p.relative_to(root).as_posix(): p.read_bytes()
+            for p in root.rglob("*")
+            if p.is_file() and not ignore.intersection(p.relative_to(root).parts)
         }
 
     a, b = files(left), files(right)
