@@ -4,6 +4,7 @@
     .venv/bin/python -m benchmarks.run synthesis storm    # some sections
     .venv/bin/python -m benchmarks.run --quick            # fewer repeats, 200-event storm
     .venv/bin/python -m benchmarks.run --markdown         # the table as Markdown (README)
+    .venv/bin/python -m benchmarks.run storm --storm-policy short  # throttles retried as before
 
 Sections: ``synthesis``, ``lambda``, ``cost``, ``storm``, ``suite``. Exit status 0 when every
 target was met, 1 otherwise (a figure without a target never fails).
@@ -32,7 +33,9 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], list[Row]]]:
         "synthesis": lambda: synthesis.measure(repeats),
         "lambda": lambda: cold_path.measure(repeats),
         "cost": cost.measure,
-        "storm": lambda: storm.measure(200 if args.quick else args.storm, args.max_in_flight),
+        "storm": lambda: storm.measure(
+            200 if args.quick else args.storm, args.max_in_flight, policy=args.storm_policy
+        ),
         "suite": suite.measure,
     }
 
@@ -73,7 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("sections", nargs="*", metavar="SECTION", help=", ".join(SECTIONS))
     parser.add_argument("--repeats", type=int, default=5, help="fresh processes per timing")
     parser.add_argument("--storm", type=int, default=1000, help="events in the fleet storm")
-    parser.add_argument("--max-in-flight", type=int, default=50, help="storm concurrency")
+    parser.add_argument(
+        "--max-in-flight", type=int, default=None, help="storm concurrency (default: all)"
+    )
+    parser.add_argument(
+        "--storm-policy",
+        choices=("shipped", "short"),
+        default="shipped",
+        help="retry throttles as shipped, or with the short transient policy (the old stack)",
+    )
     parser.add_argument("--quick", action="store_true", help="2 repeats, a 200-event storm")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")

@@ -10,7 +10,8 @@ The shape (one attempt = the playbook's steps, repeated at most ``attempts.max``
 Steps limited to some attempts (``on_attempts``) sit behind one Choice per run of steps
 that share the same range. A ``wait_until`` is a single task whose retry *is* the bounded
 poll, so no loop of states is needed. Every task retries transient errors with backoff
-and jitter, and catches everything else into a failure notification.
+and jitter (a throttled call for minutes, any other transient fault for seconds), and catches
+everything else into a failure notification.
 """
 
 from __future__ import annotations
@@ -101,7 +102,10 @@ NOTIFY_FUNCTION = "notify"
 APPROVAL_FUNCTION = "request-approval"
 #: the store holding locks, recovery counters and the audit history
 STORE = "recoveries"
-#: a lock outlives the workflow's own timeout by this much, then anyone may take it
+#: a lock outlives the workflow's own timeout by this much, then anyone may take it. The
+#: workflow engine ends an execution at its timeout whatever its retries still want, so no
+#: retry budget can make the lock expire under a running execution; a budget only decides
+#: whether a throttled step still fits inside the playbook's timeout.
 LOCK_MARGIN_SECONDS = 60
 
 #: data keys of the running workflow
@@ -122,6 +126,24 @@ TRANSIENT_RETRY = RetryPolicy(
     max_delay_seconds=30,
     jitter=True,
 )
+#: every function call: a call the cloud API throttled is retried until its token bucket has
+#: refilled for everyone. EC2 gives each mutating action its own bucket per account and
+#: Region: 50 requests, refilled 5 per second (RebootInstances, StopInstances; StartInstances
+#: 5, refilled 2 per second), per "Request throttling for the Amazon EC2 API",
+#: https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html . So 1,000
+#: reboots at once need (1,000 - 50) / 5 = 190 s of refills. Delays of 5 s doubling up to 2
+#: minutes, 12 of them: at most 995 s, 497 s on average with full jitter, which spreads the
+#: retries of a whole fleet over the refills instead of letting them collide again.
+THROTTLED_RETRY = RetryPolicy(
+    errors=(ErrorCategory.THROTTLED,),
+    interval_seconds=5,
+    max_attempts=12,
+    backoff_rate=2.0,
+    max_delay_seconds=120,
+    jitter=True,
+)
+#: what every function call retries
+CALL_RETRY = (TRANSIENT_RETRY, THROTTLED_RETRY)
 TASK_TIMEOUT_SECONDS = 30
 STORE_RETRY = RetryPolicy(
     errors=(ErrorCategory.STORE_TRANSIENT,),
@@ -373,7 +395,7 @@ class _Compiler:
             result_at=CTX,
             next=entry,
             timeout_seconds=TASK_TIMEOUT_SECONDS,
-            retry=(TRANSIENT_RETRY,),
+            retry=CALL_RETRY,
             catch=(Catch((ErrorCategory.ANY,), NOTIFY_BAD_EVENT, ERROR),),
             comment="find the resource id in the event; never act on a guess",
         )
@@ -391,7 +413,7 @@ class _Compiler:
 
     def _task(self, name: str, step: Step, nxt: str | None, **extra: object) -> Task:
         params: dict[str, Value] = dict(step.params)
-        retry: tuple[RetryPolicy, ...] = (TRANSIENT_RETRY,)
+        retry: tuple[RetryPolicy, ...] = CALL_RETRY
         catch: tuple[Catch, ...] = (Catch((ErrorCategory.ANY,), NOTIFY_FAILED, ERROR),)
         if step.wait_until is not None:
             until = step.wait_until
@@ -403,7 +425,7 @@ class _Compiler:
                 backoff_rate=1.0,
                 jitter=False,
             )
-            retry = (poll, TRANSIENT_RETRY)
+            retry = (poll, *CALL_RETRY)
             catch = (Catch((ErrorCategory.NOT_READY,), self._after_unhealthy(), ERROR), *catch)
         keeps_result = step.kind != "action"
         return Task(
@@ -474,7 +496,7 @@ class _Compiler:
             payload=payload,
             next=action_state,
             timeout_seconds=timeout,
-            retry=(TRANSIENT_RETRY,),
+            retry=CALL_RETRY,
             catch=(
                 Catch((ErrorCategory.TIMEOUT,), NOTIFY_APPROVAL_TIMEOUT, ERROR),
                 Catch((ErrorCategory.REJECTED,), NOTIFY_REJECTED, ERROR),
@@ -561,7 +583,7 @@ class _Compiler:
             payload=payload,
             next=nxt,
             timeout_seconds=TASK_TIMEOUT_SECONDS,
-            retry=(TRANSIENT_RETRY,),
+            retry=CALL_RETRY,
             comment=f"tell people: {outcome}",
         )
 

@@ -62,8 +62,11 @@ class ErrorCategory(Enum):
 
     #: the platform failed to run the function (service error, throttled invoke, SDK fault)
     PLATFORM_TRANSIENT = "platform_transient"
-    #: the step itself reported a transient failure (throttling, 5xx from the cloud API)
+    #: the step itself reported a transient failure (a 5xx from the cloud API, a network fault)
     STEP_TRANSIENT = "step_transient"
+    #: the cloud API refused the step's call for its request rate: it passes once the API's
+    #: token bucket refills, which in a fleet-wide storm takes minutes, not seconds
+    THROTTLED = "throttled"
     #: a poll has not yet seen the wanted state
     NOT_READY = "not_ready"
     #: the store refused a conditional write (lock held, limit reached)
@@ -80,12 +83,35 @@ class ErrorCategory(Enum):
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """Retry ``errors`` up to ``max_attempts`` times; the n-th delay (from 0) is
+    ``interval_seconds * backoff_rate**n``, capped at ``max_delay_seconds``; with ``jitter``
+    each delay is drawn between 0 and that ("full jitter")."""
+
     errors: tuple[ErrorCategory, ...]
     interval_seconds: int
     max_attempts: int
     backoff_rate: float = 2.0
     max_delay_seconds: int | None = None
     jitter: bool = True
+
+    def delays(self) -> tuple[float, ...]:
+        """The delay before each retry, before jitter (with jitter: the most it can be)."""
+        cap = self.max_delay_seconds
+        out = []
+        for n in range(self.max_attempts):
+            delay = self.interval_seconds * self.backoff_rate**n
+            out.append(float(min(delay, cap) if cap is not None else delay))
+        return tuple(out)
+
+    @property
+    def longest_wait_seconds(self) -> float:
+        """The most time all retries of one call can wait together (every delay at its cap)."""
+        return sum(self.delays())
+
+    @property
+    def expected_wait_seconds(self) -> float:
+        """What all retries wait together on average (full jitter halves every delay)."""
+        return self.longest_wait_seconds / 2 if self.jitter else self.longest_wait_seconds
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ Modules: ``engine`` (``simulate``), ``many`` (``simulate_many``, ``Start``), ``s
 (what is patched in moto and why), ``clock`` (simulated time), ``trace`` (result and trace),
 ``render`` (text and JSON), ``definition`` (up-front checks of the ASL), ``runner``
 (``run_playbook``, ``run_playbook_many``: a playbook's synthesized stack, simulated),
+``rate_limits`` (the cloud API's token buckets on the simulated clock: throttling),
 ``synthesized`` (what is read from ``cdk.tf.json``), ``playbook_world`` (the targets, topic and
 store in moto), ``finalizer`` (the status-change event EventBridge delivers), ``report`` (what
 ``healstack simulate`` prints).
@@ -24,6 +25,7 @@ from healstack.simulate.engine import simulate
 from healstack.simulate.errors import ScenarioError, SimulationError, SimulationTimeoutError
 from healstack.simulate.lambda_runtime import FunctionSpec, LambdaContext
 from healstack.simulate.many import Start, simulate_many
+from healstack.simulate.rate_limits import RateLimits, TokenBucket
 from healstack.simulate.render import render_text, to_json
 from healstack.simulate.scenario import Scenario, load_scenario
 from healstack.simulate.trace import Attempt, SimulationResult, TraceStep
@@ -32,12 +34,14 @@ __all__ = [
     "Attempt",
     "FunctionSpec",
     "LambdaContext",
+    "RateLimits",
     "Scenario",
     "ScenarioError",
     "SimulationError",
     "SimulationResult",
     "SimulationTimeoutError",
     "Start",
+    "TokenBucket",
     "TraceStep",
     "load_scenario",
     "render_text",

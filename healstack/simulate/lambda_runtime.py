@@ -121,6 +121,51 @@ class _Run:
     message: str | None = None
 
 
+class QueueTimes:
+    """How long each thread has waited, in real time, for its turn at a lock it shares.
+
+    Handlers run one at a time here (and every moto API call is atomic); on AWS they run side
+    by side. A thread that queued behind a thousand others did no work meanwhile, so a Task's
+    ``TimeoutSeconds`` leaves that time out (``healstack.simulate.moto_patches``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._total: dict[int, float] = {}
+        self._since: dict[int, float] = {}
+
+    @contextmanager
+    def turn(self, lock: threading.RLock) -> Iterator[None]:
+        """Hold ``lock`` for the block, counting the wait for it against this thread."""
+        ident = threading.get_ident()
+        with self._lock:
+            self._since[ident] = time.monotonic()
+        try:
+            lock.acquire()
+        finally:
+            with self._lock:
+                began = self._since.pop(ident)
+                self._total[ident] = self._total.get(ident, 0.0) + time.monotonic() - began
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def seconds(self, thread_id: int | None) -> float:
+        """Real seconds ``thread_id`` has queued so far (a wait still going on included)."""
+        if thread_id is None:
+            return 0.0
+        with self._lock:
+            since = self._since.get(thread_id)
+            ongoing = time.monotonic() - since if since is not None else 0.0
+            return self._total.get(thread_id, 0.0) + ongoing
+
+    def forget(self, thread_id: int | None) -> None:
+        """Drop a finished thread's count (thread ids are reused)."""
+        with self._lock:
+            self._total.pop(thread_id or 0, None)
+
+
 class InjectedServiceError(Exception):
     """A Lambda *service* error (the Invoke API call fails), e.g. ``ServiceException``."""
 
@@ -157,6 +202,8 @@ class LambdaRouter:
         self._account_id = account_id
         self._execution_name = execution_name
         self._lock = threading.RLock()
+        #: time spent waiting for a turn to run a handler (or make an API call), per thread
+        self.queue_times = QueueTimes()
         self._records: list[InvocationRecord] = []
         self._per_state: Counter[tuple[str | None, str]] = Counter()
         self._per_function: Counter[tuple[str | None, str]] = Counter()
@@ -202,7 +249,7 @@ class LambdaRouter:
     ) -> InvokeResponse:
         """Run one invocation of ``function_name`` called by Task state ``state`` of
         ``execution`` (None: unknown, counted together)."""
-        with self._lock:
+        with self.queue_times.turn(self._lock):
             self._per_function[(execution, function_name)] += 1
             self._per_execution[execution] += 1
             if state is not None:

@@ -34,6 +34,7 @@ from healstack.simulate.definition import check_definition
 from healstack.simulate.errors import SimulationError, SimulationTimeoutError
 from healstack.simulate.lambda_runtime import FunctionSpec, LambdaRouter
 from healstack.simulate.moto_patches import install_patches
+from healstack.simulate.rate_limits import RateLimits
 from healstack.simulate.scenario import Scenario, load_scenario
 from healstack.simulate.scheduler import ExecutionScheduler
 from healstack.simulate.trace import SimulationResult, TraceBuilder, execution_outcome
@@ -93,6 +94,7 @@ def simulate_many(
     state_machine_name: str = "healstack-simulation",
     execution_prefix: str = "simulation",
     max_in_flight: int = 50,
+    rate_limits: RateLimits | None = None,
 ) -> list[SimulationResult]:
     """Run one execution per item of ``inputs`` (an input, a callable, or a ``Start``);
     return their results in the same order.
@@ -106,6 +108,8 @@ def simulate_many(
     budget for the whole batch: when it runs out every running execution is stopped and
     ``SimulationTimeoutError`` (``results``: what ended, partial traces included) is raised.
     ``seed`` seeds ``JitterStrategy: FULL`` delays, drawn in the order retries happen.
+    ``rate_limits`` throttles the API calls it has a token bucket for, on the simulated clock
+    (``healstack.simulate.rate_limits``); its counts tell how many calls were refused.
     """
     spec = check_definition(definition)
     shared = load_scenario(scenario) if scenario is not None else None
@@ -135,7 +139,9 @@ def simulate_many(
         )
         for name, own_scenario in own.items():
             router.set_scenario(name, own_scenario)
-        with install_patches(router, clock, seed=seed, scheduler=scheduler):
+        with install_patches(
+            router, clock, seed=seed, scheduler=scheduler, rate_limits=rate_limits
+        ):
             role_arn = world.create_role(region)
             world.create_functions(region, role_arn, functions)
             world.create_aliases(region, spec)

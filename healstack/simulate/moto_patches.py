@@ -52,7 +52,16 @@ is always undone by ``install_patches``, even on errors. Patched moto code (path
    check; every API call runs under one lock, as AWS makes each call atomic. Lambda Invoke
    calls do not take it (the handler's own calls do): a handler that hangs must not block the
    driver. A moto backend that invokes a Lambda from inside another call (SNS -> Lambda
-   subscriptions) is refused: no healstack workflow uses one.
+   subscriptions) is refused: no healstack workflow uses one. With ``RateLimits``
+   (``healstack.simulate.rate_limits``), a call whose token bucket is empty on the simulated
+   clock is answered, under the same lock, with the service's throttling response instead of
+   reaching moto (EC2: ``RequestLimitExceeded``, HTTP 503), as the API would answer it.
+14. ``.../state/exec/execute_state.py`` module names ``threading`` and ``Thread``
+   (``ExecutionState._evaluate_with_timeout`` runs a Task in a new thread and waits
+   ``TimeoutSeconds`` of real time for it on a ``threading.Event``): handlers run one at a time
+   here and every API call is atomic, so with a thousand executions in flight a Task can queue
+   for its turn longer than its timeout, which on AWS, where they run side by side, never
+   happens. The wait leaves out the time the Task's thread queued (``QueueTimes``).
 """
 
 from __future__ import annotations
@@ -65,6 +74,7 @@ import random
 import re
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
@@ -93,6 +103,7 @@ from moto.stepfunctions.parser.asl.component.common.retry import (
     retrier_decl,
 )
 from moto.stepfunctions.parser.asl.component.program.program import Program
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_factory,
@@ -114,6 +125,7 @@ from moto.stepfunctions.parser.asl.utils import json_path
 
 from healstack.simulate.clock import FastForward, FastForwardKind, SimulatedClock
 from healstack.simulate.lambda_runtime import InjectedServiceError, LambdaRouter
+from healstack.simulate.rate_limits import RateLimits
 from healstack.simulate.scheduler import ExecutionScheduler
 
 _INTERPRETER_LOGGER = "moto.stepfunctions.parser"
@@ -151,6 +163,7 @@ class PatchSession:
 
     ``scheduler`` (optional) makes the sleeps of the executions it started block on the shared
     clock (``healstack.simulate.scheduler``); any other execution fast-forwards at once.
+    ``rate_limits`` (optional) throttles the API calls it has a token bucket for.
     """
 
     def __init__(
@@ -160,11 +173,13 @@ class PatchSession:
         *,
         seed: int | None,
         scheduler: ExecutionScheduler | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.router = router
         self.clock = clock
         self.seed = seed
         self.scheduler = scheduler
+        self.rate_limits = rate_limits
         self.root_env: Environment | None = None
         self.root_envs: dict[str, Environment] = {}
         self.api_lock = threading.RLock()
@@ -188,7 +203,7 @@ class PatchSession:
 
     @contextmanager
     def api_call(self) -> Iterator[None]:
-        with self.api_lock:
+        with self.router.queue_times.turn(self.api_lock):
             self._local.api_depth = getattr(self._local, "api_depth", 0) + 1
             try:
                 yield
@@ -239,9 +254,13 @@ def install_patches(
     *,
     seed: int | None = 0,
     scheduler: ExecutionScheduler | None = None,
+    rate_limits: RateLimits | None = None,
 ) -> Iterator[PatchSession]:
-    """Install every patch for the duration of the ``with`` block; always undo them."""
-    session = PatchSession(router, clock, seed=seed, scheduler=scheduler)
+    """Install every patch for the duration of the ``with`` block; always undo them.
+    ``rate_limits`` starts full (and with zero counts) now."""
+    if rate_limits is not None:
+        rate_limits.start(clock.elapsed)
+    session = PatchSession(router, clock, seed=seed, scheduler=scheduler, rate_limits=rate_limits)
     with ExitStack() as stack:
         stack.enter_context(_prune_interpreter_threads())
         stack.enter_context(_quiet_interpreter_logs())
@@ -257,6 +276,7 @@ def install_patches(
             _parse_each_definition_once(),
             *_parse_each_json_path_once(),
             _atomic_api_calls(session),
+            *_task_timeouts_leave_out_queueing(session),
         ):
             stack.enter_context(patcher)
         yield session
@@ -506,9 +526,47 @@ def _atomic_api_calls(session: PatchSession) -> AbstractContextManager[Any]:
         if not self.enabled or _INVOKE_PATH.match(urlsplit(request.url).path):
             return original(self, event_name, request, **kwargs)
         with session.api_call():
+            limits = session.rate_limits
+            if limits is not None:
+                refused = limits.throttle(event_name, request.url, session.clock.elapsed)
+                if refused is not None:
+                    return refused
             return original(self, event_name, request, **kwargs)
 
     return mock.patch.object(BotocoreStubber, "__call__", call)
+
+
+def _task_timeouts_leave_out_queueing(session: PatchSession) -> list[AbstractContextManager[Any]]:
+    queue_times = session.router.queue_times
+    local = threading.local()  # per waiting (parent) thread: the Task thread it started last
+
+    class TaskThread(threading.Thread):
+        def start(self) -> None:
+            local.child = self
+            super().start()
+
+    class TaskEvent(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            child: threading.Thread | None = getattr(local, "child", None)
+            if timeout is None or child is None:
+                return super().wait(timeout)
+            began = time.monotonic()
+            try:
+                while True:
+                    deadline = began + timeout + queue_times.seconds(child.ident)
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return self.is_set()
+                    if super().wait(remaining):
+                        return True
+            finally:
+                local.child = None
+                queue_times.forget(child.ident)
+
+    return [
+        mock.patch.object(execute_state, "Thread", TaskThread),
+        mock.patch.object(execute_state, "threading", SimpleNamespace(Event=TaskEvent)),
+    ]
 
 
 @contextmanager

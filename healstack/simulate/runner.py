@@ -40,6 +40,7 @@ from healstack.simulate import world
 from healstack.simulate.finalizer import deliver, status_change_event
 from healstack.simulate.lambda_runtime import FunctionSpec
 from healstack.simulate.many import ScenarioSource, Start, simulate_many
+from healstack.simulate.rate_limits import RateLimits
 from healstack.simulate.synthesized import (
     ACCOUNT,
     REGION,
@@ -146,13 +147,15 @@ def run_playbook(
     timeout_s: float = 120,
     verbose: bool = False,
     finalizer: bool = True,
+    rate_limits: RateLimits | None = None,
 ) -> PlaybookRun:
     """Simulate one execution of ``playbook`` for ``event``.
 
     ``prepare(recovery, target_id)`` runs inside moto after the resources exist, before the
     execution starts (tests use it to hold a lock, fill a counter, or break the target).
     ``finalizer``: deliver the status-change event of a TIMED_OUT or ABORTED execution to the
-    finalizer rule's target, as EventBridge does.
+    finalizer rule's target, as EventBridge does. ``rate_limits``: the cloud API's token
+    buckets (``healstack.simulate.rate_limits``).
     """
 
     def prepare_many(recovery: SynthesizedRecovery, target_ids: list[str]) -> None:
@@ -169,6 +172,7 @@ def run_playbook(
         verbose=verbose,
         finalizer=finalizer,
         max_in_flight=1,
+        rate_limits=rate_limits,
     )
     return run
 
@@ -185,6 +189,7 @@ def run_playbook_many(
     finalizer: bool = True,
     max_in_flight: int = 50,
     seed: int | None = 0,
+    rate_limits: RateLimits | None = None,
 ) -> list[PlaybookRun]:
     """Simulate one execution of ``playbook`` per event, concurrently, in one moto world.
 
@@ -193,13 +198,14 @@ def run_playbook_many(
     simulated resource. ``prepare(recovery, target_ids)`` (the simulated id of each event's
     target, in order) runs inside moto after the resources exist, before the first start.
     Returns one ``PlaybookRun`` per event, in order. See ``simulate_many`` for ``timeout_s``
-    (the whole batch), ``max_in_flight`` and ``seed``.
+    (the whole batch), ``max_in_flight``, ``seed`` and ``rate_limits`` (the cloud API's rate
+    limits, e.g. ``RateLimits.ec2_documented()``: a fleet storm meets them on AWS).
     """
     work = Path(tempfile.mkdtemp(prefix="healstack-simulate-"))
     try:
         recovery = synthesized or synthesize_for_simulation(playbook, work)
         batch = _Batch(playbook, recovery, [_as_start(e) for e in events], prepare, finalizer)
-        return batch.run(scenario, timeout_s, verbose, max_in_flight, seed)
+        return batch.run(scenario, timeout_s, verbose, max_in_flight, seed, rate_limits)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -248,6 +254,7 @@ class _Batch:
         verbose: bool,
         max_in_flight: int,
         seed: int | None,
+        rate_limits: RateLimits | None,
     ) -> list[PlaybookRun]:
         from healstack_lambda import aws as handler_clients
 
@@ -273,6 +280,7 @@ class _Batch:
                     seed=seed,
                     state_machine_name=self.recovery.state_machine_name,
                     max_in_flight=max_in_flight,
+                    rate_limits=rate_limits,
                 )
             finally:
                 handler_clients.reset_clients()

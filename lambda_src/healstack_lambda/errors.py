@@ -1,7 +1,8 @@
 """Error types whose class names are the Lambda ``errorType`` contract, and AWS error mapping.
 
-The state machine routes on these names: ``TransientError`` is retried, the others are
-caught and reported. ``map_aws_error`` turns a botocore failure into one of them.
+The state machine routes on these names: ``Throttled`` is retried for minutes (a storm waits
+for the API's token bucket to refill), ``TransientError`` for seconds, the others are caught
+and reported. ``map_client_error`` turns a botocore failure into one of them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ class NotPermitted(HealstackError):
 
 
 class TransientError(HealstackError):
-    """Throttling, 5xx or a network failure; the workflow retries these."""
+    """A 5xx, a network failure or a state that passes by itself; the workflow retries these."""
+
+
+class Throttled(HealstackError):
+    """The cloud API refused the call for its request rate; the workflow retries it longer."""
 
 
 class InvalidInput(HealstackError):
@@ -45,7 +50,8 @@ class StateNotReached(HealstackError):
     """A check given ``params.expect_state`` saw another state; a ``wait_until`` poll retries."""
 
 
-TRANSIENT_CODES = frozenset(
+#: the API's rate limit refused the call (EC2: RequestLimitExceeded; ECS, RDS: Throttling*)
+THROTTLING_CODES = frozenset(
     {
         "Throttling",
         "ThrottlingException",
@@ -56,6 +62,12 @@ TRANSIENT_CODES = frozenset(
         "TooManyRequestsException",
         "ProvisionedThroughputExceededException",
         "SlowDown",
+        "EC2ThrottledException",
+    }
+)
+#: the service failed for a moment (5xx and its codes)
+TRANSIENT_CODES = frozenset(
+    {
         "ServiceUnavailable",
         "ServiceUnavailableException",
         "InternalError",
@@ -64,7 +76,6 @@ TRANSIENT_CODES = frozenset(
         "ServerException",
         "RequestTimeout",
         "RequestTimeoutException",
-        "EC2ThrottledException",
         "PriorRequestNotComplete",
     }
 )
@@ -103,7 +114,9 @@ def map_client_error(err: ClientError, resource: str) -> HealstackError | None:
     operation = err.operation_name or "AWS call"
     status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     text = one_line(f"{operation} on {resource} failed: {code}: {aws_message}".rstrip(": "))
-    if code in TRANSIENT_CODES or (isinstance(status, int) and (status >= 500 or status == 429)):
+    if code in THROTTLING_CODES or status == 429:
+        return Throttled(text)
+    if code in TRANSIENT_CODES or (isinstance(status, int) and status >= 500):
         return TransientError(text)
     if code in NOT_PERMITTED_CODES:
         return NotPermitted(text)

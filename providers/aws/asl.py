@@ -50,6 +50,7 @@ ERROR_NAMES: dict[ErrorCategory, tuple[str, ...]] = {
     ),
     # the handlers' own exception class names (lambda_src/healstack_lambda/errors.py)
     ErrorCategory.STEP_TRANSIENT: ("TransientError",),
+    ErrorCategory.THROTTLED: ("Throttled",),
     ErrorCategory.NOT_READY: ("StateNotReached",),
     ErrorCategory.CONDITION_FAILED: ("DynamoDB.ConditionalCheckFailedException",),
     ErrorCategory.STORE_TRANSIENT: (

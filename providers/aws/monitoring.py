@@ -1,9 +1,10 @@
 """CloudWatch alarms and a dashboard for one recovery; every alarm notifies the topic.
 
 Step errors are counted from the functions' JSON logs, not from ``AWS/Lambda Errors``:
-a ``wait_until`` poll raises ``StateNotReached`` on purpose and a throttled API raises
-``TransientError`` that the workflow retries, and neither should page anyone. What is
-left (a step that was not permitted, a missing resource, a crash) alarms at once.
+a ``wait_until`` poll raises ``StateNotReached`` on purpose, a throttled API raises
+``Throttled`` and a brief fault ``TransientError``, both retried by the workflow, and none of
+them should page anyone. What is left (a step that was not permitted, a missing resource, a
+crash) alarms at once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ PERIOD_SECONDS = 300
 #: log lines that mean a step failed in a way the workflow does not absorb by itself
 STEP_ERROR_PATTERN = (
     '{ ($.level = "ERROR") || ($.level = "WARNING" && $.error_type != "TransientError" '
-    '&& $.error_type != "StateNotReached") }'
+    '&& $.error_type != "Throttled" && $.error_type != "StateNotReached") }'
 )
 #: the notify function logs the attempts each finished recovery used
 ATTEMPTS_PATTERN = "{ $.attempts >= 0 }"

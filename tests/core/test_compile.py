@@ -15,9 +15,16 @@ from healstack.loader import (
     shipped_playbook_path,
     shipped_playbooks,
 )
-from healstack.modules.compile import compile_playbook, function_keys
+from healstack.modules.compile import (
+    LOCK_MARGIN_SECONDS,
+    THROTTLED_RETRY,
+    TRANSIENT_RETRY,
+    compile_playbook,
+    function_keys,
+)
 from healstack.providers.aws.asl import render
-from healstack.providers.workflow import Choice, StoreWrite, Task, Wait
+from healstack.providers.workflow import Choice, Increment, StoreWrite, Task, Wait
+from tests.conftest import REPO
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
 
@@ -107,6 +114,82 @@ def test_every_task_retries_transient_errors_with_backoff_and_jitter() -> None:
         assert retry["MaxDelaySeconds"] == 30
         assert task["TimeoutSeconds"] == 30
         assert task["Resource"] == "arn:aws:states:::lambda:invoke"
+
+
+THROTTLED = {
+    "ErrorEquals": ["Throttled"],
+    "IntervalSeconds": 5,
+    "MaxAttempts": 12,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 120,
+    "JitterStrategy": "FULL",
+}
+
+
+@pytest.mark.parametrize("name", shipped_playbooks())
+def test_every_task_retries_a_throttled_call_for_minutes_with_full_jitter(name: str) -> None:
+    states = asl_of(name)["States"]
+    tasks = {n: s for n, s in states.items() if s["Type"] == "Task" and "lambda" in s["Resource"]}
+    assert tasks
+    for task_name, task in tasks.items():
+        throttled = [r for r in task["Retry"] if "Throttled" in r["ErrorEquals"]]
+        assert throttled == [THROTTLED], task_name  # its own policy, not the short one
+        transient = [r for r in task["Retry"] if "TransientError" in r["ErrorEquals"]]
+        assert transient and transient[0]["MaxAttempts"] == 4, task_name
+
+
+def test_a_poll_and_an_approval_retry_throttled_calls_too() -> None:
+    data = {
+        "name": "careful",
+        "trigger": {"source": "aws.ec2"},
+        "target": {"kind": "ec2_instance"},
+        "steps": [
+            {"action": "stop"},
+            {"wait_until": {"state": "stopped"}},
+            {"check": "status"},
+        ],
+        "approval": {"before": ["stop"]},
+    }
+    compiled = compile_playbook(playbook_from_dict(data))
+    asl = render(compiled.workflow, {k: ARN.format(k) for k in compiled.workflow.functions}, "t")
+    poll = asl["States"]["WaitUntilStopped"]["Retry"]
+    assert poll[0]["ErrorEquals"] == ["StateNotReached"]  # the poll itself comes first
+    assert poll[2] == THROTTLED
+    assert asl["States"]["ApproveStop"]["Retry"][1] == THROTTLED
+
+
+def test_the_throttled_policy_outlasts_a_documented_ec2_storm() -> None:
+    # EC2's RebootInstances bucket: 50 tokens, 5 per second ("Request throttling for the
+    # Amazon EC2 API"): 1,000 reboots at once need (1,000 - 50) / 5 = 190 s of refills
+    refills = (1000 - 50) / 5
+    assert THROTTLED_RETRY.delays() == (5, 10, 20, 40, 80) + (120,) * 7
+    assert THROTTLED_RETRY.longest_wait_seconds == 995
+    # full jitter waits half the nominal delays on average: still past 5 minutes
+    assert THROTTLED_RETRY.expected_wait_seconds >= 300 > refills
+    # the short transient policy gives up after 30 s at the very most
+    assert TRANSIENT_RETRY.delays() == (2, 4, 8, 16)
+    assert TRANSIENT_RETRY.longest_wait_seconds == 30 < refills
+
+
+PLAYBOOK_FILES = [shipped_playbook_path(n) for n in shipped_playbooks()] + sorted(
+    (REPO / "examples").glob("*/playbooks/*.yaml")
+)
+
+
+@pytest.mark.parametrize("path", PLAYBOOK_FILES, ids=lambda p: p.parent.parent.name + "/" + p.name)
+def test_the_lock_outlives_the_workflow_and_a_throttled_step_fits_its_timeout(path: Any) -> None:
+    playbook = load_playbook(path)
+    compiled = compile_playbook(playbook)
+    lock = compiled.workflow.state("TakeLock")
+    assert isinstance(lock, StoreWrite)
+    # the engine ends an execution at TimeoutSeconds whatever its retries want: a lock that
+    # expires a margin after that never expires under a running execution
+    timeout = compiled.workflow.timeout_seconds
+    assert timeout == playbook.timeout
+    assert isinstance(lock.expires_at, Increment)
+    assert lock.expires_at.by == timeout + LOCK_MARGIN_SECONDS
+    # every wait of every attempt plus the longest a throttled step can retry fit inside it
+    assert playbook.minimum_run_seconds() + THROTTLED_RETRY.longest_wait_seconds < timeout
 
 
 def test_every_non_notify_task_catches_into_a_failure_notification() -> None:

@@ -15,6 +15,7 @@ from healstack_lambda.errors import (
     InvalidInput,
     NotPermitted,
     ResourceNotFound,
+    Throttled,
     TransientError,
 )
 
@@ -318,7 +319,7 @@ def test_actions_on_unknown_instance_raise_resource_not_found(
     [
         ("UnauthorizedOperation", NotPermitted),
         ("AuthFailure", NotPermitted),
-        ("RequestLimitExceeded", TransientError),
+        ("RequestLimitExceeded", Throttled),
         ("InternalError", TransientError),
     ],
 )

@@ -9,7 +9,13 @@ import pytest
 from moto.ecs.models import ecs_backends
 
 from healstack_lambda import aws, ecs
-from healstack_lambda.errors import InvalidInput, NotPermitted, ResourceNotFound, TransientError
+from healstack_lambda.errors import (
+    InvalidInput,
+    NotPermitted,
+    ResourceNotFound,
+    Throttled,
+    TransientError,
+)
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -212,7 +218,8 @@ def test_force_redeploy_on_missing_service_raises_resource_not_found(
     ("code", "expected"),
     [
         ("AccessDeniedException", NotPermitted),
-        ("ThrottlingException", TransientError),
+        ("ThrottlingException", Throttled),
+        ("ServerException", TransientError),
         ("ServiceNotActiveException", ResourceNotFound),
     ],
 )

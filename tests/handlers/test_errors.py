@@ -16,6 +16,7 @@ from healstack_lambda.errors import (
     MalformedEvent,
     NotPermitted,
     ResourceNotFound,
+    Throttled,
     TransientError,
     aws_errors,
     map_client_error,
@@ -40,30 +41,54 @@ def test_error_class_names_are_the_routing_contract() -> None:
         "ResourceNotFound",
         "NotPermitted",
         "TransientError",
+        "Throttled",
         "InvalidInput",
         "StateNotReached",
     }
     assert all(
         issubclass(c, HealstackError)
-        for c in (MalformedEvent, ResourceNotFound, NotPermitted, TransientError, InvalidInput)
+        for c in (
+            MalformedEvent,
+            ResourceNotFound,
+            NotPermitted,
+            TransientError,
+            Throttled,
+            InvalidInput,
+        )
     )
 
 
 @pytest.mark.parametrize(
     "code",
     [
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
+        "Throttling",  # RDS
+        "ThrottlingException",  # ECS
+        "RequestLimitExceeded",  # EC2
         "TooManyRequestsException",
-        "ServiceUnavailable",
-        "InternalError",
-        "InternalFailure",
         "RequestThrottled",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
     ],
 )
-def test_throttling_and_server_codes_map_to_transient_error(code: str) -> None:
-    assert isinstance(map_client_error(client_error(code), "i-0a1b2c3d"), TransientError)
+def test_throttling_codes_map_to_throttled(code: str) -> None:
+    mapped = map_client_error(client_error(code), "i-0a1b2c3d")
+    assert type(mapped) is Throttled  # its own error name: the workflow retries it longer
+
+
+def test_a_throttle_is_told_by_its_code_whatever_the_status() -> None:
+    # EC2 answers RequestLimitExceeded with HTTP 503, which alone would read as a 5xx
+    assert type(map_client_error(client_error("RequestLimitExceeded", status=503), "x")) is (
+        Throttled
+    )
+    assert type(map_client_error(client_error("Weird", status=429), "x")) is Throttled
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["ServiceUnavailable", "InternalError", "InternalFailure", "RequestTimeout"],
+)
+def test_server_codes_map_to_transient_error(code: str) -> None:
+    assert type(map_client_error(client_error(code), "i-0a1b2c3d")) is TransientError
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,13 @@ import pytest
 from moto.rds.models import rds_backends
 
 from healstack_lambda import aws, rds
-from healstack_lambda.errors import InvalidInput, NotPermitted, ResourceNotFound, TransientError
+from healstack_lambda.errors import (
+    InvalidInput,
+    NotPermitted,
+    ResourceNotFound,
+    Throttled,
+    TransientError,
+)
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -164,7 +170,8 @@ def test_reboot_of_missing_instance_raises_resource_not_found(step_event: StepEv
 @pytest.mark.parametrize(
     ("method", "code", "expected"),
     [
-        ("describe_db_instances", "Throttling", TransientError),
+        ("describe_db_instances", "Throttling", Throttled),
+        ("describe_db_instances", "InternalFailure", TransientError),
         ("reboot_db_instance", "AccessDenied", NotPermitted),
     ],
 )

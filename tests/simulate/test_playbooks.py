@@ -121,11 +121,29 @@ def test_a_throttled_step_is_retried_with_backoff_then_succeeds(
     run = simulate(ec2_playbook, ec2_recovery, scenario=SCENARIOS / "ec2-throttled-reboot.yaml")
     assert run.result.status == "SUCCEEDED"
     reboot = run.result.steps_for("Reboot")[0]
-    assert [a.error for a in reboot.attempts[:2]] == ["TransientError", "TransientError"]
+    assert [a.error for a in reboot.attempts[:2]] == ["Throttled", "Throttled"]
     assert reboot.attempts[2].error is None
     delays = run.result.retry_delays("Reboot")
-    assert [d.nominal_seconds for d in delays] == [2, 4]  # IntervalSeconds 2, BackoffRate 2
+    assert [d.nominal_seconds for d in delays] == [5, 10]  # the throttle policy: 5 s, x2
     assert all(d.seconds <= d.nominal_seconds for d in delays)  # full jitter
+
+
+def test_a_transient_error_is_retried_on_the_short_policy(
+    ec2_playbook: Playbook, ec2_recovery: SynthesizedRecovery, tmp_path: Path
+) -> None:
+    """Not every retried error waits like a throttle: a 5xx keeps the 2 s, x2 policy."""
+    scenario = tmp_path / "transient.yaml"
+    scenario.write_text(
+        (SCENARIOS / "ec2-throttled-reboot.yaml")
+        .read_text()
+        .replace("error: Throttled", "error: TransientError")
+    )
+    run = simulate(ec2_playbook, ec2_recovery, scenario=scenario)
+    assert run.result.status == "SUCCEEDED"
+    reboot = run.result.steps_for("Reboot")[0]
+    assert [a.error for a in reboot.attempts[:2]] == ["TransientError", "TransientError"]
+    delays = run.result.retry_delays("Reboot")
+    assert [d.nominal_seconds for d in delays] == [2, 4]  # IntervalSeconds 2, BackoffRate 2
 
 
 def test_a_non_retryable_error_is_caught_notified_and_fails(
