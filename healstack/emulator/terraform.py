@@ -95,34 +95,21 @@ class Terraform:
         budget = self.timeout_s if timeout_s is None else timeout_s
         full = (*args, "-no-color") if args and args[0] in _COLOR_COMMANDS else args
         began = time.monotonic()
-        process = subprocess.Popen(
-            ["terraform", *full],
-            cwd=self.workdir,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
+        done = run_bounded(["terraform", *full], cwd=self.workdir, env=self.env, timeout_s=budget)
+        result = TerraformResult(
+            tuple(full), done.returncode, done.stdout, done.stderr, time.monotonic() - began
         )
-        try:
-            stdout, stderr = process.communicate(timeout=budget)
-        except subprocess.TimeoutExpired:
-            stdout, stderr = _kill(process)
-            result = TerraformResult(tuple(full), -1, stdout, stderr, time.monotonic() - began)
+        if done.timed_out:
             raise TerraformError(
                 f"{result.command} did not finish within {budget:g}s (killed); "
-                f"last output:\n{tail(stderr or stdout)}",
+                f"last output:\n{tail(done.stderr or done.stdout)}",
                 result,
-            ) from None
-        result = TerraformResult(
-            tuple(full), process.returncode, stdout, stderr, time.monotonic() - began
-        )
+            )
         self._write_log(result)
         if result.returncode not in ok_codes:
             raise TerraformError(
                 f"{result.command} failed (exit {result.returncode}) in {self.workdir}:\n"
-                f"{tail(stderr or stdout)}",
+                f"{tail(result.stderr or result.stdout)}",
                 result,
             )
         return result
@@ -196,8 +183,42 @@ def managed_resources(state_file: Path) -> list[str]:
     return sorted(addresses)
 
 
-def _kill(process: subprocess.Popen[str]) -> tuple[str, str]:
-    """Stop terraform and its plugins (its process group): TERM, then KILL after a grace."""
+@dataclass(frozen=True)
+class Finished:
+    """A bounded command's end: its exit code (-1 when killed) and output."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool
+
+
+def run_bounded(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout_s: float
+) -> Finished:
+    """Run ``argv`` in its own process group with no stdin; past ``timeout_s`` the whole group
+    is stopped (a CLI's children too) and ``timed_out`` is set."""
+    process = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        stdout, stderr = stop_process_group(process)
+        return Finished(-1, stdout, stderr, timed_out=True)
+    return Finished(process.returncode, stdout, stderr, timed_out=False)
+
+
+def stop_process_group(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """Stop a process started with ``start_new_session`` and all it started (terraform and
+    its plugins, say): TERM to its process group, then KILL after a grace; its output."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(process.pid, sig)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from healstack.emulator.stack import tail
+from healstack.emulator.terraform import run_bounded
 
 REPO = Path(__file__).resolve().parents[2]
 #: set by ``./dev test`` / ``./dev emulator`` after ``npm ci``
@@ -25,7 +24,6 @@ CLI_ENV = "HEALSTACK_CDKTF_CLI"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _PLAN = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy")
 _APPLIED = re.compile(r"Apply complete! Resources: (\d+) added, (\d+) changed, (\d+) destroyed")
-_KILL_GRACE_S = 5.0
 #: `terraform providers lock` (which diff/deploy run after init) needs registry.terraform.io;
 #: the emulator runs offline on the mirror, so the CLI is asked to skip it
 _LOCKING_COMMANDS = frozenset({"diff", "deploy", "destroy"})
@@ -74,30 +72,18 @@ def run_cdktf(
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     began = time.monotonic()
-    process = subprocess.Popen(
-        argv,
-        cwd=REPO,
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        stdout, stderr = _kill(process)
+    done = run_bounded(argv, cwd=REPO, env=full_env, timeout_s=timeout_s)
+    if done.timed_out:
         raise CdktfCliError(
             f"cdktf {command} did not finish within {timeout_s:g}s (killed); last output:\n"
-            f"{tail(plain(stderr or stdout))}"
-        ) from None
-    if process.returncode != 0:
-        raise CdktfCliError(
-            f"cdktf {command} failed (exit {process.returncode}) after "
-            f"{time.monotonic() - began:.0f}s:\n{tail(plain(stderr + stdout))}"
+            f"{tail(plain(done.stderr or done.stdout))}"
         )
-    return plain(stdout)
+    if done.returncode != 0:
+        raise CdktfCliError(
+            f"cdktf {command} failed (exit {done.returncode}) after "
+            f"{time.monotonic() - began:.0f}s:\n{tail(plain(done.stderr + done.stdout))}"
+        )
+    return plain(done.stdout)
 
 
 def plain(text: str) -> str:
@@ -115,17 +101,3 @@ def plan_counts(output: str) -> Counts | None:
 def applied_counts(output: str) -> Counts | None:
     found = _APPLIED.search(output)
     return Counts(*(int(n) for n in found.groups())) if found else None
-
-
-def _kill(process: subprocess.Popen[str]) -> tuple[str, str]:
-    """Stop the CLI, its app and terraform (the process group): TERM, then KILL."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            return process.communicate(timeout=_KILL_GRACE_S)
-        except subprocess.TimeoutExpired:
-            continue
-    return process.communicate()

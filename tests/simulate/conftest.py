@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from healstack.loader import load_playbook, shipped_playbook_path
+from healstack.playbook import Playbook
+from healstack.simulate.runner import SynthesizedRecovery, synthesized_recovery
 from tests.simulate.simulate_workflow import Fleet
+
+EC2 = "ec2-status-check-recovery"
 
 
 @pytest.fixture(autouse=True)
@@ -24,3 +30,15 @@ def offline_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def fleet() -> Fleet:
     """One unhealthy EC2 instance, created by the simulation's ``setup``."""
     return Fleet(health="bad")
+
+
+@pytest.fixture(scope="module")
+def ec2_playbook() -> Playbook:
+    """The shipped EC2 playbook."""
+    return load_playbook(shipped_playbook_path())
+
+
+@pytest.fixture(scope="module")
+def ec2_recovery(synthesized: Path) -> SynthesizedRecovery:
+    """Its synthesized state machine and functions (from the session's synthesis)."""
+    return synthesized_recovery(synthesized / "stacks" / EC2 / "cdk.tf.json")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,7 +31,6 @@ from healstack.simulate.runner import (
     SynthesizedRecovery,
     run_playbook_many,
     synthesize_for_simulation,
-    synthesized_recovery,
 )
 from tests.conftest import REPO
 from tests.simulate.simulate_workflow import (
@@ -49,16 +47,6 @@ NEVER_RECOVERS = REPO / "examples/scenarios/ec2-never-recovers.yaml"
 UNHEALTHY = {"return": {"healthy": False, "state": "running"}}
 RECOVERS = {"mocks": {"CheckBeforeAction": {"1": UNHEALTHY}}}  # the real reboot repairs it
 LATER = 2 * 3600  # simulated seconds: long after any earlier recovery of this workflow ended
-
-
-@pytest.fixture(scope="module")
-def ec2_playbook() -> Playbook:
-    return load_playbook(shipped_playbook_path())
-
-
-@pytest.fixture(scope="module")
-def ec2_recovery(synthesized: Path) -> SynthesizedRecovery:
-    return synthesized_recovery(synthesized / "stacks" / EC2 / "cdk.tf.json")
 
 
 def calls(run: PlaybookRun, suffix: str) -> int:

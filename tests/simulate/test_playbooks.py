@@ -36,16 +36,6 @@ def event(name: str = "cloudwatch-alarm-ec2-status-check.json") -> dict[str, Any
     return json.loads((EVENTS / name).read_text())
 
 
-@pytest.fixture(scope="module")
-def ec2_playbook() -> Playbook:
-    return load_playbook(shipped_playbook_path())
-
-
-@pytest.fixture(scope="module")
-def ec2_recovery(synthesized: Path) -> SynthesizedRecovery:
-    return synthesized_recovery(synthesized / "stacks" / EC2 / "cdk.tf.json")
-
-
 def simulate(playbook: Playbook, recovery: SynthesizedRecovery, **kwargs: Any) -> PlaybookRun:
     return run_playbook(
         playbook, kwargs.pop("event", None) or event(), synthesized=recovery, **kwargs

@@ -14,7 +14,6 @@ import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,7 +21,6 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from healstack.loader import load_playbook, shipped_playbook_path
 from healstack.modules.compile import THROTTLED_RETRY, TRANSIENT_RETRY
 from healstack.playbook import Playbook
 from healstack.simulate import (
@@ -36,7 +34,6 @@ from healstack.simulate.runner import (
     PlaybookRun,
     SynthesizedRecovery,
     run_playbook_many,
-    synthesized_recovery,
 )
 from tests.conftest import REPO
 from tests.simulate.simulate_workflow import EXAMPLE_AMI_ID, function_arn
@@ -50,16 +47,6 @@ STORM = 50
 NO_RETRIES: Any = {"total_max_attempts": 1, "mode": "standard"}
 #: EC2's documented 50 tokens / 5 per second for 1,000 reboots, shrunk for 50 reboots
 BUCKET = {"capacity": 5, "refill_per_second": 0.25}
-
-
-@pytest.fixture(scope="module")
-def ec2_playbook() -> Playbook:
-    return load_playbook(shipped_playbook_path())
-
-
-@pytest.fixture(scope="module")
-def ec2_recovery(synthesized: Path) -> SynthesizedRecovery:
-    return synthesized_recovery(synthesized / "stacks" / EC2 / "cdk.tf.json")
 
 
 def storm_events(count: int) -> list[dict[str, Any]]:
