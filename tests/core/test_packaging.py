@@ -34,11 +34,13 @@ def test_zip_entries_are_sorted_with_fixed_time_and_mode() -> None:
 
 
 def test_same_source_same_bytes_in_another_process_and_directory(tmp_path: Path) -> None:
+    # the module list through packages, which AwsProvider._modules returns (tests/pipeline/
+    # test_package_command.py pins that), so the other process need not load jsii (~6 s)
     code = (
-        "from healstack.providers.aws.provider import AwsProvider; "
+        "from healstack.providers.aws.packages import function_modules; "
         "from healstack.providers.aws.steps import STEPS; from healstack import packaging; "
         "import sys; sys.stdout.write(packaging.package_modules('fn', "
-        "AwsProvider._modules(STEPS[('ec2_instance', 'reboot')])).sha256_base64)"
+        "function_modules(STEPS[('ec2_instance', 'reboot')])).sha256_base64)"
     )
     other = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from healstack.providers.interfaces import DeploymentSettings
 from tests.conftest import REPO
 
 
@@ -53,26 +53,14 @@ def script(name: str) -> ModuleType:
 
 
 def synth_with_settings(
-    out: Path, settings: str, playbook: str | None = None, prelude: str = ""
+    out: Path, settings: DeploymentSettings, playbook: str | None = None
 ) -> dict[str, Any]:
-    """Synthesize the default playbook with ``DeploymentSettings(<settings>)`` in a fresh
-    process (after running ``prelude``); the stack's cdk.tf.json."""
-    from healstack.loader import shipped_playbook_path
+    """Synthesize the default playbook with ``settings`` (in this process: the tests' process
+    has jsii loaded already, a fresh one would pay ~7 s for it); the stack's cdk.tf.json."""
+    from healstack.loader import load_playbooks, shipped_playbook_path
+    from healstack.synth import synthesize
 
     path = playbook or str(shipped_playbook_path())
-    code = (
-        "from pathlib import Path\n"
-        "from healstack.loader import load_playbooks\n"
-        "from healstack.providers.interfaces import DeploymentSettings, PipelineSource, Rollout\n"
-        "from healstack.synth import synthesize\n"
-        f"{prelude}\n"
-        f"result = synthesize(load_playbooks([{path!r}]), Path({str(out)!r}), "
-        f"DeploymentSettings({settings}))\n"
-        "print(result.stacks[0])\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr
-    stack = result.stdout.strip().splitlines()[-1]
+    result = synthesize(load_playbooks([path]), out, settings)
+    (stack,) = result.stacks
     return dict(json.loads((out / "stacks" / stack / "cdk.tf.json").read_text()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,8 @@ import pytest
 from healstack.providers.aws.naming import EVENT_RULE, IAM_ROLE
 from healstack.providers.aws.pipeline import BUILDSPECS, ROLE_SUFFIXES, SOURCE_KEY, role_name
 from healstack.providers.aws.steps import STAR_RESOURCE_REASONS
-from healstack.providers.interfaces import DeploymentSettings
-from tests.conftest import REPO
+from healstack.providers.interfaces import DeploymentSettings, PipelineSource, Rollout
+from tests.conftest import REPO, TO_VALIDATE, Validation
 from tests.pipeline.helpers import named, one, policy_of, ref, resources, synth_with_settings
 
 FUNCTIONS = 6  # the default EC2 playbook's functions
@@ -255,7 +255,7 @@ def test_outputs_tell_where_to_upload_the_source(default_stack: dict[str, Any]) 
 
 
 def test_resource_count_the_pipeline_adds(default_stack: dict[str, Any], tmp_path: Path) -> None:
-    without = synth_with_settings(tmp_path / "off", "pipeline=False")
+    without = synth_with_settings(tmp_path / "off", DeploymentSettings(pipeline=False))
 
     def count(stack: dict[str, Any]) -> int:
         return sum(len(v) for v in stack["resource"].values())
@@ -271,17 +271,34 @@ def test_resource_count_the_pipeline_adds(default_stack: dict[str, Any], tmp_pat
     assert "pipeline_name" not in without["output"]
 
 
+def repository_settings() -> DeploymentSettings:
+    return DeploymentSettings(
+        pipeline_source=PipelineSource(
+            kind="repository",
+            repository="acme/healstack",
+            branch="release",
+            connection="arn:aws:codeconnections:us-east-1:111122223333:connection/abc",
+        ),
+        pipeline_rollout=Rollout(style="linear", percent=20, interval_minutes=3),
+    )
+
+
 @pytest.fixture(scope="module")
 def repository_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("repo-source") / "cdktf.out"
-    stack = synth_with_settings(
-        out,
-        'pipeline_source=PipelineSource(kind="repository", repository="acme/healstack", '
-        'branch="release", connection="arn:aws:codeconnections:us-east-1:111122223333:'
-        'connection/abc"), pipeline_rollout=Rollout(style="linear", percent=20, '
-        "interval_minutes=3)",
-    )
+    stack = synth_with_settings(out, repository_settings())
     return out, stack
+
+
+def write_repository_variant(dest: Path, _synthesized: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cdktf.out"
+        synth_with_settings(out, repository_settings())
+        (stack_dir,) = (out / "stacks").iterdir()
+        shutil.copytree(stack_dir, dest)
+
+
+TO_VALIDATE["repository-source"] = write_repository_variant  # see tests/conftest.py
 
 
 def test_repository_source_uses_the_connection_and_needs_no_upload_trigger(
@@ -330,35 +347,25 @@ def test_a_rollout_codedeploy_does_not_predefine_gets_its_own_config(
 
 
 @pytest.mark.slow
-def test_terraform_validate_accepts_the_repository_source_variant(
-    repository_stack: tuple[Path, dict[str, Any]],
-    terraform_env: dict[str, str],
-    tmp_path: Path,
+def test_terraform_validate_accepts_the_repository_source_variant(validated: Validation) -> None:
+    """``terraform init`` (offline) and ``validate`` accept it (validated in one terraform run
+    with the suite's other configurations: see ``Validation``)."""
+    assert validated.backend_file("repository-source") == "repository-source/cdk.tf.json"
+
+
+def test_without_handed_alarms_the_pipeline_creates_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out, _ = repository_stack
-    (stack_dir,) = (out / "stacks").iterdir()
-    work = tmp_path / stack_dir.name
-    shutil.copytree(stack_dir, work)
-    for command in (
-        ["init", "-backend=false", "-input=false", "-no-color"],
-        ["validate", "-no-color"],
-    ):
-        result = subprocess.run(
-            ["terraform", *command], cwd=work, env=terraform_env, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-    assert "Success! The configuration is valid." in result.stdout
-
-
-def test_without_handed_alarms_the_pipeline_creates_its_own(tmp_path: Path) -> None:
     """Monitoring hands its step-error alarms to the pipeline; a provider used without them
     (rollback_alarms None) still gets one error alarm per function's live alias."""
-    prelude = (
-        "import healstack.modules.recovery_workflow as rw\n"
-        "from healstack.providers.interfaces import PipelineSpec\n"
-        "rw.PipelineSpec = lambda *a, **k: PipelineSpec(*a, **{**k, 'rollback_alarms': None})"
-    )
-    stack = synth_with_settings(tmp_path / "out", "", prelude=prelude)
+    import healstack.modules.recovery_workflow as rw
+    from healstack.providers.interfaces import PipelineSpec
+
+    def without_alarms(*args: Any, **kwargs: Any) -> PipelineSpec:
+        return PipelineSpec(*args, **{**kwargs, "rollback_alarms": None})
+
+    monkeypatch.setattr(rw, "PipelineSpec", without_alarms)
+    stack = synth_with_settings(tmp_path / "out", DeploymentSettings())
     own = {
         name: a
         for name, a in resources(stack, "aws_cloudwatch_metric_alarm").items()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, load_stack
+from tests.conftest import REPO, TO_VALIDATE, Validation, load_stack, synth_here
 from tests.pipeline.helpers import script
 
 plan_stacks = script("plan_stacks")
@@ -132,19 +132,22 @@ def test_no_plan_only_synthesizes_and_draws(fakes: dict[str, str], tmp_path: Pat
     assert not (tmp_path / "terraform.log").exists()
 
 
-def test_the_override_file_really_replaces_the_local_backend(
-    synthesized: Path, terraform_env: dict[str, str], tmp_path: Path
-) -> None:
-    """terraform accepts the synthesized stack with the override beside it."""
-    stack = tmp_path / "stack"
-    shutil.copytree(synthesized / "stacks" / "ec2-status-check-recovery", stack)
+def write_overridden_stack(dest: Path, synthesized: Path) -> None:
+    """The default stack with the override ``plan_stack`` writes beside it."""
+    shutil.copytree(synthesized / "stacks" / "ec2-status-check-recovery", dest)
     override = plan_stacks.backend_override("x", {"HEALSTACK_STATE_BUCKET": "b"})
-    (stack / plan_stacks.OVERRIDE).write_text(json.dumps(override))
-    for command in (["init", "-backend=false", "-input=false"], ["validate", "-no-color"]):
-        result = subprocess.run(
-            ["terraform", *command], cwd=stack, env=terraform_env, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    (dest / plan_stacks.OVERRIDE).write_text(json.dumps(override))
+
+
+TO_VALIDATE["overridden"] = write_overridden_stack  # see tests/conftest.py
+
+
+@pytest.mark.slow
+def test_the_override_file_really_replaces_the_local_backend(validated: Validation) -> None:
+    """terraform accepts the synthesized stack with the override beside it, and the backend
+    it then has is the override's (validated in one terraform run with the suite's other
+    configurations: see ``Validation``)."""
+    assert validated.backend_file("overridden") == f"overridden/{plan_stacks.OVERRIDE}"
 
 
 def free_port() -> int:
@@ -181,14 +184,7 @@ def test_a_real_plan_summarizes_to_the_stacks_resource_count(
 ) -> None:
     """A real ``terraform plan`` / ``show -json`` (against a local emulator, no state)."""
     out = tmp_path / "cdktf.out"
-    result = subprocess.run(
-        [sys.executable, str(REPO / "main.py"), "--out", str(out), "--aws-endpoint", moto_server],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
+    synth_here(out, "--aws-endpoint", moto_server)
     name = "ec2-status-check-recovery"
     plan = tmp_path / "plan"
     plan.mkdir()

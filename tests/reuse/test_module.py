@@ -18,7 +18,7 @@ import pytest
 from healstack.cli import main
 from healstack.loader import load_playbooks, shipped_playbook_path
 from healstack.tfmodule import OUTPUTS, inputs
-from tests.conftest import REPO
+from tests.conftest import REPO, healstack_here
 from tests.reuse.helpers import terraform_validates
 
 EXAMPLE = REPO / "examples" / "platform-terraform"
@@ -37,12 +37,17 @@ def build(out: Path, *playbooks: Path, cwd: Path | None = None) -> subprocess.Co
     )
 
 
+def build_here(out: Path, *playbooks: Path, cwd: Path = REPO) -> str:
+    """``healstack module build`` in this process (it has jsii loaded already); its stdout.
+    ``test_two_builds_are_byte_identical_and_machine_free`` builds in another process."""
+    args = [a for p in playbooks for a in ("--playbook", str(p))]
+    return healstack_here("module", "build", *args, "--out", str(out), cwd=cwd)
+
+
 @pytest.fixture(scope="module")
 def module_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tfmodule") / "module"
-    result = build(out, *PLAYBOOKS)
-    assert result.returncode == 0, result.stderr
-    assert "no provider, no backend" in result.stdout
+    assert "no provider, no backend" in build_here(out, *PLAYBOOKS)
     return out
 
 
@@ -244,8 +249,7 @@ def consumer(tmp_path: Path) -> Path:
     """examples/platform-terraform with the module built the way its main.tf says."""
     work = tmp_path / "platform-terraform"
     shutil.copytree(EXAMPLE, work, ignore=shutil.ignore_patterns("module", ".terraform*"))
-    result = build(work / "module", work / "playbooks" / "web-instance-recovery.yaml", cwd=work)
-    assert result.returncode == 0, result.stderr
+    build_here(work / "module", work / "playbooks" / "web-instance-recovery.yaml", cwd=work)
     return work
 
 

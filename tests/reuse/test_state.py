@@ -3,6 +3,8 @@ S3 backend with native locking from ``healstack.toml``."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +12,7 @@ import pytest
 
 from healstack.cli import main
 from healstack.settings import StateBackend, load_state_backend
-from tests.conftest import load_stack, synth
-from tests.reuse.helpers import terraform_validates
+from tests.conftest import TO_VALIDATE, Validation, load_stack, synth_here
 
 S3_CONFIG = """\
 # the team's state
@@ -31,13 +32,20 @@ def test_the_default_stack_keeps_a_local_state_file_beside_the_output(
     }
 
 
+def synth_stage(work: Path, stage: str, *args: str) -> Path:
+    """``healstack synth --stage STAGE --out STAGE ARGS`` from ``work``, with ``S3_CONFIG`` as
+    its ``./healstack.toml``; the stack's folder."""
+    (work / "healstack.toml").write_text(S3_CONFIG)
+    synth_here(work / stage, "--stage", stage, *args, cwd=work)
+    return work / stage / "stacks" / f"ec2-status-check-recovery-{stage}"
+
+
 @pytest.fixture(scope="module")
 def team_stacks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``./healstack.toml`` with an S3 backend, synthesized for two stages."""
     work = tmp_path_factory.mktemp("team")
-    (work / "healstack.toml").write_text(S3_CONFIG)
-    synth(work / "prod", "--stage", "prod", cwd=work)
-    synth(work / "sandbox", "--stage", "sandbox", "--region", "us-west-2", cwd=work)
+    synth_stage(work, "prod")
+    synth_stage(work, "sandbox", "--region", "us-west-2")
     return work
 
 
@@ -80,12 +88,21 @@ def test_stages_never_share_a_name(team_stacks: Path) -> None:
     assert not names(prod) & names(sandbox)
 
 
+def write_s3_stack(dest: Path, _synthesized: Path) -> None:
+    """The prod stack of ``team_stacks``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(synth_stage(Path(tmp), "prod"), dest)
+
+
+TO_VALIDATE["s3-prod"] = write_s3_stack  # see tests/conftest.py
+
+
 @pytest.mark.slow
-def test_terraform_validates_the_s3_stack_offline(
-    team_stacks: Path, terraform_env: dict[str, str], tmp_path: Path
-) -> None:
-    stack = team_stacks / "prod" / "stacks" / "ec2-status-check-recovery-prod"
-    terraform_validates(stack, terraform_env, tmp_path)
+def test_terraform_validates_the_s3_stack_offline(validated: Validation) -> None:
+    """``terraform init -backend=false`` (offline: no bucket, no credentials) and ``validate``
+    accept it (validated in one terraform run with the suite's other configurations: see
+    ``Validation``)."""
+    assert validated.backend_file("s3-prod") == "s3-prod/cdk.tf.json"
 
 
 def test_no_config_file_means_local_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

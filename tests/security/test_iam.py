@@ -86,7 +86,7 @@ def test_each_step_function_holds_only_its_own_step(stacks: dict[str, dict[str, 
 
 
 def test_require_tag_limits_mutating_actions(tmp_path: Path) -> None:
-    from tests.conftest import synth
+    from tests.conftest import synth_here
 
     playbook = tmp_path / "tagged.json"
     playbook.write_text(
@@ -100,7 +100,7 @@ def test_require_tag_limits_mutating_actions(tmp_path: Path) -> None:
         )
     )
     out = tmp_path / "out"
-    synth(out, "--playbook", str(playbook))
+    synth_here(out, "--playbook", str(playbook))
     stack = load_stack(out, "tagged")
     reboot = [s for _, s in statements(stack) if "ec2:RebootInstances" in as_list(s["Action"])]
     assert reboot[0]["Condition"] == {"StringEquals": {"aws:ResourceTag/healstack": "enabled"}}
