@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,25 +58,30 @@ def synthesize(
 
     provider = registry.provider(provider_name)
     out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with staged_output(out_dir) as staging:
         app = App(outdir=str(staging), stack_traces=False)
         backend = state.configure if state.kind != "local" else None
         stacks = tuple(
             RecoveryStack(app, pb, provider, settings, backend).node.id for pb in playbooks
         )
         app.synth()
-        _replace(staging, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return SynthResult(out_dir, stacks)
 
 
-def _replace(new: Path, target: Path) -> None:
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+@contextmanager
+def staged_output(out_dir: Path) -> Iterator[Path]:
+    """A sibling folder (not created) to write the output into: when the block ends normally
+    it replaces ``out_dir`` whole; otherwise ``out_dir`` stays as it was. Either way the
+    staging folder is gone afterwards, so a failure never leaves half an output."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        yield staging
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        if out_dir.exists():
+            out_dir.rename(old)
+        staging.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,7 @@ from healstack.playbook import EMAIL_PATTERN, Playbook
 from healstack.providers import registry
 from healstack.providers.interfaces import MANAGED_BY, DeploymentSettings
 from healstack.settings import WORD_PATTERN
-from healstack.synth import check_names
+from healstack.synth import check_names, staged_output
 
 #: Terraform >= 1.9: a variable's validation may refer to other variables (name lengths)
 REQUIRED_TERRAFORM = ">= 1.9.0"
@@ -224,20 +225,14 @@ def build_module(playbooks: Sequence[Playbook], out_dir: Path) -> ModuleResult:
         if SENTINEL_PREFIX[:6] in playbook.model_dump_json():
             raise PlaybookError("", f'"{SENTINEL_PREFIX[:6]}" is reserved (module build)')
     out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        staging.mkdir()
-        synthesized = staging / "synth"
+    with (
+        staged_output(out_dir) as module,
+        tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.synth-", dir=out_dir.parent) as tmp,
+    ):
+        synthesized = Path(tmp) / "synth"  # the stacks the module is cut from; not kept
         doc = _synthesize(playbooks, synthesized)
-        module = staging / "module"
         module.mkdir()
         result = _write(doc, synthesized / "stacks" / "module", module, playbooks)
-        shutil.rmtree(synthesized)
-        _replace(module, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return ModuleResult(out_dir, result.playbooks, result.resources, result.files)
 
 
@@ -410,14 +405,6 @@ def _variable(item: Input) -> dict[str, Any]:
 
 def _dump(path: Path, value: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _replace(new: Path, target: Path) -> None:
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _default_text(value: Any) -> str:
