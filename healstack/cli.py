@@ -43,14 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _settings_args(validate)
 
     synth = sub.add_parser("synth", help="synthesize one Terraform stack per playbook")
-    synth.add_argument(
-        "--playbook",
-        dest="playbooks",
-        action="append",
-        type=Path,
-        metavar="FILE",
-        help="a playbook file (repeatable); default: the shipped EC2 status-check playbook",
-    )
+    _playbooks_option(synth)
     synth.add_argument(
         "--out",
         type=Path,
@@ -72,14 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "build",
         help="write a self-contained Terraform module (no provider, no backend) into DIR",
     )
-    build.add_argument(
-        "--playbook",
-        dest="playbooks",
-        action="append",
-        type=Path,
-        metavar="FILE",
-        help="a playbook file (repeatable); default: the shipped EC2 status-check playbook",
-    )
+    _playbooks_option(build)
     build.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="the module folder (replaced)"
     )
@@ -121,6 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     package.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     return parser
+
+
+def _playbooks_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--playbook",
+        dest="playbooks",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="a playbook file (repeatable); default: the shipped EC2 status-check playbook",
+    )
 
 
 def _settings_args(parser: argparse.ArgumentParser) -> None:
