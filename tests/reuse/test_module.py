@@ -19,7 +19,7 @@ from healstack.cli import main
 from healstack.loader import load_playbooks, shipped_playbook_path
 from healstack.tfmodule import OUTPUTS, inputs
 from tests.conftest import REPO, healstack_here
-from tests.reuse.helpers import terraform_validates
+from tests.reuse.helpers import terraform, terraform_validates
 
 EXAMPLE = REPO / "examples" / "platform-terraform"
 WEB = EXAMPLE / "playbooks" / "web-instance-recovery.yaml"
@@ -251,22 +251,6 @@ def consumer(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLE, work, ignore=shutil.ignore_patterns("module", ".terraform*"))
     build_here(work / "module", work / "playbooks" / "web-instance-recovery.yaml", cwd=work)
     return work
-
-
-def terraform(
-    work: Path, env: dict[str, str], *args: str, ok: bool = True
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        ["terraform", *args, "-no-color"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if ok:
-        assert result.returncode == 0, f"terraform {args[0]}\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 @pytest.mark.slow
