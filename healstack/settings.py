@@ -62,18 +62,18 @@ def settings_from_options(
     a bad value's error names where it came from (``--stage`` or ``HEALSTACK_STAGE``).
     ``tags``: the ``--tag KEY=VALUE`` options; without any, ``$HEALSTACK_TAGS``."""
     values: dict[str, str | None] = {}
-    labels: dict[str, str] = {}
+    labels: dict[str, str] = {}  # how each value was given: its --option or its variable
     for name, variable in SETTINGS_ENV.items():
-        option = options.get(name)
-        if option is not None:
-            values[name], labels[name] = option, "--" + name.replace("_", "-")
-        elif environ.get(variable):
-            values[name], labels[name] = environ[variable], variable
-        else:
-            values[name], labels[name] = SETTINGS_DEFAULTS[name], "--" + name.replace("_", "-")
+        labels[name] = "--" + name.replace("_", "-")
+        values[name] = options.get(name)
+        if values[name] is None:
+            if environ.get(variable):
+                values[name], labels[name] = environ[variable], variable
+            else:
+                values[name] = SETTINGS_DEFAULTS[name]
     prefix, stage, region = values["prefix"], values["stage"], values["region"]
     assert prefix is not None and region is not None  # defaults are set
-    settings = settings_from_args(prefix, stage, region, values["aws_endpoint"], labels=labels)
+    settings = _checked_settings(prefix, stage, region, values["aws_endpoint"], labels)
     if tags:
         parsed = parse_tags(tags, "--tag")
     else:
@@ -97,16 +97,14 @@ def parse_tags(pairs: Sequence[str], label: str) -> dict[str, str]:
     return dict(sorted(tags.items()))
 
 
-def settings_from_args(
+def _checked_settings(
     prefix: str,
     stage: str | None,
     region: str,
-    aws_endpoint: str | None = None,
-    *,
-    labels: Mapping[str, str] | None = None,
+    aws_endpoint: str | None,
+    label: Mapping[str, str],
 ) -> DeploymentSettings:
-    """``labels``: how each setting was given (default: its ``--option``), for the errors."""
-    label = {name: "--" + name.replace("_", "-") for name in SETTINGS_ENV} | dict(labels or {})
+    """``label``: how each setting was given, for the errors."""
     if not _WORD.match(prefix):
         raise UsageError(
             f'{label["prefix"]} "{prefix}" is not a name prefix '
