@@ -10,6 +10,19 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Undo:
+    """``action`` may only undo what ``undoes`` did in the same execution (``start`` restarts
+    only an instance this recovery stopped). ``undoes`` reports in its result field
+    ``evidence`` whether it acted (or, in a dry run, would have); the undoing action gets
+    that as its boolean param ``param``."""
+
+    action: str
+    undoes: str
+    evidence: str
+    param: str
+
+
+@dataclass(frozen=True)
 class TargetKind:
     name: str
     description: str
@@ -19,6 +32,8 @@ class TargetKind:
     states: tuple[str, ...]
     #: actions that change the resource and so are subject to dry-run and approval.
     destructive: tuple[str, ...]
+    #: actions that may only undo what this same execution did
+    undoes: tuple[Undo, ...] = ()
 
 
 TARGET_KINDS: dict[str, TargetKind] = {
@@ -31,6 +46,7 @@ TARGET_KINDS: dict[str, TargetKind] = {
             actions=("reboot", "stop", "start"),
             states=("pending", "running", "stopping", "stopped", "shutting-down", "terminated"),
             destructive=("reboot", "stop", "start"),
+            undoes=(Undo("start", "stop", evidence="stopped_here", param="own_stop"),),
         ),
         TargetKind(
             name="ecs_service",
@@ -63,3 +79,6 @@ TARGET_KINDS: dict[str, TargetKind] = {
 
 #: the outcomes a workflow reports; notifications and metrics use these words.
 OUTCOMES = ("recovered", "already_healthy", "gave_up", "failed")
+#: why a recovery did not act on a resource it checked (a check's ``skip`` code); each ends
+#: in the ``skipped`` outcome, told, and never in an action
+SKIP_REASONS = ("not_in_scope", "stopped_on_purpose", "changing")

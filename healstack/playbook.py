@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from healstack.catalog import TARGET_KINDS
+from healstack.catalog import TARGET_KINDS, Undo
 from healstack.durations import format_duration, parse_duration
 
 Seconds = Annotated[int, BeforeValidator(parse_duration)]
@@ -35,10 +35,47 @@ MAX_STEPS = 25
 MAX_WAIT_SECONDS = 24 * 3600
 MIN_TIMEOUT_SECONDS = 60
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600
+#: an event older than this (from its own ``time``) is refused: a delivery retried for an
+#: hour must not act on the world as it was an hour ago
+DEFAULT_MAX_EVENT_AGE_SECONDS = 600
+#: events whose source starts with this come from the cloud's own services, which nobody
+#: else can put on the default bus
+CLOUD_SOURCE_PREFIX = "aws."
+BUS_NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
+#: the explicit word for "every resource of the kind in the account", instead of a tag
+WHOLE_ACCOUNT = "whole-account"
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Bus(_Strict):
+    """A dedicated event bus for events of the platform's own (non-``aws.``) sources: healstack
+    creates it, and only the named publishers may put events on it."""
+
+    name: str
+    #: the principals (the provider's ids, e.g. IAM role ARNs) that may put events on the bus
+    publishers: list[str] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _bus_name(cls, value: str) -> str:
+        if not BUS_NAME_PATTERN.match(value) or value == "default":
+            raise ValueError(
+                f'"{value}" is not a bus name (use letters, digits, ., _ or -, not "default")'
+            )
+        return value
+
+    @field_validator("publishers")
+    @classmethod
+    def _publishers(cls, value: list[str]) -> list[str]:
+        for principal in value:
+            if not principal or "*" in principal:
+                raise ValueError(
+                    f'"{principal}" is not one principal (name each publisher; no wildcards)'
+                )
+        return value
 
 
 class Trigger(_Strict):
@@ -48,11 +85,36 @@ class Trigger(_Strict):
     detail_type: list[str] | None = Field(default=None, min_length=1)
     detail: dict[str, Any] | None = None
     resources: list[str] | None = Field(default=None, min_length=1)
+    #: events older than this are refused before any step (delivery retries, replays)
+    max_event_age: Seconds = DEFAULT_MAX_EVENT_AGE_SECONDS
+    #: where events of a non-``aws.`` source come from (required for such a source)
+    bus: Bus | None = None
 
     @field_validator("source", "detail_type", "resources", mode="before")
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("max_event_age")
+    @classmethod
+    def _age_range(cls, value: int) -> int:
+        if not 60 <= value <= 3600:
+            raise ValueError(f"{format_duration(value)} is out of range (use 1m to 1h)")
+        return value
+
+    @model_validator(mode="after")
+    def _sources_need_a_bus(self) -> Trigger:
+        if self.bus is not None:
+            return self
+        for index, source in enumerate(self.source):
+            if not source.startswith(CLOUD_SOURCE_PREFIX):
+                raise _FieldError(
+                    ("source", index),
+                    f'"{source}" is not a cloud service source, so anyone allowed to put events '
+                    "on the default bus could start recoveries (name a dedicated bus: "
+                    "trigger.bus: {name: ..., publishers: [...]}, or use an aws. source)",
+                )
+        return self
 
     def event_pattern(self) -> dict[str, Any]:
         pattern: dict[str, Any] = {"source": list(self.source)}
@@ -70,8 +132,12 @@ class Target(_Strict):
 
     kind: str
     id_path: str | None = None
-    #: mutating permissions are limited to resources carrying this tag (key -> value).
+    #: only resources carrying this tag (key -> value) are recovered: the handlers check it
+    #: before acting and the mutating permissions carry it as a condition.
     require_tag: dict[str, str] | None = None
+    #: ``whole-account``: every resource of the kind may be recovered (no tag); a playbook
+    #: that changes resources must choose this or ``require_tag`` explicitly.
+    scope: Literal["whole-account"] | None = None
 
     @field_validator("kind")
     @classmethod
@@ -285,6 +351,8 @@ class Playbook(_Strict):
                     f'"{step.on_attempts}" never runs with attempts.max {self.attempts.max} '
                     f"(use a range within 1-{self.attempts.max})",
                 )
+        _check_undo_rules(self.steps, kind.undoes, self.attempts.max)
+        _check_scope(self, kind.destructive)
         final = self.steps[-1]
         if final.kind != "check" or final.on_attempts is not None:
             raise _FieldError(
@@ -361,3 +429,44 @@ def _check_step(
         )
     if step.params and step.kind in ("wait", "wait_until"):
         raise _FieldError(("steps", index, "params"), "waits take no params (remove params)")
+
+
+def _check_undo_rules(steps: list[Step], undoes: tuple[Undo, ...], max_attempts: int) -> None:
+    """An undoing action (``start``) needs the action it undoes (``stop``) earlier in every
+    attempt it runs on: it acts only on what this same execution did."""
+    undone_by = {u.action: u.undoes for u in undoes}
+    for index, step in enumerate(steps):
+        undone = undone_by.get(step.action or "")
+        if undone is None:
+            continue
+        first, last = step.attempt_range(max_attempts)
+        covered = any(
+            earlier.action == undone
+            and earlier.attempt_range(max_attempts)[0] <= first
+            and earlier.attempt_range(max_attempts)[1] >= last
+            for earlier in steps[:index]
+        )
+        if not covered:
+            raise _FieldError(
+                ("steps", index, "action"),
+                f'"{step.action}" only undoes a {undone} made by the same attempt (put '
+                f"`- action: {undone}` before it, on the same attempts)",
+            )
+
+
+def _check_scope(playbook: Playbook, destructive: tuple[str, ...]) -> None:
+    """A playbook that changes resources names its scope: a tag, or the whole account."""
+    target = playbook.target
+    if target.require_tag is not None and target.scope is not None:
+        raise _FieldError(
+            ("target", "scope"),
+            f"{target.scope} contradicts require_tag (keep one of them)",
+        )
+    acting = [s.action for s in playbook.steps if s.action in destructive]
+    if acting and target.require_tag is None and target.scope is None:
+        raise _FieldError(
+            ("target", "require_tag"),
+            f"this playbook changes resources ({', '.join(dict.fromkeys(a for a in acting if a))}) "
+            "but names no scope (set require_tag: {healstack: enabled} to act only on tagged "
+            f"resources, or scope: {WHOLE_ACCOUNT} to act on all of them)",
+        )

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from healstack.catalog import TARGET_KINDS
+from healstack.catalog import TARGET_KINDS, Undo
 from healstack.durations import format_duration
 from healstack.playbook import Playbook, Step
 from healstack.providers.interfaces import FunctionSpec
@@ -31,6 +31,7 @@ from healstack.providers.workflow import (
     ErrorCategory,
     Fail,
     Increment,
+    IsText,
     IsTrue,
     NumberBelow,
     NumberBetween,
@@ -40,6 +41,7 @@ from healstack.providers.workflow import (
     Rule,
     State,
     StoreWrite,
+    Succeed,
     Task,
     Template,
     Value,
@@ -61,7 +63,14 @@ GAVE_UP = "GaveUp"
 FAILED = "RecoveryFailed"
 UNRESOLVED = "EventNotResolved"
 TAKE_LOCK = "TakeLock"
-COUNT_RECOVERY = "CountRecovery"
+#: prefix of the state before each action that takes the action's place in the budget
+BUDGET_PREFIX = "BudgetFor"
+NOTIFY_SKIPPED = "NotifySkipped"
+SKIPPED = "RecoverySkipped"
+NOTIFY_REFUSED = "NotifyRefusedEvent"
+REFUSED = "EventRefused"
+RELEASE_AFTER_NOTIFY_FAILED = "ReleaseLockAfterNotifyFailed"
+NOTIFICATION_FAILED = "NotificationFailed"
 RECORD_ATTEMPT = "RecordFailedAttempt"
 NOTIFY_BUSY = "NotifyAlreadyRecovering"
 NOTIFY_LIMIT = "NotifyRecoveryLimit"
@@ -73,7 +82,12 @@ REJECTED = "ApprovalRejected"
 RESERVED_STATE_NAMES = frozenset(
     {
         TAKE_LOCK,
-        COUNT_RECOVERY,
+        NOTIFY_SKIPPED,
+        SKIPPED,
+        NOTIFY_REFUSED,
+        REFUSED,
+        RELEASE_AFTER_NOTIFY_FAILED,
+        NOTIFICATION_FAILED,
         RECORD_ATTEMPT,
         NOTIFY_BUSY,
         NOTIFY_LIMIT,
@@ -112,6 +126,8 @@ LOCK_MARGIN_SECONDS = 60
 CTX = "ctx"
 LAST = "last"
 ERROR = "error"
+#: where a failed notification's own error goes (the error it was telling stays in ERROR)
+NOTIFY_ERROR = "notify_error"
 RESOURCE_ID = Ref((CTX, "resource_id"))
 ATTEMPT = Ref((CTX, "attempt"))
 STARTED_AT = Ref((CTX, "started_at"))
@@ -145,6 +161,8 @@ THROTTLED_RETRY = RetryPolicy(
 #: what every function call retries
 CALL_RETRY = (TRANSIENT_RETRY, THROTTLED_RETRY)
 TASK_TIMEOUT_SECONDS = 30
+#: a check's result field: null, or why the resource is not a recovery case (SKIP_REASONS)
+SKIP = "skip"
 STORE_RETRY = RetryPolicy(
     errors=(ErrorCategory.STORE_TRANSIENT,),
     interval_seconds=1,
@@ -251,7 +269,25 @@ def _function_spec(playbook: Playbook, key: str) -> FunctionSpec:
             uses_notifier=True,
         )
     operation = key.removeprefix("check-").replace("-", "_")
-    return FunctionSpec(key, "step", kind, operation, f"{key}: {TARGET_KINDS[kind].description}")
+    return FunctionSpec(
+        key,
+        "step",
+        kind,
+        operation,
+        f"{key}: {TARGET_KINDS[kind].description}",
+        config=scope_config(playbook),
+    )
+
+
+def scope_config(playbook: Playbook) -> dict[str, str]:
+    """What a step function reads to refuse resources outside the playbook's scope: the
+    required tag as ``key=value`` (the handlers check it before acting, beside the cloud's
+    own permission condition)."""
+    tag = playbook.target.require_tag
+    if not tag:
+        return {}
+    ((key, value),) = tag.items()
+    return {"require_tag": f"{key}={value}"}
 
 
 def _fuse_choices(states: list[State]) -> list[State]:
@@ -269,6 +305,13 @@ def _fuse_choices(states: list[State]) -> list[State]:
             state = Choice(state.name, state.rules + inner.rules, inner.default, state.comment)
         fused.append(state)
     return fused
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}{n}", n + 1
+    return name
 
 
 def _reachable(states: list[State], start: str) -> tuple[State, ...]:
@@ -293,17 +336,29 @@ class _Compiler:
             (i for i, s in enumerate(playbook.steps) if s.kind == "action"), len(playbook.steps)
         )
         approve = set(playbook.approval.before) if playbook.approval else set()
-        #: the state a transition *into* step i goes to (its approval, when it needs one)
+        kind = TARGET_KINDS[playbook.target.kind]
+        #: undone action -> its undo rule, for the actions this playbook runs
+        used = {s.action for s in playbook.steps if s.action}
+        self.undos: dict[str, Undo] = {u.undoes: u for u in kind.undoes if u.undoes in used}
+        self.undoing: dict[str, Undo] = {u.action: u for u in kind.undoes if u.undoes in used}
+        taken = set(self.names) | RESERVED_STATE_NAMES
+        #: action step i -> the state that takes its place in the anti-flap budget first
+        self.budgets: dict[int, str] = {}
+        for index, (name, step) in enumerate(zip(self.names, playbook.steps, strict=True)):
+            if step.kind == "action":
+                self.budgets[index] = _unique(f"{BUDGET_PREFIX}{name}", taken)
+                taken.add(self.budgets[index])
+        #: the state a transition *into* step i goes to (its approval, then its budget)
         self.entries = [
-            f"Approve{name}" if step.action in approve else name
-            for name, step in zip(self.names, playbook.steps, strict=True)
+            f"Approve{name}" if step.action in approve else self.budgets.get(index, name)
+            for index, (name, step) in enumerate(zip(self.names, playbook.steps, strict=True))
         ]
 
     def workflow(self) -> Workflow:
         groups = self._groups()
         entry = self._entry_of_group(groups, 0)
         self.states.append(self._resolve(TAKE_LOCK))
-        self.states.extend(self._guards(entry))
+        self.states.append(self._lock(entry))
         for g, (start, end, rng) in enumerate(groups):
             after = self._entry_of_group(groups, g + 1)
             if rng is not None:
@@ -385,20 +440,32 @@ class _Compiler:
                 "state": Context.STATE_NAME,
                 "dry_run": self.p.dry_run,
                 "window_seconds": self.p.guard.window,
+                "max_event_age_seconds": self.p.trigger.max_event_age,
             },
             result={
                 "resource_id": ResultRef(("resource_id",)),
                 "attempt": 1,
                 "started_at": ResultRef(("now",)),
                 "window": ResultRef(("window",)),
+                **self._no_undo_evidence(),
             },
             result_at=CTX,
             next=entry,
             timeout_seconds=TASK_TIMEOUT_SECONDS,
             retry=CALL_RETRY,
-            catch=(Catch((ErrorCategory.ANY,), NOTIFY_BAD_EVENT, ERROR),),
-            comment="find the resource id in the event; never act on a guess",
+            catch=(
+                Catch((ErrorCategory.REFUSED,), NOTIFY_REFUSED, ERROR),
+                Catch((ErrorCategory.ANY,), NOTIFY_BAD_EVENT, ERROR),
+            ),
+            comment=(
+                "find the resource id in the event; never act on a guess, on another "
+                "account's or region's resource, or on a stale event"
+            ),
         )
+
+    def _no_undo_evidence(self) -> dict[str, Value]:
+        """``ctx.own_<action>``: has this attempt's own <action> acted? (starts false)"""
+        return {f"own_{undone}": {"done": False} for undone in sorted(self.undos)}
 
     def _step_payload(self, params: Mapping[str, Value]) -> dict[str, Value]:
         return {
@@ -427,17 +494,28 @@ class _Compiler:
             )
             retry = (poll, *CALL_RETRY)
             catch = (Catch((ErrorCategory.NOT_READY,), self._after_unhealthy(), ERROR), *catch)
-        keeps_result = step.kind != "action"
+        result: dict[str, Value] | None = None
+        result_at: str | None = None
+        if step.kind != "action":
+            result = {
+                "healthy": ResultRef(("healthy",)),
+                "state": ResultRef(("state",)),
+                SKIP: ResultRef((SKIP,)),
+            }
+            result_at = LAST
+        elif step.action in self.undos:
+            undo = self.undos[step.action]
+            result = {"done": ResultRef((undo.evidence,))}
+            result_at = f"{CTX}.own_{step.action}"
+        if step.action in self.undoing:
+            undo = self.undoing[step.action]
+            params[undo.param] = Ref((CTX, f"own_{undo.undoes}", "done"))
         return Task(
             name=name,
             function=function_key(step),
             payload=self._step_payload(params),
-            result=(
-                {"healthy": ResultRef(("healthy",)), "state": ResultRef(("state",))}
-                if keeps_result
-                else None
-            ),
-            result_at=LAST if keeps_result else None,
+            result=result,
+            result_at=result_at,
             next=nxt,
             timeout_seconds=TASK_TIMEOUT_SECONDS,
             retry=retry,
@@ -469,17 +547,23 @@ class _Compiler:
             )
             return
         if step.action is not None:
-            if self.entries[index] != name:
-                self.states.append(self._approval(self.entries[index], step, name))
+            budget = self.budgets[index]
+            if self.entries[index] != budget:
+                self.states.append(self._approval(self.entries[index], step, budget))
+            self.states.append(self._budget(budget, name))
             self.states.append(self._task(name, step, nxt, comment=f"{step.action} the target"))
             return
         verdict = f"{name}Healthy"
         self.states.append(self._task(name, step, verdict, comment="is the target healthy?"))
-        healthy = NOTIFY_ALREADY_HEALTHY if index < self.first_action else NOTIFY_RECOVERED
+        before_acting = index < self.first_action
+        healthy = NOTIFY_ALREADY_HEALTHY if before_acting else NOTIFY_RECOVERED
         unhealthy = self._after_unhealthy() if last else nxt
-        self.states.append(
-            Choice(verdict, (Rule(IsTrue(Ref((LAST, "healthy"))), healthy),), default=unhealthy)
-        )
+        rules = [Rule(IsTrue(Ref((LAST, "healthy"))), healthy)]
+        if before_acting:
+            # not a recovery case (out of scope, stopped on purpose, changed by someone
+            # else): told, and no action ever follows
+            rules.insert(0, Rule(IsText(Ref((LAST, SKIP))), NOTIFY_SKIPPED))
+        self.states.append(Choice(verdict, tuple(rules), default=unhealthy))
 
     def _after_unhealthy(self) -> str:
         return RECORD_ATTEMPT
@@ -506,42 +590,45 @@ class _Compiler:
             callback=True,
         )
 
-    def _guards(self, entry: str) -> list[State]:
-        """One recovery per resource at a time; at most N recoveries per resource per window."""
+    def _lock(self, entry: str) -> StoreWrite:
+        """One recovery per resource at a time."""
+        return StoreWrite(
+            name=TAKE_LOCK,
+            kind="lock",
+            key=Template("lock#{}", (RESOURCE_ID,)),
+            sort="lock",
+            fields={"execution": Context.EXECUTION_ID},
+            now=STARTED_AT,
+            expires_at=Increment(STARTED_AT, self.p.timeout + LOCK_MARGIN_SECONDS),
+            next=entry,
+            refused=NOTIFY_BUSY,
+            retry=(STORE_RETRY,),
+            catch=(Catch((ErrorCategory.ANY,), NOTIFY_FAILED, ERROR),),
+            comment="one recovery per resource at a time (expires with the workflow)",
+        )
+
+    def _budget(self, name: str, action_state: str) -> StoreWrite:
+        """Anti-flap: at most N recoveries per resource per window, counted right before an
+        action runs (an event for a healthy or skipped resource uses none of the budget).
+        Counting is idempotent per execution, so every action of one recovery counts once."""
         guard = self.p.guard
-        catch = (Catch((ErrorCategory.ANY,), NOTIFY_FAILED, ERROR),)
-        return [
-            StoreWrite(
-                name=TAKE_LOCK,
-                kind="lock",
-                key=Template("lock#{}", (RESOURCE_ID,)),
-                sort="lock",
-                fields={"execution": Context.EXECUTION_ID},
-                now=STARTED_AT,
-                expires_at=Increment(STARTED_AT, self.p.timeout + LOCK_MARGIN_SECONDS),
-                next=COUNT_RECOVERY,
-                refused=NOTIFY_BUSY,
-                retry=(STORE_RETRY,),
-                catch=catch,
-                comment="one recovery per resource at a time (expires with the workflow)",
+        return StoreWrite(
+            name=name,
+            kind="count",
+            key=Template("limit#{}", (RESOURCE_ID,)),
+            sort=Template("window-{}", (WINDOW,)),
+            member=Context.EXECUTION_ID,
+            limit=guard.max_recoveries,
+            expires_at=Increment(STARTED_AT, guard.window),
+            next=action_state,
+            refused=NOTIFY_LIMIT,
+            retry=(STORE_RETRY,),
+            catch=(Catch((ErrorCategory.ANY,), NOTIFY_FAILED, ERROR),),
+            comment=(
+                f"anti-flap: at most {guard.max_recoveries} recoveries per resource "
+                f"per {format_duration(guard.window)} (this one counts once)"
             ),
-            StoreWrite(
-                name=COUNT_RECOVERY,
-                kind="count",
-                key=Template("limit#{}", (RESOURCE_ID,)),
-                sort=Template("window-{}", (WINDOW,)),
-                limit=guard.max_recoveries,
-                expires_at=Increment(STARTED_AT, guard.window),
-                next=entry,
-                refused=NOTIFY_LIMIT,
-                retry=(STORE_RETRY,),
-                catch=catch,
-                comment=(
-                    f"anti-flap: at most {guard.max_recoveries} recoveries per resource "
-                    f"per {format_duration(guard.window)}"
-                ),
-            ),
-        ]
+        )
 
     def _record_attempt(self) -> StoreWrite:
         return StoreWrite(
@@ -563,7 +650,16 @@ class _Compiler:
             comment="audit: this attempt did not recover the target",
         )
 
-    def _notify(self, name: str, outcome: str, nxt: str | None, with_error: bool) -> Task:
+    def _notify(
+        self,
+        name: str,
+        outcome: str,
+        nxt: str | None,
+        with_error: bool,
+        *,
+        holds_lock: bool = True,
+        reason: Ref | None = None,
+    ) -> Task:
         payload: dict[str, Value] = {
             "playbook": self.p.name,
             "execution_id": Context.EXECUTION_ID,
@@ -571,12 +667,20 @@ class _Compiler:
             "outcome": outcome,
             "dry_run": self.p.dry_run,
         }
-        if name != NOTIFY_BAD_EVENT:
+        resolved = name not in (NOTIFY_BAD_EVENT, NOTIFY_REFUSED)
+        if resolved:
             payload["resource_id"] = RESOURCE_ID
             payload["attempt"] = ATTEMPT
             payload["started_at"] = STARTED_AT
         if with_error:
             payload["error"] = Ref((ERROR,))
+        if reason is not None:
+            payload["reason"] = reason
+        # telling can fail too: then the lock is still released and the execution ends in a
+        # state of its own, which the monitoring alarms on
+        after_failure = (
+            RELEASE_AFTER_NOTIFY_FAILED if resolved and holds_lock else NOTIFICATION_FAILED
+        )
         return Task(
             name=name,
             function=NOTIFY_FUNCTION,
@@ -584,7 +688,22 @@ class _Compiler:
             next=nxt,
             timeout_seconds=TASK_TIMEOUT_SECONDS,
             retry=CALL_RETRY,
+            catch=(Catch((ErrorCategory.ANY,), after_failure, NOTIFY_ERROR),),
             comment=f"tell people: {outcome}",
+        )
+
+    def _release_after_failed_notify(self) -> StoreWrite:
+        return StoreWrite(
+            name=RELEASE_AFTER_NOTIFY_FAILED,
+            kind="release",
+            key=Template("lock#{}", (RESOURCE_ID,)),
+            sort="lock",
+            member=Context.EXECUTION_ID,
+            next=NOTIFICATION_FAILED,
+            refused=NOTIFICATION_FAILED,
+            retry=(STORE_RETRY,),
+            catch=(Catch((ErrorCategory.ANY,), NOTIFICATION_FAILED, NOTIFY_ERROR),),
+            comment="the notification failed: still release this execution's lock",
         )
 
     def _tail(self, entry: str) -> None:
@@ -615,6 +734,7 @@ class _Compiler:
                         "attempt": Increment(ATTEMPT),
                         "started_at": STARTED_AT,
                         "window": WINDOW,
+                        **self._no_undo_evidence(),
                     },
                     next=entry,
                     comment="count the attempt",
@@ -632,7 +752,23 @@ class _Compiler:
         self.states.append(
             Fail(FAILED, "RecoveryStepFailed", "a step failed; see the notification")
         )
-        self.states.append(self._notify(NOTIFY_BUSY, "already_recovering", None, with_error=False))
+        self.states.append(
+            self._notify(
+                NOTIFY_SKIPPED,
+                "skipped",
+                SKIPPED,
+                with_error=False,
+                reason=Ref((LAST, SKIP)),
+            )
+        )
+        self.states.append(
+            Succeed(SKIPPED, comment="not a recovery case: nothing was changed, and it was told")
+        )
+        self.states.append(
+            self._notify(
+                NOTIFY_BUSY, "already_recovering", None, with_error=False, holds_lock=False
+            )
+        )
         self.states.append(
             self._notify(NOTIFY_LIMIT, "recovery_limit_reached", LIMIT_REACHED, with_error=False)
         )
@@ -655,6 +791,22 @@ class _Compiler:
         self.states.append(self._notify(NOTIFY_BAD_EVENT, "failed", UNRESOLVED, with_error=True))
         self.states.append(
             Fail(UNRESOLVED, "EventNotResolved", "the event did not name a usable target")
+        )
+        self.states.append(self._notify(NOTIFY_REFUSED, "refused", REFUSED, with_error=True))
+        self.states.append(
+            Fail(
+                REFUSED,
+                "EventRefused",
+                "the event came from another account or region, or was too old: not acted on",
+            )
+        )
+        self.states.append(self._release_after_failed_notify())
+        self.states.append(
+            Fail(
+                NOTIFICATION_FAILED,
+                "NotificationFailed",
+                "the outcome could not be told; the lock was released",
+            )
         )
 
 

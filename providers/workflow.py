@@ -77,6 +77,8 @@ class ErrorCategory(Enum):
     TIMEOUT = "timeout"
     #: a person rejected an approval request
     REJECTED = "rejected"
+    #: the triggering event was refused on purpose (another account or region, too old)
+    REFUSED = "refused"
     #: anything at all
     ANY = "any"
 
@@ -151,29 +153,42 @@ class StoreWrite:
     """A conditional write to the workflow's store (lock, counter, audit record).
 
     ``kind``: ``lock`` puts an item unless one for ``key`` exists that has not expired
-    (``now`` < its ``expires_at``); ``count`` adds one to the item's counter unless it has
-    reached ``limit``; ``record`` puts an item unconditionally. A refused condition moves to
-    ``refused``. Every value is written as text except ``expires_at`` (a number, the
-    store's expiry attribute).
+    (``now`` < its ``expires_at``); ``count`` adds ``member`` (the execution) to the item's
+    set unless the set already holds ``limit`` others: idempotent, so counting before
+    every action counts one execution once; ``record`` puts an item unconditionally;
+    ``release`` deletes the item if its ``execution`` field is ``member`` (a lock this
+    execution holds; someone else's lock, or none, is left alone and goes on to ``next``).
+    A refused condition moves to ``refused``. Every value is written as text except
+    ``expires_at`` (a number, the store's expiry attribute).
     """
 
     name: str
     kind: str
     key: Value
     sort: Value
-    expires_at: Value
     next: str
+    expires_at: Value = None
     fields: Mapping[str, Value] = field(default_factory=dict)
     now: Value = None
+    member: Value = None
     limit: int | None = None
     refused: str | None = None
     retry: tuple[RetryPolicy, ...] = ()
     catch: tuple[Catch, ...] = ()
     comment: str = ""
+    #: a store write is one small request; anything slower is a fault
+    timeout_seconds: int = 10
 
 
 @dataclass(frozen=True)
 class IsTrue:
+    ref: Ref
+
+
+@dataclass(frozen=True)
+class IsText:
+    """``ref`` holds text (a field that is null when there is nothing to say)."""
+
     ref: Ref
 
 
@@ -198,7 +213,7 @@ class NumberBetween:
     high: int
 
 
-Condition: TypeAlias = IsTrue | TextEquals | NumberBelow | NumberBetween
+Condition: TypeAlias = IsTrue | IsText | TextEquals | NumberBelow | NumberBetween
 
 
 @dataclass(frozen=True)

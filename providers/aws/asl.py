@@ -19,6 +19,7 @@ from healstack.providers.workflow import (
     ErrorCategory,
     Fail,
     Increment,
+    IsText,
     IsTrue,
     NumberBelow,
     NumberBetween,
@@ -38,7 +39,7 @@ from healstack.providers.workflow import (
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 LAMBDA_CALLBACK = "arn:aws:states:::lambda:invoke.waitForTaskToken"
-DYNAMODB = {"lock": "putItem", "record": "putItem", "count": "updateItem"}
+DYNAMODB = {"lock": "putItem", "record": "putItem", "count": "updateItem", "release": "deleteItem"}
 
 #: neutral error categories -> the error names Step Functions reports
 ERROR_NAMES: dict[ErrorCategory, tuple[str, ...]] = {
@@ -46,11 +47,12 @@ ERROR_NAMES: dict[ErrorCategory, tuple[str, ...]] = {
         "Lambda.ServiceException",
         "Lambda.AWSLambdaException",
         "Lambda.SdkClientException",
-        "Lambda.TooManyRequestsException",
     ),
     # the handlers' own exception class names (lambda_src/healstack_lambda/errors.py)
     ErrorCategory.STEP_TRANSIENT: ("TransientError",),
-    ErrorCategory.THROTTLED: ("Throttled",),
+    # a throttled invoke (a storm used up the functions' reserved concurrency) rides out
+    # the storm like a throttled cloud API call, instead of ending a real event unresolved
+    ErrorCategory.THROTTLED: ("Throttled", "Lambda.TooManyRequestsException"),
     ErrorCategory.NOT_READY: ("StateNotReached",),
     ErrorCategory.CONDITION_FAILED: ("DynamoDB.ConditionalCheckFailedException",),
     ErrorCategory.STORE_TRANSIENT: (
@@ -62,6 +64,8 @@ ERROR_NAMES: dict[ErrorCategory, tuple[str, ...]] = {
     ErrorCategory.TIMEOUT: ("States.Timeout",),
     # the error an approver sends with SendTaskFailure to reject
     ErrorCategory.REJECTED: ("ApprovalRejected",),
+    # the handlers' EventRefused (lambda_src/healstack_lambda/errors.py)
+    ErrorCategory.REFUSED: ("EventRefused",),
     ErrorCategory.ANY: ("States.ALL",),
 }
 
@@ -76,7 +80,10 @@ _CONTEXT = {
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 EXPIRY_ATTRIBUTE = "expires_at"
-COUNTER_ATTRIBUTE = "recoveries"
+#: the set of executions counted against a resource's anti-flap budget in one window
+COUNTER_ATTRIBUTE = "executions"
+#: the attribute naming the execution that holds a lock
+HOLDER_ATTRIBUTE = "execution"
 
 
 def render(
@@ -200,19 +207,26 @@ def _store_write(write: StoreWrite, store_name: str | None) -> dict[str, Any]:
     key = {PARTITION_KEY: _text_attribute(write.key), SORT_KEY: _text_attribute(write.sort)}
     params: dict[str, Any] = {"TableName": store_name}
     if write.kind == "count":
-        assert write.limit is not None
+        assert write.limit is not None and write.member is not None
         params["Key"] = key
         params["UpdateExpression"] = (
-            f"ADD {COUNTER_ATTRIBUTE} :one SET {EXPIRY_ATTRIBUTE} = if_not_exists({EXPIRY_ATTRIBUTE}, :expires)"
+            f"ADD {COUNTER_ATTRIBUTE} :me SET {EXPIRY_ATTRIBUTE} = if_not_exists({EXPIRY_ATTRIBUTE}, :expires)"
         )
         params["ConditionExpression"] = (
-            f"attribute_not_exists({COUNTER_ATTRIBUTE}) OR {COUNTER_ATTRIBUTE} < :limit"
+            f"attribute_not_exists({COUNTER_ATTRIBUTE}) OR size({COUNTER_ATTRIBUTE}) < :limit "
+            f"OR contains({COUNTER_ATTRIBUTE}, :member)"
         )
         params["ExpressionAttributeValues"] = {
-            ":one": {"N": "1"},
+            ":me": {"SS.$": f"States.Array({_expression(_dynamic(write.member))})"},
+            ":member": _text_attribute(write.member),
             ":limit": {"N": str(write.limit)},
             ":expires": _number_attribute(write.expires_at),
         }
+    elif write.kind == "release":
+        assert write.member is not None
+        params["Key"] = key
+        params["ConditionExpression"] = f"{HOLDER_ATTRIBUTE} = :me"
+        params["ExpressionAttributeValues"] = {":me": _text_attribute(write.member)}
     else:
         item = dict(key)
         item.update({name: _text_attribute(v) for name, v in write.fields.items()})
@@ -229,11 +243,14 @@ def _store_write(write: StoreWrite, store_name: str | None) -> dict[str, Any]:
     out["Resource"] = f"arn:aws:states:::dynamodb:{DYNAMODB[write.kind]}"
     out["Parameters"] = params
     out["ResultPath"] = None
+    out["TimeoutSeconds"] = write.timeout_seconds
     if write.retry:
         out["Retry"] = [_retry(r) for r in write.retry]
     catches = []
     if write.refused:
-        catches.append(_catch(Catch((ErrorCategory.CONDITION_FAILED,), write.refused, "error")))
+        # a release refused (the lock is someone else's, or gone) keeps the error it follows
+        refusal = "refusal" if write.kind == "release" else "error"
+        catches.append(_catch(Catch((ErrorCategory.CONDITION_FAILED,), write.refused, refusal)))
     catches.extend(_catch(c) for c in write.catch)
     if catches:
         out["Catch"] = catches
@@ -241,9 +258,16 @@ def _store_write(write: StoreWrite, store_name: str | None) -> dict[str, Any]:
     return out
 
 
+def _dynamic(value: Value) -> Ref | Context | Increment | Template:
+    assert isinstance(value, Ref | Context | Increment | Template), value
+    return value
+
+
 def _condition(condition: Condition) -> dict[str, Any]:
     if isinstance(condition, IsTrue):
         return {"Variable": _path(condition.ref), "BooleanEquals": True}
+    if isinstance(condition, IsText):
+        return {"Variable": _path(condition.ref), "IsString": True}
     if isinstance(condition, TextEquals):
         return {"Variable": _path(condition.ref), "StringEquals": condition.value}
     if isinstance(condition, NumberBelow):

@@ -81,13 +81,18 @@ def test_default_playbook_shape() -> None:
 def test_attempt_gates_fuse_into_the_verdict_choice() -> None:
     states = asl_of("ec2-status-check-recovery.yaml")["States"]
     before = states["CheckBeforeActionHealthy"]
-    assert [c["Next"] for c in before["Choices"]] == ["NotifyAlreadyHealthy", "Reboot", "Stop"]
-    assert before["Choices"][1] == {
+    assert [c["Next"] for c in before["Choices"]] == [
+        "NotifySkipped",
+        "NotifyAlreadyHealthy",
+        "BudgetForReboot",
+        "BudgetForStop",
+    ]
+    assert before["Choices"][2] == {
         "Variable": "$.ctx.attempt",
         "NumericEquals": 1,
-        "Next": "Reboot",
+        "Next": "BudgetForReboot",
     }
-    assert before["Choices"][2]["And"] == [
+    assert before["Choices"][3]["And"] == [
         {"Variable": "$.ctx.attempt", "NumericGreaterThanEquals": 2},
         {"Variable": "$.ctx.attempt", "NumericLessThanEquals": 3},
     ]
@@ -105,11 +110,7 @@ def test_every_task_retries_transient_errors_with_backoff_and_jitter() -> None:
         transient = [r for r in task["Retry"] if "Lambda.ServiceException" in r["ErrorEquals"]]
         assert transient, name
         retry = transient[0]
-        assert {
-            "Lambda.TooManyRequestsException",
-            "Lambda.SdkClientException",
-            "TransientError",
-        } <= set(retry["ErrorEquals"])
+        assert {"Lambda.SdkClientException", "TransientError"} <= set(retry["ErrorEquals"])
         assert retry["BackoffRate"] == 2.0 and retry["JitterStrategy"] == "FULL"
         assert retry["MaxDelaySeconds"] == 30
         assert task["TimeoutSeconds"] == 30
@@ -117,7 +118,9 @@ def test_every_task_retries_transient_errors_with_backoff_and_jitter() -> None:
 
 
 THROTTLED = {
-    "ErrorEquals": ["Throttled"],
+    # a throttled invoke rides out a storm like a throttled API call (an event must not end
+    # unresolved because the functions' concurrency was used up)
+    "ErrorEquals": ["Throttled", "Lambda.TooManyRequestsException"],
     "IntervalSeconds": 5,
     "MaxAttempts": 12,
     "BackoffRate": 2.0,
@@ -142,7 +145,7 @@ def test_a_poll_and_an_approval_retry_throttled_calls_too() -> None:
     data = {
         "name": "careful",
         "trigger": {"source": "aws.ec2"},
-        "target": {"kind": "ec2_instance"},
+        "target": {"kind": "ec2_instance", "scope": "whole-account"},
         "steps": [
             {"action": "stop"},
             {"wait_until": {"state": "stopped"}},
@@ -200,6 +203,13 @@ def test_every_non_notify_task_catches_into_a_failure_notification() -> None:
         catch_all = [c for c in state["Catch"] if c["ErrorEquals"] == ["States.ALL"]]
         assert catch_all, name
         target = catch_all[0]["Next"]
+        if name == "ReleaseLockAfterNotifyFailed":  # telling already failed: end, alarmed
+            assert states[target] == {
+                "Type": "Fail",
+                "Error": "NotificationFailed",
+                "Cause": "the outcome could not be told; the lock was released",
+            }
+            continue
         assert target in ("NotifyFailed", "NotifyUnresolvedEvent")
         assert states[states[target]["Next"]]["Type"] == "Fail"
 
@@ -235,7 +245,7 @@ def test_single_attempt_playbook_has_no_loop() -> None:
     data = {
         "name": "one-shot",
         "trigger": {"source": "aws.rds"},
-        "target": {"kind": "rds_instance"},
+        "target": {"kind": "rds_instance", "scope": "whole-account"},
         "steps": [{"action": "reboot"}, {"wait": "1m"}, {"check": "status"}],
         "attempts": {"max": 1},
     }
@@ -270,7 +280,7 @@ def test_dry_run_reaches_every_step_payload() -> None:
     data = {
         "name": "dry",
         "trigger": {"source": "aws.ec2"},
-        "target": {"kind": "ec2_instance"},
+        "target": {"kind": "ec2_instance", "scope": "whole-account"},
         "steps": [{"action": "reboot"}, {"check": "status"}],
         "dry_run": True,
     }
@@ -298,13 +308,31 @@ def test_lock_then_anti_flap_guard_every_recovery() -> None:
         "Next": "NotifyAlreadyRecovering",
     }
     assert states["NotifyAlreadyRecovering"]["End"] is True
-    assert lock["Next"] == "CountRecovery"
-    count = states["CountRecovery"]
-    assert count["Resource"] == "arn:aws:states:::dynamodb:updateItem"
-    assert count["Parameters"]["ExpressionAttributeValues"][":limit"] == {"N": "3"}
-    assert count["Catch"][0]["Next"] == "NotifyRecoveryLimit"
+    # the budget is taken right before each action, never for a healthy or skipped resource
+    assert lock["Next"] == "CheckBeforeAction"
+    for action in ("Reboot", "Stop", "Start"):
+        budget = states[f"BudgetFor{action}"]
+        assert budget["Next"] == action
+        assert budget["Resource"] == "arn:aws:states:::dynamodb:updateItem"
+        params = budget["Parameters"]
+        # one execution counts once, however many actions it runs
+        assert params["UpdateExpression"].startswith("ADD executions :me ")
+        assert params["ConditionExpression"] == (
+            "attribute_not_exists(executions) OR size(executions) < :limit "
+            "OR contains(executions, :member)"
+        )
+        assert params["ExpressionAttributeValues"][":limit"] == {"N": "3"}
+        assert params["ExpressionAttributeValues"][":me"] == {
+            "SS.$": "States.Array($$.Execution.Id)"
+        }
+        assert budget["Catch"][0]["Next"] == "NotifyRecoveryLimit"
+        assert budget["TimeoutSeconds"] == 10
     assert states["NotifyRecoveryLimit"]["Next"] == "RecoveryLimitReached"
-    assert count["Next"] == "CheckBeforeAction"
+    assert not any(
+        s.get("Next", "").startswith("BudgetFor")
+        for n, s in states.items()
+        if n in ("TakeLock", "CheckBeforeAction")
+    )
 
 
 def test_failed_attempts_are_recorded_before_the_loop() -> None:
@@ -321,6 +349,7 @@ def test_failed_attempts_are_recorded_before_the_loop() -> None:
         "attempt.$": "States.MathAdd($.ctx.attempt, 1)",
         "started_at.$": "$.ctx.started_at",
         "window.$": "$.ctx.window",
+        "own_stop": {"done": False},  # each attempt's start undoes only its own stop
     }
 
 
@@ -328,7 +357,7 @@ def test_approval_pauses_on_a_callback_before_each_listed_action() -> None:
     data = {
         "name": "careful",
         "trigger": {"source": "aws.ec2"},
-        "target": {"kind": "ec2_instance"},
+        "target": {"kind": "ec2_instance", "scope": "whole-account"},
         "steps": [{"action": "reboot"}, {"action": "stop"}, {"check": "status"}],
         "approval": {"before": ["stop"], "timeout": "30m"},
     }
@@ -340,7 +369,9 @@ def test_approval_pauses_on_a_callback_before_each_listed_action() -> None:
     assert approve["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
     assert approve["TimeoutSeconds"] == 1800
     assert approve["Parameters"]["Payload"]["callback_token.$"] == "$$.Task.Token"
-    assert approve["Next"] == "Stop"
+    # approved, the action still takes its place in the anti-flap budget first
+    assert approve["Next"] == "BudgetForStop"
+    assert states["BudgetForStop"]["Next"] == "Stop"
     catches = {tuple(c["ErrorEquals"]): c["Next"] for c in approve["Catch"]}
     assert catches[("States.Timeout",)] == "NotifyApprovalTimedOut"
     assert catches[("ApprovalRejected",)] == "NotifyApprovalRejected"
@@ -354,7 +385,7 @@ def test_approval_must_name_an_action_of_the_steps(tmp_path: Any) -> None:
     data = {
         "name": "careful",
         "trigger": {"source": "aws.ec2"},
-        "target": {"kind": "ec2_instance"},
+        "target": {"kind": "ec2_instance", "scope": "whole-account"},
         "steps": [{"action": "reboot"}, {"check": "status"}],
         "approval": {"before": ["stop"]},
     }

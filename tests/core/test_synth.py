@@ -255,7 +255,7 @@ def test_bad_playbook_writes_no_output(tmp_path: Path, capsys: pytest.CaptureFix
 def write_named(tmp_path: Path, name: str) -> Path:
     playbook = tmp_path / f"{name}.yaml"
     playbook.write_text(
-        f"name: {name}\ntrigger: {{source: aws.ec2}}\ntarget: {{kind: ec2_instance}}\n"
+        f"name: {name}\ntrigger: {{source: aws.ec2}}\ntarget: {{kind: ec2_instance, scope: whole-account}}\n"
         "steps: [{action: reboot}, {check: status}]\n"
     )
     return playbook

@@ -14,7 +14,7 @@ from healstack.cli import main
 VALID: dict[str, Any] = {
     "name": "ec2-test",
     "trigger": {"source": "aws.cloudwatch", "detail_type": "CloudWatch Alarm State Change"},
-    "target": {"kind": "ec2_instance"},
+    "target": {"kind": "ec2_instance", "scope": "whole-account"},
     "steps": [
         {"check": "status"},
         {"action": "reboot", "on_attempts": 1},
@@ -88,6 +88,56 @@ BAD = [
         "two tags",
         mutate("target.require_tag", {"a": "1", "b": "2"}),
         "target.require_tag: name exactly one tag",
+    ),
+    (
+        "acting with no scope",
+        mutate("target.scope", ...),
+        "target.require_tag: this playbook changes resources (reboot, stop, start) but names no "
+        "scope (set require_tag: {healstack: enabled} to act only on tagged resources, or "
+        "scope: whole-account to act on all of them)",
+    ),
+    (
+        "scope and tag at once",
+        mutate("target.require_tag", {"healstack": "enabled"}),
+        "target.scope: whole-account contradicts require_tag (keep one of them)",
+    ),
+    (
+        "unknown scope word",
+        mutate("target.scope", "everything"),
+        "target.scope:",
+    ),
+    (
+        "start without this attempt's own stop",
+        mutate("steps.2.action", "reboot"),
+        'steps[4].action: "start" only undoes a stop made by the same attempt (put `- action: '
+        "stop` before it, on the same attempts)",
+    ),
+    (
+        "custom event source without a bus",
+        mutate("trigger.source", "acme.monitoring"),
+        'trigger.source[0]: "acme.monitoring" is not a cloud service source, so anyone allowed '
+        "to put events on the default bus could start recoveries",
+    ),
+    (
+        "a bus open to everyone",
+        mutate(
+            "trigger",
+            {"source": "acme.monitoring", "bus": {"name": "acme", "publishers": ["*"]}},
+        ),
+        'trigger.bus.publishers: "*" is not one principal (name each publisher; no wildcards)',
+    ),
+    (
+        "the default bus named as a dedicated one",
+        mutate(
+            "trigger",
+            {"source": "acme.monitoring", "bus": {"name": "default", "publishers": ["x"]}},
+        ),
+        'trigger.bus.name: "default" is not a bus name',
+    ),
+    (
+        "event age beyond the delivery window",
+        mutate("trigger.max_event_age", "2h"),
+        "trigger.max_event_age: 2h is out of range (use 1m to 1h)",
     ),
     ("empty steps", mutate("steps", []), "steps: is empty (give at least one)"),
     (
