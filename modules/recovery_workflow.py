@@ -22,6 +22,7 @@ from healstack.providers.interfaces import (
     MANAGED_BY,
     CloudProvider,
     DeploymentSettings,
+    EventBusSpec,
     FunctionHandle,
     MonitoringHandle,
     NotifierSpec,
@@ -84,6 +85,11 @@ class RecoveryWorkflow(Construct):
                 "trigger",
                 f"healstack: start {playbook.name} on matching events",
                 playbook.trigger.event_pattern(),
+                bus=(
+                    EventBusSpec(bus.name, tuple(bus.publishers))
+                    if (bus := playbook.trigger.bus) is not None
+                    else None
+                ),
             ),
             base,
             workflow,

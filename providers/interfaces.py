@@ -149,10 +149,22 @@ class NotifierSpec:
 
 
 @dataclass(frozen=True)
+class EventBusSpec:
+    """A dedicated event bus for the platform's own events: only ``publishers`` may put."""
+
+    name: str
+    publishers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TriggerSpec:
     key: str
     description: str
+    #: the playbook's pattern; the provider narrows it to the stack's own account
     event_pattern: Mapping[str, Any]
+    #: None: the cloud's default bus (which only the cloud's own services' events reach
+    #: for ``aws.`` sources)
+    bus: EventBusSpec | None = None
 
 
 @dataclass(frozen=True)

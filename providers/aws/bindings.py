@@ -42,6 +42,8 @@ SUBMODULES = (
     "sfn_state_machine",
     "cloudwatch_event_rule",
     "cloudwatch_event_target",
+    "cloudwatch_event_bus",
+    "cloudwatch_event_bus_policy",
     "dynamodb_table",
     "lambda_permission",
     # the functions' pipeline (pipeline.py, alarms.py) and the live alias
@@ -122,6 +124,8 @@ SfnStateMachineEncryptionConfiguration = _get(
     "sfn_state_machine", "SfnStateMachineEncryptionConfiguration"
 )
 CloudwatchEventRule = _get("cloudwatch_event_rule", "CloudwatchEventRule")
+CloudwatchEventBus = _get("cloudwatch_event_bus", "CloudwatchEventBus")
+CloudwatchEventBusPolicy = _get("cloudwatch_event_bus_policy", "CloudwatchEventBusPolicy")
 CloudwatchEventTarget = _get("cloudwatch_event_target", "CloudwatchEventTarget")
 CloudwatchEventTargetDeadLetterConfig = _get(
     "cloudwatch_event_target", "CloudwatchEventTargetDeadLetterConfig"

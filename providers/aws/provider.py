@@ -49,6 +49,7 @@ from healstack.providers.aws.steps import (
 from healstack.providers.interfaces import (
     MANAGED_BY,
     DeploymentSettings,
+    EventBusSpec,
     FunctionHandle,
     FunctionSpec,
     MonitoringHandle,
@@ -720,12 +721,20 @@ class AwsProvider:
         settings: DeploymentSettings,
     ) -> TriggerHandle:
         shared = self._recovery(scope, base_name, settings)
+        # only events of this account: the default bus may also receive other accounts'
+        # events (a central-ops set-up), and acting on them would touch this account's
+        # same-named resources (ResolveTarget refuses them too)
+        pattern = {**spec.event_pattern, "account": [shared.account.account]}
+        bus_name: str | None = None
+        if spec.bus is not None:
+            bus_name = self._event_bus(scope, spec.bus, shared)
         rule = aws.CloudwatchEventRule(
             scope,
             "rule",
             name=base_name,
             description=spec.description[:512],
-            event_pattern=json.dumps(spec.event_pattern, indent=2),
+            event_bus_name=bus_name,
+            event_pattern=json.dumps(pattern, indent=2),
             state="ENABLED",
         )
         shared.rule_names["trigger"] = rule.name
@@ -745,6 +754,34 @@ class AwsProvider:
         )
         shared.event_target(scope, "recovery-workflow", rule, workflow.id, settings, role.arn)
         return TriggerHandle(spec.key, rule.name, shared.dead_letter_queue.url, rule)
+
+    @staticmethod
+    def _event_bus(scope: Construct, spec: EventBusSpec, shared: _Recovery) -> str:
+        """A bus of the platform's own: only the named publishers may put events on it."""
+        bus = aws.CloudwatchEventBus(scope, "event-bus", name=spec.name)
+        aws.CloudwatchEventBusPolicy(
+            scope,
+            "event-bus-policy",
+            event_bus_name=bus.name,
+            policy=policy(
+                {
+                    "Sid": "NamedPublishersOnly",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": sorted(spec.publishers)},
+                    "Action": "events:PutEvents",
+                    "Resource": bus.arn,
+                },
+                {
+                    "Sid": "NobodyElse",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "events:PutEvents",
+                    "Resource": bus.arn,
+                    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted(spec.publishers)}},
+                },
+            ),
+        )
+        return str(bus.name)
 
     def monitoring(
         self, scope: Construct, parts: RecoveryParts, base_name: str, settings: DeploymentSettings
