@@ -89,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="forced step outcomes (YAML/JSON)",
     )
+    simulate.add_argument(
+        "--keep-event-time",
+        action="store_true",
+        help=(
+            "keep the event's own time (by default it is run as if it arrived now; an old "
+            "event is then refused as stale, as on AWS)"
+        ),
+    )
     simulate.add_argument("--json", action="store_true", help="print JSON instead of text")
     simulate.add_argument("--verbose", action="store_true", help="show the handlers' JSON logs")
 
@@ -240,7 +248,13 @@ def _simulate(args: argparse.Namespace) -> int:
         from healstack.simulate import load_scenario
 
         scenario = load_scenario(args.scenario)  # its own errors before a 10 s synthesis
-    run = run_playbook(playbook, event, scenario=scenario, verbose=args.verbose)
+    run = run_playbook(
+        playbook,
+        event,
+        scenario=scenario,
+        verbose=args.verbose,
+        keep_event_time=args.keep_event_time,
+    )
     if args.json:
         print(json.dumps(run_to_json(run, args.event.name), indent=2, default=str))
     else:

@@ -49,26 +49,34 @@ def create_table(table: Mapping[str, Any]) -> None:
     )
 
 
-def seed_targets(kind: str, target_ids: Iterable[str]) -> dict[str, str]:
-    """Create one resource per distinct id; map each event id to the simulated one (moto
-    picks EC2 instance ids itself, the other kinds keep the event's id)."""
+def seed_targets(
+    kind: str, target_ids: Iterable[str], tags: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Create one resource per distinct id, carrying ``tags`` (the playbook's required tag:
+    the resources a platform opted in); map each event id to the simulated one (moto picks
+    EC2 instance ids itself, the other kinds keep the event's id)."""
     wanted = [t for t in dict.fromkeys(target_ids) if not unresolved(t)]
     seeded = {t: t for t in dict.fromkeys(target_ids) if unresolved(t)}
+    tag_list = [{"Key": k, "Value": v} for k, v in sorted((tags or {}).items())]
     if not wanted:
         return seeded
     if kind == "ec2_instance":
-        reservation = client("ec2").run_instances(
-            ImageId=AMI, MinCount=len(wanted), MaxCount=len(wanted)
-        )
+        request: dict[str, Any] = {"ImageId": AMI, "MinCount": len(wanted), "MaxCount": len(wanted)}
+        if tag_list:
+            request["TagSpecifications"] = [{"ResourceType": "instance", "Tags": tag_list}]
+        reservation = client("ec2").run_instances(**request)
         ids = [str(i["InstanceId"]) for i in reservation["Instances"]]
         return {**seeded, **dict(zip(wanted, ids, strict=True))}
     for target_id in wanted:
-        (_seed_ecs_service if kind == "ecs_service" else _seed_rds_instance)(target_id)
+        if kind == "ecs_service":
+            _seed_ecs_service(target_id, tag_list)
+        else:
+            _seed_rds_instance(target_id, tag_list)
         seeded[target_id] = target_id
     return seeded
 
 
-def _seed_ecs_service(target_id: str) -> None:
+def _seed_ecs_service(target_id: str, tags: list[dict[str, str]]) -> None:
     match = _ECS_SERVICE.match(target_id)
     if match is None:
         raise UsageError(f"cannot seed an ECS service from {target_id!r}")
@@ -78,11 +86,18 @@ def _seed_ecs_service(target_id: str) -> None:
     ecs.register_task_definition(
         family=service, containerDefinitions=[{"name": "app", "image": "app:1", "memory": 128}]
     )
-    ecs.create_service(cluster=cluster, serviceName=service, taskDefinition=service, desiredCount=1)
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=service,
+        taskDefinition=service,
+        desiredCount=1,
+        tags=[{"key": t["Key"], "value": t["Value"]} for t in tags],
+    )
 
 
-def _seed_rds_instance(target_id: str) -> None:
+def _seed_rds_instance(target_id: str, tags: list[dict[str, str]]) -> None:
     client("rds").create_db_instance(
+        Tags=tags,
         DBInstanceIdentifier=target_id,
         DBInstanceClass="db.t3.micro",
         Engine="postgres",

@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,7 @@ def run_playbook(
     verbose: bool = False,
     finalizer: bool = True,
     rate_limits: RateLimits | None = None,
+    keep_event_time: bool = False,
 ) -> PlaybookRun:
     """Simulate one execution of ``playbook`` for ``event``.
 
@@ -173,6 +175,7 @@ def run_playbook(
         finalizer=finalizer,
         max_in_flight=1,
         rate_limits=rate_limits,
+        keep_event_time=keep_event_time,
     )
     return run
 
@@ -190,6 +193,7 @@ def run_playbook_many(
     max_in_flight: int = 50,
     seed: int | None = 0,
     rate_limits: RateLimits | None = None,
+    keep_event_time: bool = False,
 ) -> list[PlaybookRun]:
     """Simulate one execution of ``playbook`` per event, concurrently, in one moto world.
 
@@ -200,11 +204,20 @@ def run_playbook_many(
     Returns one ``PlaybookRun`` per event, in order. See ``simulate_many`` for ``timeout_s``
     (the whole batch), ``max_in_flight``, ``seed`` and ``rate_limits`` (the cloud API's rate
     limits, e.g. ``RateLimits.ec2_documented()``: a fleet storm meets them on AWS).
+    Each event runs as if it arrived as its execution starts (its ``time`` is set to then),
+    unless ``keep_event_time``: then an old event is refused as stale, as on AWS.
     """
     work = Path(tempfile.mkdtemp(prefix="healstack-simulate-"))
     try:
         recovery = synthesized or synthesize_for_simulation(playbook, work)
-        batch = _Batch(playbook, recovery, [_as_start(e) for e in events], prepare, finalizer)
+        batch = _Batch(
+            playbook,
+            recovery,
+            [_as_start(e) for e in events],
+            prepare,
+            finalizer,
+            keep_event_time,
+        )
         return batch.run(scenario, timeout_s, verbose, max_in_flight, seed, rate_limits)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -227,8 +240,10 @@ class _Batch:
         starts: list[Start],
         prepare: Callable[[SynthesizedRecovery, list[str]], None] | None,
         finalizer: bool,
+        keep_event_time: bool = False,
     ) -> None:
         self.playbook = playbook
+        self.keep_event_time = keep_event_time
         self.recovery = recovery
         self.starts = starts
         self.prepare = prepare
@@ -296,6 +311,8 @@ class _Batch:
     def _event_for(self, index: int) -> Callable[[], Mapping[str, Any]]:
         def event() -> Mapping[str, Any]:
             original = dict(self.starts[index].input)  # type: ignore[arg-type]
+            if not self.keep_event_time and "time" in original:
+                original["time"] = arrived_now()
             event_id, target_id = self.event_ids[index], self.runs[index].target_id
             if target_id is None or target_id == event_id:
                 return original
@@ -311,7 +328,9 @@ class _Batch:
         self.topic_arn = targets.create_topic(self.recovery.topic_name)
         if self.recovery.table is not None:
             targets.create_table(self.recovery.table)
-        seeded = targets.seed_targets(self.kind, self.event_ids)
+        seeded = targets.seed_targets(
+            self.kind, self.event_ids, tags=self.playbook.target.require_tag or {}
+        )
         before = targets.target_states(self.kind, seeded.values())
         for run, event_id in zip(self.runs, self.event_ids, strict=True):
             run.target_id = seeded[event_id]
@@ -340,6 +359,11 @@ class _Batch:
         after = targets.target_states(self.kind, [str(run.target_id) for run in self.runs])
         for run in self.runs:
             run.target_state_after = after.get(str(run.target_id))
+
+
+def arrived_now() -> str:
+    """An event's ``time`` for one that arrives now (RFC 3339, whole seconds, UTC)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _function_spec(

@@ -33,6 +33,7 @@ from healstack.emulator import (
     synthesize,
 )
 from healstack.emulator.stack import DEFAULT_STACK
+from healstack.loader import load_playbook, shipped_playbook_path
 from healstack.settings import SETTINGS_ENV, TAGS_ENV
 from tests.emulator.cdktf_cli import Counts, applied_counts, plan_counts, run_cdktf
 from tests.emulator.ec2_health import ImpairedUntilRecovered
@@ -47,6 +48,8 @@ from tests.emulator.shims import Shims, emulator_shims
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_EVENT = REPO / "examples" / "events" / "cloudwatch-alarm-ec2-status-check.json"
+#: the tag the shipped EC2 playbook requires of the instances it may recover
+SCOPE_TAG = load_playbook(shipped_playbook_path()).target.require_tag or {}
 EXAMPLE_INSTANCE_ID = "i-0a1b2c3d4e5f67890"
 REGION = "us-east-1"
 
@@ -385,8 +388,15 @@ class EmulatorSession:
 
     def _impaired_instance(self) -> str:
         ec2 = self.client("ec2")
+        # opted in as the shipped playbook requires (target.require_tag): healstack
+        # touches no other instance
+        tags = [{"Key": k, "Value": v} for k, v in sorted(SCOPE_TAG.items())]
         reservation = ec2.run_instances(
-            ImageId="ami-12c6146b", InstanceType="t3.micro", MinCount=1, MaxCount=1
+            ImageId="ami-12c6146b",
+            InstanceType="t3.micro",
+            MinCount=1,
+            MaxCount=1,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
         )
         instance_id = str(reservation["Instances"][0]["InstanceId"])
         state = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
