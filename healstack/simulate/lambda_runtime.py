@@ -308,7 +308,7 @@ class LambdaRouter:
                 raise InjectedServiceError(code, outcome.cause or "simulated by the scenario")
             return _function_error(outcome.error, outcome.cause, request_id)
         if outcome.kind == "return":
-            return _Run(InvokeResponse(_encode(outcome.value)), "ok")
+            return _Run(InvokeResponse(_encode(_as_returned(outcome.value))), "ok")
         return self._run_handler(function_name, body, request_id)
 
     def _run_handler(self, function_name: str, body: bytes | str | None, request_id: str) -> _Run:
@@ -364,6 +364,14 @@ class LambdaRouter:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             **spec.environment,
         }
+
+
+def _as_returned(value: Any) -> Any:
+    """A mocked check result (it has ``healthy``) may leave out ``skip``: the real check
+    always reports it, null when the resource is a recovery case."""
+    if isinstance(value, dict) and "healthy" in value and "skip" not in value:
+        return {**value, "skip": None}
+    return value
 
 
 def _encode(value: Any) -> bytes:

@@ -17,7 +17,8 @@ loop iterations included: ``3`` (only the 3rd), ``2-4`` (2nd to 4th), ``5+`` (5t
 Ranges of one state must not overlap. Outcomes:
 
 - ``real``: run the real handler (also what happens for every call no range covers).
-- ``{return: VALUE}``: the call returns ``VALUE`` (any JSON) without running the handler.
+- ``{return: VALUE}``: the call returns ``VALUE`` (any JSON) without running the handler. A
+  check's result may leave out ``skip`` (then null: the resource is a recovery case).
 - ``{throw: {error: NAME, cause: TEXT}}``: the call fails with error ``NAME``. A name starting
   with ``Lambda.`` (``Lambda.ServiceException``, ``Lambda.TooManyRequestsException``, ...) is a
   Lambda *service* error, as if the Invoke API call failed; any other name is a *function* error,
