@@ -292,10 +292,27 @@ class Guard(_Strict):
 
 
 class Approval(_Strict):
-    """Pause before the listed actions until a person approves (or the timeout escalates)."""
+    """Pause before the listed actions until a named approver decides (or the timeout
+    escalates). Approvers answer through healstack (``healstack approve|reject ID``), which
+    checks who they are; there is no token that whoever holds it could use."""
 
     before: list[str] = Field(min_length=1)
     timeout: Seconds = 3600
+    #: who may decide: the provider's principal ids (e.g. IAM role ARNs), nobody else
+    approvers: list[str] = Field(min_length=1)
+
+    @field_validator("approvers")
+    @classmethod
+    def _approvers(cls, value: list[str]) -> list[str]:
+        for principal in value:
+            if not principal or "*" in principal or any(c.isspace() for c in principal):
+                raise ValueError(
+                    f'"{principal}" is not one principal (name each approver, e.g. '
+                    "arn:aws:iam::123456789012:role/oncall; no wildcards)"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("lists an approver twice (list each once)")
+        return value
 
     @field_validator("timeout")
     @classmethod

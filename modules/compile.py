@@ -114,6 +114,12 @@ RESERVED_STATE_NAMES = frozenset(
 RESOLVE_FUNCTION = "resolve-target"
 NOTIFY_FUNCTION = "notify"
 APPROVAL_FUNCTION = "request-approval"
+#: where approvers answer: it checks who they are, and records the decision
+DECIDE_FUNCTION = "decide-approval"
+#: an approval is polled at least this often, at most ``APPROVAL_MAX_POLLS`` times (each
+#: poll adds a few events to the execution history, whose size AWS caps at 25,000)
+APPROVAL_POLL_SECONDS = 15
+APPROVAL_MAX_POLLS = 1000
 #: the store holding locks, recovery counters and the audit history
 STORE = "recoveries"
 #: a lock outlives the workflow's own timeout by this much, then anyone may take it. The
@@ -199,7 +205,7 @@ def function_keys(playbook: Playbook) -> list[str]:
             if key not in keys:
                 keys.append(key)
     if playbook.approval is not None:
-        keys.append(APPROVAL_FUNCTION)
+        keys.extend((APPROVAL_FUNCTION, DECIDE_FUNCTION))
     keys.append(NOTIFY_FUNCTION)
     return keys
 
@@ -264,9 +270,24 @@ def _function_spec(playbook: Playbook, key: str) -> FunctionSpec:
             "approval",
             kind,
             None,
-            "ask a person to approve an action",
-            config={"target_kind": kind},
+            "ask the approvers to decide an action; report their decision",
+            config={"target_kind": kind, "playbook": playbook.name},
+            uses_store=True,
             uses_notifier=True,
+        )
+    if key == DECIDE_FUNCTION:
+        assert playbook.approval is not None
+        return FunctionSpec(
+            key,
+            "decide",
+            kind,
+            None,
+            "take an approver's decision: who they are, that they may, recorded",
+            config={
+                "approvers": ",".join(playbook.approval.approvers),
+                "history_days": str(playbook.history_days),
+            },
+            uses_store=True,
         )
     operation = key.removeprefix("check-").replace("-", "_")
     return FunctionSpec(
@@ -348,6 +369,12 @@ class _Compiler:
             if step.kind == "action":
                 self.budgets[index] = _unique(f"{BUDGET_PREFIX}{name}", taken)
                 taken.add(self.budgets[index])
+        #: action step i -> the state that waits for the approvers' decision
+        self.awaits: dict[int, str] = {}
+        for index, (name, step) in enumerate(zip(self.names, playbook.steps, strict=True)):
+            if step.action in approve:
+                self.awaits[index] = _unique(f"Await{name}Decision", taken)
+                taken.add(self.awaits[index])
         #: the state a transition *into* step i goes to (its approval, then its budget)
         self.entries = [
             f"Approve{name}" if step.action in approve else self.budgets.get(index, name)
@@ -548,8 +575,10 @@ class _Compiler:
             return
         if step.action is not None:
             budget = self.budgets[index]
-            if self.entries[index] != budget:
-                self.states.append(self._approval(self.entries[index], step, budget))
+            if index in self.awaits:
+                self.states.extend(
+                    self._approval(self.entries[index], self.awaits[index], step, budget)
+                )
             self.states.append(self._budget(budget, name))
             self.states.append(self._task(name, step, nxt, comment=f"{step.action} the target"))
             return
@@ -568,27 +597,53 @@ class _Compiler:
     def _after_unhealthy(self) -> str:
         return RECORD_ATTEMPT
 
-    def _approval(self, name: str, step: Step, action_state: str) -> Task:
-        """A callback task: a person approves (continue), rejects, or lets it time out."""
+    def _approval(self, name: str, await_name: str, step: Step, action_state: str) -> list[Task]:
+        """Ask the approvers (the request is recorded in the store, no token leaves it), then
+        poll the store for their decision: approved -> on; rejected or no decision in time
+        -> told and stopped. Nobody can answer but through the decide function, which checks
+        who they are."""
         assert self.p.approval is not None and step.action is not None
         timeout = self.p.approval.timeout
-        payload = self._step_payload({"action": step.action, "timeout_seconds": timeout})
-        payload["callback_token"] = Context.CALLBACK_TOKEN
-        return Task(
-            name=name,
-            function=APPROVAL_FUNCTION,
-            payload=payload,
-            next=action_state,
-            timeout_seconds=timeout,
-            retry=CALL_RETRY,
-            catch=(
-                Catch((ErrorCategory.TIMEOUT,), NOTIFY_APPROVAL_TIMEOUT, ERROR),
-                Catch((ErrorCategory.REJECTED,), NOTIFY_REJECTED, ERROR),
-                Catch((ErrorCategory.ANY,), NOTIFY_FAILED, ERROR),
-            ),
-            comment=f"wait up to {format_duration(timeout)} for a person to approve {step.action}",
-            callback=True,
+        interval = max(APPROVAL_POLL_SECONDS, -(-timeout // APPROVAL_MAX_POLLS))
+        poll = RetryPolicy(
+            errors=(ErrorCategory.DECISION_PENDING,),
+            interval_seconds=interval,
+            max_attempts=-(-timeout // interval),
+            backoff_rate=1.0,
+            jitter=False,
         )
+        failed = Catch((ErrorCategory.ANY,), NOTIFY_FAILED, ERROR)
+        return [
+            Task(
+                name=name,
+                function=APPROVAL_FUNCTION,
+                payload=self._step_payload(
+                    {"phase": "request", "action": step.action, "timeout_seconds": timeout}
+                ),
+                next=await_name,
+                timeout_seconds=TASK_TIMEOUT_SECONDS,
+                retry=CALL_RETRY,
+                catch=(failed,),
+                comment=f"ask the approvers to decide {step.action} (recorded, no token)",
+            ),
+            Task(
+                name=await_name,
+                function=APPROVAL_FUNCTION,
+                payload=self._step_payload({"phase": "await", "action": step.action}),
+                next=action_state,
+                timeout_seconds=TASK_TIMEOUT_SECONDS,
+                retry=(poll, *CALL_RETRY),
+                catch=(
+                    Catch((ErrorCategory.DECISION_PENDING,), NOTIFY_APPROVAL_TIMEOUT, ERROR),
+                    Catch((ErrorCategory.REJECTED,), NOTIFY_REJECTED, ERROR),
+                    failed,
+                ),
+                comment=(
+                    f"wait up to {format_duration(timeout)} for an approver to decide "
+                    f"{step.action} (polled every {format_duration(interval)})"
+                ),
+            ),
+        ]
 
     def _lock(self, entry: str) -> StoreWrite:
         """One recovery per resource at a time."""

@@ -112,7 +112,7 @@ class DeploymentSettings:
         return "-".join(p for p in (self.name_prefix, playbook_name, self.stage) if p)
 
 
-FunctionPurpose = Literal["resolve_target", "notify", "approval", "step"]
+FunctionPurpose = Literal["resolve_target", "notify", "approval", "decide", "step"]
 
 
 @dataclass(frozen=True)

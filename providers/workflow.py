@@ -77,6 +77,8 @@ class ErrorCategory(Enum):
     TIMEOUT = "timeout"
     #: a person rejected an approval request
     REJECTED = "rejected"
+    #: nobody has decided an approval request yet (its poll retries on this)
+    DECISION_PENDING = "decision_pending"
     #: the triggering event was refused on purpose (another account or region, too old)
     REFUSED = "refused"
     #: anything at all

@@ -64,6 +64,7 @@ ERROR_NAMES: dict[ErrorCategory, tuple[str, ...]] = {
     ErrorCategory.TIMEOUT: ("States.Timeout",),
     # the error an approver sends with SendTaskFailure to reject
     ErrorCategory.REJECTED: ("ApprovalRejected",),
+    ErrorCategory.DECISION_PENDING: ("ApprovalPending",),
     # the handlers' EventRefused (lambda_src/healstack_lambda/errors.py)
     ErrorCategory.REFUSED: ("EventRefused",),
     ErrorCategory.ANY: ("States.ALL",),

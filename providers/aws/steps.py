@@ -101,8 +101,12 @@ STEPS: dict[tuple[str, str], StepImplementation] = {
 }
 
 RESOLVE_TARGET = StepImplementation("healstack_lambda.resolve.resolve_target", ())
-#: asks a person to approve; publishing is granted by the provider like notify's
-APPROVAL = StepImplementation("healstack_lambda.approval.request", ())
+#: asks the approvers and reports their decision; publishing and the store are granted by
+#: the provider like notify's
+APPROVAL = StepImplementation("healstack_lambda.approval.handle", ())
+#: takes an approver's decision (behind an IAM-authenticated function URL); the store is
+#: granted by the provider
+DECIDE = StepImplementation("healstack_lambda.decide.decide", ())
 #: the topic and key permissions are added by the provider, which knows their ARNs
 NOTIFY = StepImplementation("healstack_lambda.notify.notify", ())
 
@@ -110,7 +114,7 @@ NOTIFY = StepImplementation("healstack_lambda.notify.notify", ())
 TRACING = Permission(("xray:PutTraceSegments", "xray:PutTelemetryRecords"), "*")
 
 
-ALL_IMPLEMENTATIONS = (*STEPS.values(), RESOLVE_TARGET, NOTIFY, APPROVAL)
+ALL_IMPLEMENTATIONS = (*STEPS.values(), RESOLVE_TARGET, NOTIFY, APPROVAL, DECIDE)
 
 
 def implementation(spec: FunctionSpec) -> StepImplementation:
@@ -120,6 +124,8 @@ def implementation(spec: FunctionSpec) -> StepImplementation:
         return NOTIFY
     if spec.purpose == "approval":
         return APPROVAL
+    if spec.purpose == "decide":
+        return DECIDE
     assert spec.operation is not None
     try:
         return STEPS[(spec.target_kind, spec.operation)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -151,7 +152,7 @@ def test_a_poll_and_an_approval_retry_throttled_calls_too() -> None:
             {"wait_until": {"state": "stopped"}},
             {"check": "status"},
         ],
-        "approval": {"before": ["stop"]},
+        "approval": {"before": ["stop"], "approvers": ["arn:aws:iam::123456789012:role/oncall"]},
     }
     compiled = compile_playbook(playbook_from_dict(data))
     asl = render(compiled.workflow, {k: ARN.format(k) for k in compiled.workflow.functions}, "t")
@@ -359,24 +360,68 @@ def test_approval_pauses_on_a_callback_before_each_listed_action() -> None:
         "trigger": {"source": "aws.ec2"},
         "target": {"kind": "ec2_instance", "scope": "whole-account"},
         "steps": [{"action": "reboot"}, {"action": "stop"}, {"check": "status"}],
-        "approval": {"before": ["stop"], "timeout": "30m"},
+        "approval": {
+            "before": ["stop"],
+            "timeout": "30m",
+            "approvers": ["arn:aws:iam::123456789012:role/oncall"],
+        },
     }
     compiled = compile_playbook(playbook_from_dict(data))
     asl = render(compiled.workflow, {k: ARN.format(k) for k in compiled.workflow.functions}, "t")
     states = asl["States"]
     assert states["Reboot"]["Next"] == "ApproveStop"
-    approve = states["ApproveStop"]
-    assert approve["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
-    assert approve["TimeoutSeconds"] == 1800
-    assert approve["Parameters"]["Payload"]["callback_token.$"] == "$$.Task.Token"
-    # approved, the action still takes its place in the anti-flap budget first
-    assert approve["Next"] == "BudgetForStop"
-    assert states["BudgetForStop"]["Next"] == "Stop"
-    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in approve["Catch"]}
-    assert catches[("States.Timeout",)] == "NotifyApprovalTimedOut"
+    request = states["ApproveStop"]
+    # no callback token: nothing an approver (or anyone) could replay or forward
+    assert request["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert "$$.Task.Token" not in json.dumps(asl)
+    assert request["Parameters"]["Payload"]["params"] == {
+        "phase": "request",
+        "action": "stop",
+        "timeout_seconds": 1800,
+    }
+    assert request["Next"] == "AwaitStopDecision"
+    wait = states["AwaitStopDecision"]
+    assert wait["Parameters"]["Payload"]["params"] == {"phase": "await", "action": "stop"}
+    assert wait["Retry"][0] == {
+        "ErrorEquals": ["ApprovalPending"],
+        "IntervalSeconds": 15,
+        "MaxAttempts": 120,  # 30 minutes
+        "BackoffRate": 1.0,
+    }
+    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in wait["Catch"]}
+    assert catches[("ApprovalPending",)] == "NotifyApprovalTimedOut"
     assert catches[("ApprovalRejected",)] == "NotifyApprovalRejected"
+    assert catches[("States.ALL",)] == "NotifyFailed"
+    # approved, the action still takes its place in the anti-flap budget first
+    assert wait["Next"] == "BudgetForStop"
+    assert states["BudgetForStop"]["Next"] == "Stop"
     assert states["NotifyApprovalTimedOut"]["Next"] == "ApprovalTimedOut"
-    assert "request-approval" in compiled.workflow.functions
+    assert {"request-approval", "decide-approval"} <= set(compiled.workflow.functions) | {
+        f.key for f in compiled.functions
+    }
+    decide = next(f for f in compiled.functions if f.key == "decide-approval")
+    assert decide.purpose == "decide"
+    assert decide.config["approvers"] == "arn:aws:iam::123456789012:role/oncall"
+
+
+def test_a_day_long_approval_polls_less_often_to_keep_the_history_bounded() -> None:
+    data = {
+        "name": "slow",
+        "trigger": {"source": "aws.ec2"},
+        "target": {"kind": "ec2_instance", "scope": "whole-account"},
+        "steps": [{"action": "reboot"}, {"check": "status"}],
+        "timeout": "2d",
+        "approval": {
+            "before": ["reboot"],
+            "timeout": "24h",
+            "approvers": ["arn:aws:iam::123456789012:role/oncall"],
+        },
+    }
+    compiled = compile_playbook(playbook_from_dict(data))
+    asl = render(compiled.workflow, {k: ARN.format(k) for k in compiled.workflow.functions}, "t")
+    poll = asl["States"]["AwaitRebootDecision"]["Retry"][0]
+    assert poll["IntervalSeconds"] == 87 and poll["MaxAttempts"] == 994
+    assert poll["IntervalSeconds"] * poll["MaxAttempts"] >= 86400
 
 
 def test_approval_must_name_an_action_of_the_steps(tmp_path: Any) -> None:
@@ -387,7 +432,7 @@ def test_approval_must_name_an_action_of_the_steps(tmp_path: Any) -> None:
         "trigger": {"source": "aws.ec2"},
         "target": {"kind": "ec2_instance", "scope": "whole-account"},
         "steps": [{"action": "reboot"}, {"check": "status"}],
-        "approval": {"before": ["stop"]},
+        "approval": {"before": ["stop"], "approvers": ["arn:aws:iam::123456789012:role/oncall"]},
     }
     with pytest.raises(
         PlaybookError,

@@ -36,7 +36,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
             {"action": "start"},
             {"check": "status"},
         ],
-        "approval": {"before": ["stop", "start"], "timeout": "30m"},
+        "approval": {
+            "before": ["stop", "start"],
+            "timeout": "30m",
+            "approvers": ["arn:aws:iam::123456789012:role/oncall"],
+        },
     },
     "dry-run-single-attempt": {
         "name": "dry",
@@ -190,7 +194,8 @@ def test_every_task_retries_within_bounds_catches_everything_and_times_out(
         assert 1 <= state["TimeoutSeconds"] <= 86400, name
         assert state.get("Retry"), name
         for retry in state["Retry"]:
-            assert 1 <= retry["MaxAttempts"] <= 100, name  # a poll: max_polls - 1
+            # a wait_until poll (max_polls - 1) or an approval poll (its own cap)
+            assert 1 <= retry["MaxAttempts"] <= 1000, name
         assert any(c["ErrorEquals"] == ["States.ALL"] for c in state.get("Catch", [])), name
 
 
