@@ -98,6 +98,16 @@ class DeploymentSettings:
     #: an encryption key the platform already owns (the provider's id for it, or a
     #: reference): it encrypts everything of the recovery and no key is created
     encryption_key_id: str | None = None
+    #: the store (locks, counters, the audit history) refuses deletion, also by a destroy;
+    #: turn off to tear a stack down (the emulator's stacks have it off)
+    store_deletion_protection: bool = True
+    #: the workflow log holds each state's input and output (the events, results and
+    #: approval tokens): for debugging only; off, it still logs every state's path and errors
+    log_execution_data: bool = False
+    #: besides the account root, who may subscribe endpoints to the recovery's own topic
+    #: (IAM principal ARNs, e.g. a platform role; wildcards allowed). The principal that
+    #: applies a playbook with emails must be among them, or its subscriptions are refused
+    topic_subscriber_admins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         from healstack.errors import UsageError

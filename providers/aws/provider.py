@@ -9,18 +9,31 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cdktf import AssetType, TerraformAsset, TerraformResource, Token
-from constructs import Construct
+import jsii
+from cdktf import (
+    Aspects,
+    AssetType,
+    DefaultTokenResolver,
+    IAspect,
+    StringConcat,
+    TerraformAsset,
+    TerraformResource,
+    TerraformStack,
+    Token,
+    Tokenization,
+)
+from constructs import Construct, IConstruct
 
 from healstack import packaging
 from healstack.errors import UsageError
 from healstack.providers.aws import bindings as aws
 from healstack.providers.aws import monitoring
 from healstack.providers.aws.asl import (
+    DYNAMODB,
     EXPIRY_ATTRIBUTE,
     PARTITION_KEY,
     SORT_KEY,
@@ -64,7 +77,7 @@ from healstack.providers.interfaces import (
     TriggerSpec,
     WorkflowHandle,
 )
-from healstack.providers.workflow import Workflow
+from healstack.providers.workflow import StoreWrite, Template, Workflow
 
 LAMBDA_RUNTIME = "python3.12"
 LAMBDA_ARCHITECTURE = "arm64"
@@ -74,6 +87,8 @@ LAMBDA_MEMORY_MB = 128
 LIVE_ALIAS = "live"
 KMS_DATA_KEY_REUSE_SECONDS = 300
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+#: every role healstack creates lives here (``iam:PassRole`` guards can name them as a set)
+ROLE_PATH = "/healstack/"
 
 #: every AWS service a healstack stack touches: the endpoints an emulator must serve
 EMULATED_SERVICES = (
@@ -188,13 +203,27 @@ def deny_insecure_transport(actions: str, resource: str) -> dict[str, Any]:
     }
 
 
-def assume_role(service: str, account: str) -> str:
+def assume_role(service: str, account: str, source_arns: str | Sequence[str] | None = None) -> str:
+    """A trust policy: ``service`` may assume the role for resources of ``account`` and, given
+    ``source_arns``, only for those resources (``aws:SourceArn``: ``ArnEquals``, or
+    ``ArnLike`` when an ARN holds a ``*``). Build the ARNs from names, not from the
+    resource's own ``arn`` attribute: the resource needs the role first (a cycle).
+
+    ``source_arns=None`` binds to the account alone: only for a service that sends no
+    ``aws:SourceArn`` when it assumes the role (Lambda, for its execution role)."""
+    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account}}
+    if source_arns is not None:
+        arns = [source_arns] if isinstance(source_arns, str) else list(source_arns)
+        if not arns:
+            raise ValueError(f"assume_role({service}): source_arns is empty")
+        operator = "ArnLike" if any("*" in arn for arn in arns) else "ArnEquals"
+        condition[operator] = {"aws:SourceArn": arns[0] if len(arns) == 1 else arns}
     return policy(
         {
             "Effect": "Allow",
             "Principal": {"Service": service},
             "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            "Condition": condition,
         }
     )
 
@@ -205,41 +234,59 @@ def customer_key(
     *,
     description: str,
     alias: str,
-    log_groups: Mapping[str, str],
+    log_groups: Mapping[str, str | list[str]],
     sid: str = "CloudWatchLogsEncrypts",
     extra: tuple[Mapping[str, Any], ...] = (),
 ) -> Any:
     """A customer-managed key (rotation on) and its alias. The account administers it (so
     IAM policies can delegate its use) and CloudWatch Logs may encrypt the log groups that
-    ``log_groups`` matches (``{"ArnLike" | "ArnEquals": arn pattern}``)."""
-    ((operator, pattern),) = log_groups.items()
+    ``log_groups`` matches (``{"ArnLike" | "ArnEquals": arn pattern or list of ARNs}``)."""
     key = aws.KmsKey(
         scope,
         "key",
         description=description,
         enable_key_rotation=True,
         deletion_window_in_days=30,
-        policy=policy(
-            {
-                "Sid": "AccountAdministersKey",
-                "Effect": "Allow",
-                "Principal": {"AWS": acct.arn("arn:{partition}:iam::{account}:root")},
-                "Action": list(KEY_ADMIN_ACTIONS),
-                "Resource": "*",  # a key policy's "*" means this key
-            },
-            {
-                "Sid": sid,
-                "Effect": "Allow",
-                "Principal": {"Service": acct.arn("logs.{region}.amazonaws.com")},
-                "Action": list(LOGS_KEY_ACTIONS),
-                "Resource": "*",
-                "Condition": {operator: {"kms:EncryptionContext:aws:logs:arn": pattern}},
-            },
-            *extra,
-        ),
+        policy=key_policy(acct, log_groups, sid, extra),
     )
     aws.KmsAlias(scope, "key-alias", name=alias, target_key_id=key.key_id)
     return key
+
+
+def key_policy(
+    acct: _Account,
+    log_groups: Mapping[str, str | list[str]],
+    sid: str = "CloudWatchLogsEncrypts",
+    extra: tuple[Mapping[str, Any], ...] = (),
+) -> str:
+    """``customer_key``'s policy (see there)."""
+    ((operator, pattern),) = log_groups.items()
+    return policy(
+        {
+            "Sid": "AccountAdministersKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": acct.arn("arn:{partition}:iam::{account}:root")},
+            "Action": list(KEY_ADMIN_ACTIONS),
+            "Resource": "*",  # a key policy's "*" means this key
+        },
+        {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": {"Service": acct.arn("logs.{region}.amazonaws.com")},
+            "Action": [a for a in LOGS_KEY_ACTIONS if a != "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": {operator: {"kms:EncryptionContext:aws:logs:arn": pattern}},
+        },
+        {
+            # DescribeKey carries no encryption context: a condition on it never matches
+            "Sid": sid + "Describes",
+            "Effect": "Allow",
+            "Principal": {"Service": acct.arn("logs.{region}.amazonaws.com")},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+        },
+        *extra,
+    )
 
 
 @dataclass
@@ -254,7 +301,11 @@ class _Account:
 
 class _Recovery(Construct):
     """Per-recovery shared AWS bits: account facts and the KMS key (the recovery's own,
-    created on first use, or the platform's ``encryption_key_id``)."""
+    created on first use, or the platform's ``encryption_key_id``).
+
+    The policies that name this recovery's own resources (the key's log groups and rules,
+    the DLQ's rules, the topic's publishers) are written again each time such a resource
+    is added, from names, so they list exactly what the stack ends up with."""
 
     def __init__(self, scope: Construct, base_name: str, settings: DeploymentSettings) -> None:
         super().__init__(scope, "aws")
@@ -262,6 +313,24 @@ class _Recovery(Construct):
         region = aws.DataAwsRegion(self, "region")
         caller = aws.DataAwsCallerIdentity(self, "caller")
         self.account = _Account(partition.partition, region.name, caller.account_id)
+        self.base_name = base_name
+        self.retention = settings.log_retention_days
+        self.settings = settings
+        self.store: StoreHandle | None = None
+        self._dlq: Any = None
+        self._dlq_policy: Any = None
+        self.function_log_groups: dict[str, Any] = {}
+        self.rule_names: dict[str, str] = {}
+        #: names of this recovery's log groups and of the rules that deliver to its DLQ
+        self.log_group_names: list[str] = []
+        self.dead_letter_rules: list[str] = []
+        #: the roles EventBridge targets use, and the rules each one is assumed for
+        self._target_roles: dict[str, tuple[Any, list[str]]] = {}
+        #: the topic healstack owns (None: the platform's ``existing_notifier_id``)
+        self.topic: Any = None
+        self._topic_policy: Any = None
+        self.publisher_roles: list[str] = []
+        Aspects.of(scope).add(_RolePath())
         #: the recovery's own key, or None when the platform gave ``encryption_key_id``
         self.key: Any = None
         self.key_arn: str
@@ -273,38 +342,69 @@ class _Recovery(Construct):
                 "a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)",
             )
         else:
-            self.key = self._create_key(base_name)
+            self.key = customer_key(
+                self,
+                self.account,
+                description=f"healstack {base_name}: topic, queue, logs, state machine, functions",
+                alias=f"alias/{base_name}",
+                log_groups=self._log_group_condition(),
+                extra=self._key_extra(),
+            )
             self.key_arn = self.key.arn
-        self.retention = settings.log_retention_days
-        self.base_name = base_name
-        self.store: StoreHandle | None = None
-        self._dlq: Any = None
-        self.function_log_groups: dict[str, Any] = {}
-        self.rule_names: dict[str, str] = {}
 
-    def _create_key(self, base_name: str) -> Any:
-        """One customer-managed key per recovery; its policy lets the account's IAM
-        policies delegate use, CloudWatch Logs encrypt the log groups, and EventBridge and
-        CloudWatch use the queue and topic."""
-        acct = self.account
-        key = customer_key(
-            self,
-            acct,
-            description=f"healstack {base_name}: topic, queue, logs, state machine, functions",
-            alias=f"alias/{base_name}",
-            log_groups={"ArnLike": acct.arn("arn:{partition}:logs:{region}:{account}:log-group:*")},
-            extra=(
-                {
-                    "Sid": "AwsServicesUseTopicAndQueue",
-                    "Effect": "Allow",
-                    "Principal": {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]},
-                    "Action": list(KEY_USE_ACTIONS),
-                    "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": acct.account}},
-                },
-            ),
+    # -- ARNs from names (no reference, so no cycle) -----------------------------------
+
+    def rule_arn(self, name: str) -> str:
+        """An EventBridge rule on the default bus."""
+        return self.account.arn("arn:{partition}:events:{region}:{account}:rule/") + name
+
+    def role_arn(self, name: str) -> str:
+        return self.account.arn("arn:{partition}:iam::{account}:role") + ROLE_PATH + name
+
+    def log_group_arn(self, name: str) -> str:
+        return self.account.arn("arn:{partition}:logs:{region}:{account}:log-group:") + name
+
+    def alarm_arns(self) -> str:
+        """Every alarm of this recovery: their names all start with ``<base>-``
+        (``monitoring.py``, ``alarms.py``)."""
+        return self.account.arn(
+            "arn:{partition}:cloudwatch:{region}:{account}:alarm:" + self.base_name + "-*"
         )
-        return key
+
+    # -- the key -------------------------------------------------------------------------
+
+    def _log_group_condition(self) -> dict[str, str | list[str]]:
+        """CloudWatch Logs may use the key for this recovery's own log groups only."""
+        arns = [self.log_group_arn(name) for name in self.log_group_names]
+        if not arns:  # before the first log group: one that cannot exist yet
+            arns = [self.log_group_arn(f"/aws/vendedlogs/states/{self.base_name}")]
+        return {"ArnEquals": arns[0] if len(arns) == 1 else arns}
+
+    def _key_extra(self) -> tuple[Mapping[str, Any], ...]:
+        """EventBridge (a rule's dead letters into the queue) and CloudWatch (an alarm into
+        the topic) use the key for this recovery's rules and alarms only."""
+        sources = [*(self.rule_arn(n) for n in self.dead_letter_rules), self.alarm_arns()]
+        return (
+            {
+                "Sid": "AwsServicesUseTopicAndQueue",
+                "Effect": "Allow",
+                "Principal": {"Service": ["events.amazonaws.com", "cloudwatch.amazonaws.com"]},
+                "Action": list(KEY_USE_ACTIONS),
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": self.account.account},
+                    "ArnLike": {"aws:SourceArn": sources},
+                },
+            },
+        )
+
+    def _refresh_key(self) -> None:
+        if self.key is not None:
+            self.key.policy = key_policy(
+                self.account, self._log_group_condition(), extra=self._key_extra()
+            )
+
+    # -- the dead-letter queue -----------------------------------------------------------
 
     @property
     def dead_letter_queue(self) -> Any:
@@ -320,26 +420,33 @@ class _Recovery(Construct):
                 kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
                 message_retention_seconds=DLQ_RETENTION_SECONDS,
             )
-            rules = self.account.arn(
-                f"arn:{{partition}}:events:{{region}}:{{account}}:rule/{self.base_name}*"
-            )
-            aws.SqsQueuePolicy(
+            self._dlq_policy = aws.SqsQueuePolicy(
                 scope,
                 "dead-letter-queue-policy",
                 queue_url=self._dlq.url,
-                policy=policy(
-                    {
-                        "Sid": "RulesDeadLetter",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "events.amazonaws.com"},
-                        "Action": "sqs:SendMessage",
-                        "Resource": self._dlq.arn,
-                        "Condition": {"ArnLike": {"aws:SourceArn": rules}},
-                    },
-                    deny_insecure_transport("sqs:*", self._dlq.arn),
-                ),
+                policy=self._dead_letter_policy(),
             )
         return self._dlq
+
+    def _dead_letter_policy(self) -> str:
+        """Only this recovery's rules (each by its exact ARN) may dead-letter here."""
+        statements: list[dict[str, Any]] = []
+        if self.dead_letter_rules:
+            arns = [self.rule_arn(name) for name in self.dead_letter_rules]
+            statements.append(
+                {
+                    "Sid": "RulesDeadLetter",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": self._dlq.arn,
+                    "Condition": {
+                        "ArnEquals": {"aws:SourceArn": arns[0] if len(arns) == 1 else arns}
+                    },
+                }
+            )
+        statements.append(deny_insecure_transport("sqs:*", self._dlq.arn))
+        return policy(*statements)
 
     def event_target(
         self,
@@ -350,8 +457,12 @@ class _Recovery(Construct):
         settings: DeploymentSettings,
         role_arn: str | None = None,
     ) -> Any:
-        """An EventBridge target with the recovery's DLQ and a bounded retry policy."""
-        return aws.CloudwatchEventTarget(
+        """An EventBridge target with the recovery's DLQ and a bounded retry policy.
+
+        Here rule, DLQ and role meet: the rule joins the DLQ's and the key's lists, and the
+        target's role (found in this recovery by its ARN) may be assumed by EventBridge for
+        the rules it serves, by their exact ARNs (M3)."""
+        target = aws.CloudwatchEventTarget(
             scope,
             id_,
             rule=rule.name,
@@ -364,15 +475,164 @@ class _Recovery(Construct):
                 "maximum_retry_attempts": settings.trigger_max_retries,
             },
         )
+        name = rule.name_input
+        if name not in self.dead_letter_rules:
+            self.dead_letter_rules.append(name)
+        self._dlq_policy.policy = self._dead_letter_policy()
+        self._refresh_key()
+        if role_arn is not None:
+            self._bind_target_role(role_arn, name)
+        return target
+
+    def _bind_target_role(self, role_arn: str, rule_name: str) -> None:
+        wanted = _reference(self, role_arn)
+        if wanted not in self._target_roles:
+            scope = self.node.scope
+            assert scope is not None
+            found = [
+                node
+                for node in scope.node.find_all()
+                if isinstance(node, aws.IamRole) and _reference(self, node.arn) == wanted
+            ]
+            if len(found) != 1:
+                raise ValueError(f"event target role {wanted}: not one role of this recovery")
+            self._target_roles[wanted] = (found[0], [])
+        role, rules = self._target_roles[wanted]
+        if rule_name not in rules:
+            rules.append(rule_name)
+        role.assume_role_policy = assume_role(
+            "events.amazonaws.com", self.account.account, [self.rule_arn(r) for r in rules]
+        )
+
+    # -- log groups ----------------------------------------------------------------------
 
     def log_group(self, scope: Construct, id_: str, name: str) -> Any:
-        return aws.CloudwatchLogGroup(
+        group = aws.CloudwatchLogGroup(
             scope,
             id_,
             name=name,
             retention_in_days=self.retention,
             kms_key_id=self.key_arn,
         )
+        self.log_group_names.append(name)
+        self._refresh_key()
+        return group
+
+    # -- the topic -----------------------------------------------------------------------
+
+    def own_topic(self, scope: Construct) -> Any:
+        """The recovery's topic and its policy (publishers are added as functions are)."""
+        self.topic = aws.SnsTopic(
+            scope, "topic", name=self.base_name, kms_master_key_id=self.key_arn
+        )
+        self._topic_policy = aws.SnsTopicPolicy(
+            scope, "topic-policy", arn=self.topic.arn, policy=self._topic_policy_document()
+        )
+        return self.topic
+
+    def add_publisher(self, role_name: str) -> None:
+        if self.topic is None:  # the platform's topic: its policy is the platform's
+            return
+        self.publisher_roles.append(role_name)
+        self._topic_policy.policy = self._topic_policy_document()
+
+    def _topic_policy_document(self) -> str:
+        """Publish: only this recovery's publishing roles and its own alarms (through
+        CloudWatch); Subscribe: only the account root and ``topic_subscriber_admins``;
+        every call over TLS. Denies by ``aws:PrincipalArn``, so the roles need not exist
+        yet (an Allow naming a missing role is refused by SNS)."""
+        acct, topic = self.account, self.topic.arn
+        root = acct.arn("arn:{partition}:iam::{account}:root")
+        publishers = [self.role_arn(name) for name in self.publisher_roles] or [
+            self.role_arn(self.base_name + "-no-publisher")
+        ]
+        admins = [root, *self.settings.topic_subscriber_admins]
+        return policy(
+            {
+                "Sid": "AccountUsesTopic",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": ["sns:Publish"],
+                "Resource": topic,
+            },
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["sns:Publish"],
+                "Resource": topic,
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": acct.account},
+                    "ArnLike": {"aws:SourceArn": self.alarm_arns()},
+                },
+            },
+            {
+                "Sid": "DenyPublishButOwnRoles",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Publish",
+                "Resource": topic,
+                "Condition": {
+                    "StringNotLike": {"aws:PrincipalArn": publishers},
+                    # a principal, not a service: services are the next two statements'
+                    "Null": {"aws:PrincipalServiceName": "true"},
+                },
+            },
+            {
+                "Sid": "DenyPublishByOtherServices",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Publish",
+                "Resource": topic,
+                "Condition": {
+                    "StringNotEquals": {"aws:PrincipalServiceName": "cloudwatch.amazonaws.com"},
+                    "Null": {"aws:PrincipalServiceName": "false"},
+                },
+            },
+            {
+                "Sid": "DenyPublishByOtherAlarms",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Publish",
+                "Resource": topic,
+                "Condition": {
+                    "StringEquals": {"aws:PrincipalServiceName": "cloudwatch.amazonaws.com"},
+                    "ArnNotLike": {"aws:SourceArn": self.alarm_arns()},
+                },
+            },
+            {
+                "Sid": "DenySubscribeButAdmins",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Subscribe",
+                "Resource": topic,
+                "Condition": {"StringNotLike": {"aws:PrincipalArn": admins}},
+            },
+            deny_insecure_transport("sns:*", topic),
+        )
+
+
+def _reference(scope: Construct, token: str) -> str:
+    """A token as the Terraform expression it stands for (``${aws_iam_role.x.arn}``): two
+    tokens for the same attribute are different strings, their expressions are equal."""
+    resolved = Tokenization.resolve(
+        token,
+        scope=TerraformStack.of(scope),
+        preparing=False,
+        resolver=DefaultTokenResolver(StringConcat()),
+    )
+    return str(resolved)
+
+
+@jsii.implements(IAspect)
+class _RolePath:
+    """Every IAM role of a recovery (also those ``pipeline.py`` and ``trigger`` create) is
+    on ``ROLE_PATH``, so an account's PassRole guards (SCP, permissions boundary) can name
+    healstack's roles as one set (M3)."""
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, aws.IamRole) and node.path_input is None:
+            node.path = ROLE_PATH
 
 
 class AwsProvider:
@@ -447,34 +707,7 @@ class AwsProvider:
                 "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
             )
         else:
-            topic = aws.SnsTopic(scope, "topic", name=base_name, kms_master_key_id=shared.key_arn)
-            aws.SnsTopicPolicy(
-                scope,
-                "topic-policy",
-                arn=topic.arn,
-                policy=policy(
-                    {
-                        "Sid": "AccountPublishes",
-                        "Effect": "Allow",
-                        "Principal": {
-                            "AWS": shared.account.arn("arn:{partition}:iam::{account}:root")
-                        },
-                        "Action": ["sns:Publish"],
-                        "Resource": topic.arn,
-                    },
-                    {
-                        "Sid": "CloudWatchAlarmsPublish",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                        "Action": ["sns:Publish"],
-                        "Resource": topic.arn,
-                        "Condition": {
-                            "StringEquals": {"aws:SourceAccount": shared.account.account}
-                        },
-                    },
-                    deny_insecure_transport("sns:Publish", topic.arn),
-                ),
-            )
+            topic = shared.own_topic(scope)
             topic_arn = topic.arn
         for index, email in enumerate(spec.emails):
             aws.SnsTopicSubscription(
@@ -497,6 +730,8 @@ class AwsProvider:
             ttl={"attribute_name": EXPIRY_ATTRIBUTE, "enabled": True},
             server_side_encryption={"enabled": True, "kms_key_arn": shared.key_arn},
             point_in_time_recovery={"enabled": True},
+            # the audit trail: a destroy or a stray DeleteTable must not take it (L3)
+            deletion_protection_enabled=store_deletion_protection(settings),
         )
         shared.store = StoreHandle(spec.key, table.name, table.arn, table)
         return shared.store
@@ -521,12 +756,18 @@ class AwsProvider:
             "role",
             name=name + ROLE_SUFFIX_FUNCTION,
             description=f"healstack {spec.key}: only what this step does",
+            path=ROLE_PATH,
+            # account only: Lambda sends no aws:SourceArn when it assumes an execution role
+            # (AWS documents SourceArn for what invokes a function, and lambda:SourceFunctionArn
+            # for calls made with the role's credentials, not for the AssumeRole itself)
             assume_role_policy=assume_role("lambda.amazonaws.com", shared.account.account),
         )
+        # the key through the services this function uses it with: Lambda (its encrypted
+        # environment), SQS (the DLQ), SNS (the topic), DynamoDB (the store)
+        key_services = ["lambda", "sqs"]
         statements = [
             allow(["logs:CreateLogStream", "logs:PutLogEvents"], f"{log_group.arn}:*"),
             allow(TRACING.actions, "*"),
-            allow(["kms:Decrypt"], shared.key_arn),  # environment variables are encrypted
             *self._step_statements(impl, spec.target_kind, shared.account, scope_tag),
         ]
         environment = {"HEALSTACK_RECOVERY": base_name}
@@ -534,12 +775,15 @@ class AwsProvider:
         if spec.uses_notifier:
             statements.append(allow(["sns:Publish"], notifier.id))
             environment["HEALSTACK_TOPIC_ARN"] = notifier.id
+            shared.add_publisher(name + ROLE_SUFFIX_FUNCTION)
+            key_services.append("sns")
         if spec.uses_store:
             assert shared.store is not None, "create the store before the functions that use it"
-            statements.append(allow(["dynamodb:DeleteItem", "dynamodb:PutItem"], shared.store.id))
+            statements.extend(store_statements(shared.store.id, FUNCTION_STORE_WRITES))
             environment["HEALSTACK_TABLE"] = shared.store.name
+            key_services.append("dynamodb")
         statements.append(allow(["sqs:SendMessage"], shared.dead_letter_queue.arn))
-        statements.append(allow(list(KEY_USE_ACTIONS), shared.key_arn))
+        statements.extend(key_use(shared, key_services))
         role_policy = aws.IamRolePolicy(
             here, "policy", name="least-privilege", role=role.id, policy=policy(*statements)
         )
@@ -619,25 +863,35 @@ class AwsProvider:
     ) -> WorkflowHandle:
         shared = self._recovery(scope, base_name, settings)
         log_group = shared.log_group(scope, "workflow-logs", f"/aws/vendedlogs/states/{base_name}")
+        machine_arn = shared.account.arn(
+            "arn:{partition}:states:{region}:{account}:stateMachine:" + base_name
+        )
         role = aws.IamRole(
             scope,
             "workflow-role",
             name=base_name + ROLE_SUFFIX_WORKFLOW,
             description="healstack workflow: invoke its own functions, log, trace",
-            assume_role_policy=assume_role("states.amazonaws.com", shared.account.account),
+            path=ROLE_PATH,
+            # only this state machine (by name: its arn attribute needs the role first)
+            assume_role_policy=assume_role(
+                "states.amazonaws.com", shared.account.account, machine_arn
+            ),
         )
         arns = [functions[key].id for key in workflow.functions]
+        # the key through Step Functions (its encrypted executions) and DynamoDB (the store)
+        key_services = ["states"]
         statements = [
             allow(["lambda:InvokeFunction"], [*arns, *(f"{a}:*" for a in arns)]),
             allow(list(STATE_MACHINE_LOG_DELIVERY), "*"),
             allow(["xray:GetSamplingRules", "xray:GetSamplingTargets", *TRACING.actions], "*"),
-            allow(list(KEY_USE_ACTIONS), shared.key_arn),
         ]
         store_name = None
         if workflow.store is not None:
             assert shared.store is not None, "create the store before the workflow"
-            statements.append(allow(["dynamodb:PutItem", "dynamodb:UpdateItem"], shared.store.id))
+            statements.extend(store_statements(shared.store.id, workflow_store_writes(workflow)))
             store_name = shared.store.name
+            key_services.append("dynamodb")
+        statements.extend(key_use(shared, key_services))
         role_policy = aws.IamRolePolicy(
             scope,
             "workflow-policy",
@@ -656,7 +910,9 @@ class AwsProvider:
             ),
             logging_configuration={
                 "log_destination": f"{log_group.arn}:*",
-                "include_execution_data": True,
+                # every state's start, end and error (the path each recovery took) without
+                # the events, results and approval tokens unless asked for (L5)
+                "include_execution_data": settings.log_execution_data,
                 "level": "ALL",
             },
             tracing_configuration={"enabled": True},
@@ -816,6 +1072,80 @@ class AwsProvider:
 
         shared = self._recovery(scope, base_name, settings)
         return build_pipeline(scope, spec, base_name, functions, settings, shared)
+
+
+#: the items a function that uses the store writes, by their partition key (leading key):
+#: notify (``lambda_src/healstack_lambda/notify.py``) releases the lock (``DeleteItem``),
+#: counts duplicates on it (``UpdateItem``) and records the outcome (``history#``)
+FUNCTION_STORE_WRITES: Mapping[str, tuple[str, ...]] = {
+    "dynamodb:DeleteItem": ("lock#*",),
+    "dynamodb:PutItem": ("history#*", "lock#*"),
+    "dynamodb:UpdateItem": ("lock#*",),
+}
+
+
+def workflow_store_writes(workflow: Workflow) -> dict[str, tuple[str, ...]]:
+    """The workflow's direct store writes (``asl.DYNAMODB``: lock/record put, count update,
+    release delete): action -> the leading keys its items have (``lock#*``, ...), read
+    from each write's key template. A key that is not a template with a literal prefix
+    allows any item for that action (the IAM test then fails: fix the template)."""
+    found: dict[str, set[str]] = {}
+    for state in workflow.states:
+        if not isinstance(state, StoreWrite):
+            continue
+        call = DYNAMODB[state.kind]
+        action = "dynamodb:" + call[0].upper() + call[1:]
+        if isinstance(state.key, Template):
+            pattern = state.key.text.split("{", 1)[0] + "*"
+        else:
+            pattern = state.key if isinstance(state.key, str) else "*"
+        found.setdefault(action, set()).add(pattern)
+    return {action: tuple(sorted(keys)) for action, keys in sorted(found.items())}
+
+
+def store_statements(table_arn: str, writes: Mapping[str, tuple[str, ...]]) -> list[dict[str, Any]]:
+    """One statement per set of leading keys: each action only on items whose partition key
+    matches (``dynamodb:LeadingKeys``); a ``*`` key (or none) leaves the action unscoped."""
+    by_keys: dict[tuple[str, ...], list[str]] = {}
+    for action, keys in sorted(writes.items()):
+        by_keys.setdefault(tuple(sorted(keys)), []).append(action)
+    out = []
+    for keys, actions in by_keys.items():
+        if not keys or "*" in keys or "" in keys:
+            out.append(allow(actions, table_arn))
+        else:
+            condition = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(keys)}}
+            out.append(allow(actions, table_arn, Condition=condition))
+    return out
+
+
+def key_use(shared: _Recovery, services: list[str]) -> list[dict[str, Any]]:
+    """A role's use of the recovery's key, only through the services it uses it with
+    (``kms:ViaService``): Lambda only decrypts (the function's environment); the others
+    also make data keys (SQS, SNS, DynamoDB, Step Functions encrypt with it)."""
+
+    def via(names: list[str]) -> dict[str, Any]:
+        endpoints = [shared.account.arn(f"{n}.{{region}}.amazonaws.com") for n in names]
+        return {
+            "StringEquals": {"kms:ViaService": endpoints[0] if len(endpoints) == 1 else endpoints}
+        }
+
+    out = []
+    if "lambda" in services:
+        out.append(allow(["kms:Decrypt"], shared.key_arn, Condition=via(["lambda"])))
+    others = sorted(n for n in services if n != "lambda")
+    if others:
+        out.append(allow(list(KEY_USE_ACTIONS), shared.key_arn, Condition=via(others)))
+    return out
+
+
+def store_deletion_protection(settings: DeploymentSettings) -> bool:
+    """``store_deletion_protection``, except in a local emulator (``--aws-endpoint``): its
+    stacks are destroyed at the end of every run (``tests/emulator``, ``./dev emulator``),
+    and ``healstack synth`` and ``cdktf synth`` learn of the emulator from the endpoint
+    alone (``HEALSTACK_AWS_ENDPOINT``), so this is where the emulator turns it off."""
+    emulated = bool(settings.provider_options.get("aws", {}).get("endpoint"))
+    return settings.store_deletion_protection and not emulated
 
 
 def _statement(
