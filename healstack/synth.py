@@ -65,6 +65,9 @@ def synthesize(
             RecoveryStack(app, pb, provider, settings, backend).node.id for pb in playbooks
         )
         app.synth()
+        written = getattr(provider, "stack_written", None)  # e.g. a scanner's config
+        for name in stacks if written is not None else ():
+            written(staging / "stacks" / name)
     return SynthResult(out_dir, stacks)
 
 

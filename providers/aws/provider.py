@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jsii
@@ -40,6 +41,7 @@ from healstack.providers.aws.asl import (
     render_json,
 )
 from healstack.providers.aws.checkov import declare_skips
+from healstack.providers.aws.checkov import write_config as write_checkov_config
 from healstack.providers.aws.naming import (
     DLQ_SUFFIX,
     FINALIZER_SUFFIX,
@@ -680,6 +682,10 @@ class AwsProvider:
             **extra,
         )
 
+    def stack_written(self, stack_dir: Path) -> None:
+        """After synthesis wrote ``stack_dir``: checkov's config beside it (``checkov.py``)."""
+        write_checkov_config(stack_dir)
+
     def tag_resources(self, scope: Construct, tags: Mapping[str, str]) -> None:
         """Resource-level tags on everything under ``scope`` that takes tags (the bindings
         say which: a ``tags`` attribute); a resource's own tags win over these."""
@@ -819,7 +825,7 @@ class AwsProvider:
             dead_letter_config={"target_arn": shared.dead_letter_queue.arn},
             depends_on=[log_group, role_policy],
         )
-        declare_skips(fn, "CKV_AWS_117", "CKV_AWS_272")
+        declare_skips(fn, "CKV_AWS_117")  # CKV_AWS_272: code signing, not a skip
         alias = aws.LambdaAlias(
             here,
             "live",
@@ -923,6 +929,8 @@ class AwsProvider:
             },
             depends_on=[role_policy],
         )
+        if not settings.log_execution_data:
+            declare_skips(machine, "CKV_AWS_285")
         if workflow.finalizer is not None:
             self._finalizer(scope, shared, machine, functions[workflow.finalizer], settings)
         return WorkflowHandle(workflow.name, base_name, machine.arn, machine, role)
