@@ -110,6 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="a playbook file; default: the shipped EC2 status-check playbook",
     )
 
+    for verb, what in (("approve", "approve"), ("reject", "reject")):
+        decide = sub.add_parser(
+            verb, help=f"{what} a pending approval request, as yourself (an approver)"
+        )
+        decide.add_argument("approval_id", metavar="ID", help="the id the request gave")
+        decide.add_argument(
+            "--playbook",
+            type=Path,
+            metavar="FILE",
+            help="the recovery's playbook; default: the shipped EC2 status-check playbook",
+        )
+        decide.add_argument("--reason", default="", help="why (one line, kept in the history)")
+        _settings_args(decide)
+
     package = sub.add_parser(
         "package", help="write every handler's reproducible zip and a manifest into DIR"
     )
@@ -205,6 +219,8 @@ def run(argv: Sequence[str]) -> int:
     if args.command == "package":
         _package(args.out)
         return EXIT_OK
+    if args.command in ("approve", "reject"):
+        return _decide(args)
     raise UsageError(f"unknown command {args.command}")  # pragma: no cover (argparse rejects)
 
 
@@ -218,6 +234,32 @@ def _diagram(path: Path) -> str:
     workflow = compile_playbook(playbook).workflow
     store = "store" if workflow.store is not None else None  # names only, like the ARNs
     return to_mermaid(render(workflow, {key: key for key in workflow.functions}, store))
+
+
+def _decide(args: argparse.Namespace) -> int:
+    """``healstack approve|reject ID``: the caller's own, signed decision; the recovery's
+    decide function checks that the caller is one of the playbook's approvers."""
+    from healstack.modules.compile import DECIDE_FUNCTION
+    from healstack.providers.aws.approval_client import decision_url, send_decision
+
+    (playbook,) = load_playbooks([args.playbook or shipped_playbook_path()])
+    if playbook.approval is None:
+        raise UsageError(f"{playbook.name} asks for no approval (it has no approval: block)")
+    settings = _settings(args)
+    endpoint = settings.provider_options.get("aws", {}).get("endpoint")
+    url = decision_url(
+        settings.base_name(playbook.name), DECIDE_FUNCTION, settings.region, endpoint
+    )
+    answer = send_decision(url, settings.region, args.approval_id, args.command, args.reason)
+    if answer.status != 200:
+        message = str(answer.body.get("message") or f"HTTP {answer.status}")
+        raise UsageError(f"{args.command} {args.approval_id}: refused: {message}")
+    body = answer.body
+    print(
+        f"{body.get('decision')}: {body.get('approval_id')} ({body.get('action')} of "
+        f"{body.get('resource_id')}) by {body.get('decided_by')}"
+    )
+    return EXIT_OK
 
 
 def _package(out: Path) -> None:
