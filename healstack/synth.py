@@ -66,8 +66,9 @@ def synthesize(
         )
         app.synth()
         written = getattr(provider, "stack_written", None)  # e.g. a scanner's config
-        for name in stacks if written is not None else ():
-            written(staging / "stacks" / name)
+        if written is not None:
+            for name in stacks:
+                written(staging / "stacks" / name)
     return SynthResult(out_dir, stacks)
 
 

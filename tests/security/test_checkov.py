@@ -1,15 +1,15 @@
-"""checkov scans every synthesized stack: every failure must be a skip declared, with its
-reason, on the resource itself (``providers/aws/checkov.py``); the skips are listed here so
-each one is reviewed, and a skip that is no longer needed fails too.
-
-checkov's terraform_json runner does not read skip comments, so this test applies the
-declarations (the ``//.checkov`` lines cdktf writes into each resource block) itself.
+"""checkov scans every synthesized stack, as anyone would: plain ``checkov -d <stack dir>``
+(no flags, no skips applied by the test) must report no failed check. The reviewed skips
+reach checkov through the ``.checkov.yaml`` synthesis writes beside each stack
+(``providers/aws/checkov.py``); a raw scan without that file checks that every failure is
+a skip declared on its resource, reviewed here, and that no skip is stale.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,16 @@ from tests.conftest import REPO, load_stack
 
 #: (resource type, check) pairs a reviewer accepted; reasons live in providers/aws/checkov.py
 REVIEWED_SKIPS = {
-    ("aws_lambda_function", "CKV_AWS_117"),  # no VPC: the functions only call AWS APIs
-    ("aws_lambda_function", "CKV_AWS_272"),  # no code signing: reproducible, hash-pinned zips
-    ("aws_s3_bucket", "CKV_AWS_18"),  # artifact bucket: no access-log bucket
+    ("aws_lambda_function", "CKV_AWS_117"),  # no VPC: a trade-off (see the reason)
+    ("aws_s3_bucket", "CKV_AWS_18"),  # artifact bucket: CloudTrail data events instead
     ("aws_s3_bucket", "CKV_AWS_144"),  # artifact bucket: no cross-region replication
+    ("aws_sfn_state_machine", "CKV_AWS_285"),  # no execution data in the logs (L5)
 }
+
+#: TEMPORARY: code signing (review C1) is being added by another change and fixes
+#: CKV_AWS_272 on every function; until it lands these failures are allowed, and only these.
+#: Remove this allowance with that change: CKV_AWS_272 must never become a skip.
+TEMPORARY_ALLOWED_FAILURES = {("aws_lambda_function", "CKV_AWS_272")}
 
 
 def checkov() -> str:
@@ -110,6 +115,8 @@ def test_every_checkov_failure_is_a_declared_and_reviewed_skip(
         for failure in report["results"]["failed_checks"]:
             logical = failure["resource"].rsplit(".", 1)[-1]
             kind, checks = declared.get(logical, ("?", set()))
+            if (kind, failure["check_id"]) in TEMPORARY_ALLOWED_FAILURES:
+                continue  # TEMPORARY (see there)
             if failure["check_id"] in checks:
                 used.add((logical, failure["check_id"]))
                 assert (kind, failure["check_id"]) in REVIEWED_SKIPS, (kind, failure["check_id"])
@@ -129,3 +136,57 @@ def test_checkov_passes_hundreds_of_checks(
 ) -> None:
     for name, (report, _) in scans.items():
         assert report["summary"]["passed"] > 150, name
+
+
+def test_the_checkov_config_skips_exactly_the_declared_checks(synthesized: Path) -> None:
+    from healstack.providers.aws.checkov import SKIP_REASONS, config_text
+
+    for stack_dir in sorted((synthesized / "stacks").iterdir()):
+        stack = json.loads((stack_dir / "cdk.tf.json").read_text())
+        config = (stack_dir / ".checkov.yaml").read_text()
+        assert config == config_text(stack), stack_dir.name
+        listed = {line.strip()[2:] for line in config.splitlines() if line.startswith("  - ")}
+        declared = {c for _, checks in declared_skips(stack).values() for c in checks}
+        assert listed == declared, stack_dir.name
+        for check in listed:
+            assert f"# {check}: {SKIP_REASONS[check]}" in config
+        assert "CKV_AWS_272" not in config  # never a skip: code signing fixes it
+
+
+def plain_checkov(stack_dir: Path, cwd: Path) -> tuple[int, list[tuple[str, str]], str]:
+    """``checkov -d stack_dir`` with no flags, from a folder without a config (what a
+    consumer's CI runs): (exit code, (check id, resource) of each failure, output)."""
+    result = subprocess.run(
+        [checkov(), "-d", str(stack_dir)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        # environment only (no flags): no call home for the guideline mapping
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "NO_COLOR": "1"},
+    )
+    failures, check = [], ""
+    for line in result.stdout.splitlines():
+        found = re.match(r"^Check: (\S+?):", line)
+        if found:
+            check = found.group(1)
+        failed = re.match(r"^\s*FAILED for resource: (\S+)", line)
+        if failed:
+            failures.append((check, failed.group(1)))
+    return result.returncode, failures, result.stdout
+
+
+def test_plain_checkov_finds_nothing_in_any_stack(synthesized: Path, tmp_path: Path) -> None:
+    for stack_dir in sorted((synthesized / "stacks").iterdir()):
+        stack = json.loads((stack_dir / "cdk.tf.json").read_text())
+        code, failures, output = plain_checkov(stack_dir, tmp_path)
+        assert "Passed checks: " in output, output[-2000:]
+        unexpected = []
+        for check, resource in failures:
+            logical = resource.rsplit(".", 1)[-1]
+            kind = next((k for k, b in stack["resource"].items() if logical in b), "?")
+            if (kind, check) not in TEMPORARY_ALLOWED_FAILURES:  # TEMPORARY (see there)
+                unexpected.append(f"{check} {resource}")
+        assert unexpected == [], f"{stack_dir.name}: checkov -d fails:\n" + "\n".join(unexpected)
+        if not failures:  # once code signing lands: checkov's own verdict, exit 0
+            assert code == 0, output[-2000:]
