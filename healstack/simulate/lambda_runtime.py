@@ -329,7 +329,7 @@ class LambdaRouter:
             deadline=time.monotonic() + spec.timeout_s,
         )
         began = time.monotonic()
-        with _scoped_environ(self._runtime_environment(function_name, spec)):
+        with scoped_environ(self._runtime_environment(function_name, spec)):
             try:
                 result = spec.handler(event, context)
             except Exception as exc:
@@ -397,7 +397,7 @@ def _function_error(
 
 
 @contextmanager
-def _scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
+def scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
     """Set ``values`` in ``os.environ`` and restore the previous values (or absence) afterwards."""
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)

@@ -39,9 +39,10 @@ from healstack.playbook import Playbook
 from healstack.simulate import playbook_world as targets
 from healstack.simulate import world
 from healstack.simulate.finalizer import deliver, status_change_event
-from healstack.simulate.lambda_runtime import FunctionSpec
+from healstack.simulate.lambda_runtime import FunctionSpec, scoped_environ
 from healstack.simulate.many import ScenarioSource, Start, simulate_many
 from healstack.simulate.rate_limits import RateLimits
+from healstack.simulate.scenario import load_scenario
 from healstack.simulate.synthesized import (
     ACCOUNT,
     REGION,
@@ -261,6 +262,8 @@ class _Batch:
         self.notifications: dict[str, list[dict[str, Any]]] = {}
         self.store: list[dict[str, Any]] = []
         self.delivered: dict[str, tuple[dict[str, Any], str | None]] = {}
+        #: what the decide function answered each scenario approver (status code, body)
+        self.decisions: list[dict[str, Any]] = []
 
     def run(
         self,
@@ -277,6 +280,7 @@ class _Batch:
             name: _function_spec(entry, environment, self.recovery.settings.get(name))
             for name, (entry, environment) in self.recovery.functions.items()
         }
+        self._answer_approvals(functions, scenario)
         starts = [
             replace(start, input=self._event_for(index)) for index, start in enumerate(self.starts)
         ]
@@ -307,6 +311,61 @@ class _Batch:
                 result.execution_arn, (None, None)
             )
         return self.runs
+
+    def _answer_approvals(
+        self, functions: dict[str, FunctionSpec], scenario: ScenarioSource | None
+    ) -> None:
+        """Let the scenario's approvers answer: right after the real approval function has
+        recorded a request, the principal the scenario names calls the recovery's real decide
+        function (which checks it against the approvers). Unlisted: nobody answers."""
+        by_entry = {entry: name for name, (entry, _env) in self.recovery.functions.items()}
+        asking, deciding = by_entry.get(APPROVAL_HANDLER), by_entry.get(DECIDE_HANDLER)
+        if asking is None or deciding is None:
+            return
+        shared = load_scenario(scenario) if scenario is not None else None
+        own = {
+            s.name: load_scenario(s.scenario)
+            for s in self.starts
+            if s.name is not None and s.scenario is not None
+        }
+        ask, decide = functions[asking], functions[deciding]
+        requests: dict[tuple[str, str], int] = {}
+
+        def answered(event: dict[str, Any], context: Any) -> Any:
+            result = ask.handler(event, context)
+            params = event.get("params") or {}
+            if params.get("phase") != "request":
+                return result
+            execution = str(event.get("execution_id", ""))
+            name = execution.rsplit(":", 1)[-1]
+            state = str(event.get("state", ""))
+            requests[(name, state)] = requests.get((name, state), 0) + 1
+            chosen = own.get(name, shared)
+            if chosen is None:
+                return result
+            decision = chosen.approval_for(state, requests[(name, state)])
+            if decision.decision != "timeout":
+                request = {
+                    "version": "2.0",
+                    "requestContext": {
+                        "http": {"method": "POST"},
+                        "authorizer": {"iam": {"userArn": session_arn(decision.principal)}},
+                    },
+                    "body": json.dumps(
+                        {
+                            "approval_id": f"{name}/{params.get('action')}/{event.get('attempt', 1)}",
+                            "decision": decision.decision,
+                            "reason": decision.reason,
+                        }
+                    ),
+                    "isBase64Encoded": False,
+                }
+                with scoped_environ(dict(decide.environment)):
+                    answer = decide.handler(request, context)
+                self.decisions.append({"state": state, "execution": name, **answer})
+            return result
+
+        functions[asking] = replace(ask, handler=answered)
 
     def _event_for(self, index: int) -> Callable[[], Mapping[str, Any]]:
         def event() -> Mapping[str, Any]:
@@ -359,6 +418,21 @@ class _Batch:
         after = targets.target_states(self.kind, [str(run.target_id) for run in self.runs])
         for run in self.runs:
             run.target_state_after = after.get(str(run.target_id))
+
+
+#: the handlers of the approval request/poll and of the approvers' decisions
+APPROVAL_HANDLER = "healstack_lambda.approval.handle"
+DECIDE_HANDLER = "healstack_lambda.decide.decide"
+
+
+def session_arn(principal: str) -> str:
+    """How a principal appears to a function URL: a role as a session of it, a user as is."""
+    if ":role/" in principal:
+        account = principal.split(":")[4]
+        role = principal.rsplit("/", 1)[-1]
+        partition = principal.split(":")[1]
+        return f"arn:{partition}:sts::{account}:assumed-role/{role}/simulation"
+    return principal
 
 
 def arrived_now() -> str:

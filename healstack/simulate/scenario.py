@@ -11,6 +11,10 @@ Task **state name** and applied on top of the real handlers. A scenario is YAML 
       Reboot:
         "1": {throw: {error: TransientError, cause: "Rate exceeded"}}
         "2+": real
+    approvals:                                   # optional; who decides each approval request
+      ApproveStop:                               # the playbook's approval state (Approve<Step>)
+        "1": {approve: "arn:aws:iam::123456789012:role/oncall"}
+        "2+": {reject: "arn:aws:iam::123456789012:role/oncall", reason: "not now"}
 
 Invocation ranges count the calls of that state's Lambda in one execution, from 1, retries and
 loop iterations included: ``3`` (only the 3rd), ``2-4`` (2nd to 4th), ``5+`` (5th onwards).
@@ -24,6 +28,14 @@ Ranges of one state must not overlap. Outcomes:
   Lambda *service* error, as if the Invoke API call failed; any other name is a *function* error,
   as if the handler raised an exception of class ``NAME`` with message ``TEXT``. ``cause`` is
   optional. ``States.*`` names are reserved for Step Functions and rejected.
+
+Approvals: ranges count the requests of that approval state in one execution (one per
+attempt that reaches it). ``{approve: PRINCIPAL}`` or ``{reject: PRINCIPAL, reason: TEXT}``:
+right after the request is recorded, that principal (an IAM role or user ARN; a role decides
+as a session of it) calls the recovery's real decide function, which checks it against the
+playbook's approvers like on AWS (a principal that is not one is refused and nothing is
+decided). ``timeout``, and every request no range covers: **nobody answers**, and the
+workflow's wait runs out (fast-forwarded) into ``approval_timed_out``, as on AWS.
 """
 
 from __future__ import annotations
@@ -45,7 +57,8 @@ _RANGE_HINT = "not an invocation range (use 1, 2-3 or 4+)"
 _SINGLE = re.compile(r"^(\d+)$")
 _SPAN = re.compile(r"^(\d+)-(\d+)$")
 _OPEN = re.compile(r"^(\d+)\+$")
-_TOP_LEVEL_FIELDS = ("name", "description", "mocks")
+_TOP_LEVEL_FIELDS = ("name", "description", "mocks", "approvals")
+_DECISIONS = ("approve", "reject")
 
 
 @dataclass(frozen=True)
@@ -100,12 +113,42 @@ class InvocationRange:
 
 
 @dataclass(frozen=True)
+class ApprovalDecision:
+    """Who decides one approval request, and how (``timeout``: nobody)."""
+
+    decision: Literal["approve", "reject", "timeout"]
+    principal: str = ""
+    reason: str = ""
+
+    def to_dict(self) -> Any:
+        if self.decision == "timeout":
+            return "timeout"
+        out: dict[str, str] = {self.decision: self.principal}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+NOBODY = ApprovalDecision("timeout")
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A named set of forced outcomes, per Task state name and invocation range."""
 
     name: str = "scenario"
     description: str = ""
     mocks: Mapping[str, tuple[tuple[InvocationRange, Outcome], ...]] = field(default_factory=dict)
+    approvals: Mapping[str, tuple[tuple[InvocationRange, ApprovalDecision], ...]] = field(
+        default_factory=dict
+    )
+
+    def approval_for(self, state_name: str, request: int) -> ApprovalDecision:
+        """Who decides the ``request``-th request (1-based) of approval state ``state_name``."""
+        for request_range, decision in self.approvals.get(state_name, ()):
+            if request_range.contains(request):
+                return decision
+        return NOBODY
 
     def outcome_for(self, state_name: str | None, invocation: int) -> Outcome:
         """The outcome for the ``invocation``-th call (1-based) of ``state_name``'s Lambda."""
@@ -123,6 +166,10 @@ class Scenario:
             "mocks": {
                 state: {rng.label: outcome.to_dict() for rng, outcome in ranges}
                 for state, ranges in self.mocks.items()
+            },
+            "approvals": {
+                state: {rng.label: decision.to_dict() for rng, decision in ranges}
+                for state, ranges in self.approvals.items()
             },
         }
 
@@ -151,7 +198,22 @@ class Scenario:
                     "scenario.mocks", f"state name {state_name!r} must be a non-empty string"
                 )
             mocks[state_name] = _parse_ranges(state_path(state_name), ranges)
-        return cls(name=name, description=description, mocks=mocks)
+        raw_approvals = data.get("approvals") or {}
+        if not isinstance(raw_approvals, Mapping):
+            raise ScenarioError(
+                "scenario.approvals",
+                f"must be a mapping of approval state names, got {_kind(raw_approvals)}",
+            )
+        approvals: dict[str, tuple[tuple[InvocationRange, ApprovalDecision], ...]] = {}
+        for state_name, ranges in raw_approvals.items():
+            if not isinstance(state_name, str) or not state_name:
+                raise ScenarioError(
+                    "scenario.approvals", f"state name {state_name!r} must be a non-empty string"
+                )
+            approvals[state_name] = _parse_approval_ranges(
+                state_path(state_name).replace("scenario.mocks", "scenario.approvals", 1), ranges
+            )
+        return cls(name=name, description=description, mocks=mocks, approvals=approvals)
 
 
 def load_scenario(source: Scenario | Mapping[str, Any] | str | Path) -> Scenario:
@@ -204,6 +266,43 @@ def _parse_ranges(path: str, ranges: object) -> tuple[tuple[InvocationRange, Out
         parsed.append((invocation_range, _parse_outcome(key_path, raw_outcome)))
     parsed.sort(key=lambda item: item[0].first)
     return tuple(parsed)
+
+
+def _parse_approval_ranges(
+    path: str, ranges: object
+) -> tuple[tuple[InvocationRange, ApprovalDecision], ...]:
+    if not isinstance(ranges, Mapping) or not ranges:
+        raise ScenarioError(
+            path, "must map request ranges to a decision (e.g. '1': {approve: ARN})"
+        )
+    parsed: list[tuple[InvocationRange, ApprovalDecision]] = []
+    for key, raw in ranges.items():
+        request_range = _parse_range(path, key)
+        where = f"{path}[{json.dumps(str(key))}]"
+        for earlier, _ in parsed:
+            if request_range.first_overlap(earlier) is not None:
+                raise ScenarioError(where, f"overlaps range {earlier.label}")
+        parsed.append((request_range, _parse_decision(where, raw)))
+    return tuple(parsed)
+
+
+def _parse_decision(path: str, raw: object) -> ApprovalDecision:
+    if raw == "timeout":
+        return NOBODY
+    hint = "use {approve: ARN}, {reject: ARN, reason: TEXT} or timeout"
+    if not isinstance(raw, Mapping):
+        raise ScenarioError(path, f"is not a decision ({hint})")
+    decisions = [d for d in _DECISIONS if d in raw]
+    unknown = sorted(set(raw) - {*_DECISIONS, "reason"})
+    if len(decisions) != 1 or unknown:
+        raise ScenarioError(path, f"is not a decision ({hint})")
+    (decision,) = decisions
+    principal, reason = raw[decision], raw.get("reason", "")
+    if not isinstance(principal, str) or not principal.startswith("arn:"):
+        raise ScenarioError(f"{path}.{decision}", "must be a principal ARN (the approver)")
+    if not isinstance(reason, str):
+        raise ScenarioError(f"{path}.reason", "must be text")
+    return ApprovalDecision("approve" if decision == "approve" else "reject", principal, reason)
 
 
 def _parse_range(path: str, key: object) -> InvocationRange:
