@@ -153,6 +153,14 @@ class EmulatorSession:
         with self.step("synth"):
             stacks = synthesize(self.workdir / "cdktf.out", self.server.url)
             self.stack = stacks[DEFAULT_STACK]
+        # the store's deletion protection (on by default) is off for an emulator endpoint
+        # (providers/aws/provider.py, store_deletion_protection): else destroy is refused
+        tables = dict(self.stack.config()["resource"])["aws_dynamodb_table"].values()
+        if any(table.get("deletion_protection_enabled") is not False for table in tables):
+            raise EmulatorCheckFailed(
+                "the emulator stack's store has deletion protection on: terraform destroy "
+                "would be refused (store_deletion_protection must be off for an emulator)"
+            )
         # cdktf synth writes elsewhere and reads nothing terraform writes: it runs while the
         # apply waits on the provider
         with ThreadPoolExecutor(max_workers=1) as pool:
