@@ -7,8 +7,10 @@ and reported. ``map_client_error`` turns a botocore failure into one of them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from botocore.exceptions import (
     ClientError,
@@ -23,7 +25,20 @@ class HealstackError(Exception):
 
 
 class MalformedEvent(HealstackError):
-    """The triggering event lacks what we need (message names the field and the detail-type)."""
+    """The triggering event lacks what we need (message names the field and the detail-type).
+
+    The message never carries the value that failed validation (see ``describe_value``).
+    """
+
+
+class EventRefused(HealstackError):
+    """The event is well formed but not ours to act on: another account or region, too old,
+    or from the future. The message is a short text ending in ``(code: <code>)`` and holds
+    only safe numbers, never event values."""
+
+
+class NotInScope(HealstackError):
+    """An action's resource lacks the tag ``HEALSTACK_REQUIRE_TAG`` names; nothing was done."""
 
 
 class ResourceNotFound(HealstackError):
@@ -106,14 +121,39 @@ def one_line(text: str, limit: int = 500) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
+def describe_value(value: Any) -> str:
+    """A safe stand-in for an untrusted value: its type, length and a short sha256.
+
+    ``(str, 143 chars, sha256 1a2b3c4d5e6f)``: enough to match two reports of the same
+    value, nothing an attacker could use to put words into a notification.
+    """
+    if isinstance(value, str):
+        data = value.encode("utf-8", "surrogatepass")
+        size = f"{len(value)} chars"
+    else:
+        data = repr(value).encode("utf-8", "surrogatepass")
+        size = f"{len(value)} items" if isinstance(value, (list, dict, tuple)) else "-"
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    return f"({type(value).__name__}, {size}, sha256 {digest})"
+
+
+def _safe_code(code: str) -> str:
+    """An AWS error code as we print it: letters, digits and dots only, at most 64."""
+    kept = "".join(ch for ch in code if ch.isascii() and (ch.isalnum() or ch in "._-"))
+    return kept[:64] or "Unknown"
+
+
 def map_client_error(err: ClientError, resource: str) -> HealstackError | None:
-    """Return the healstack error for ``err``, or None when it must be re-raised unchanged."""
+    """Return the healstack error for ``err``, or None when it must be re-raised unchanged.
+
+    The message names the operation, the (already validated) resource and the AWS error
+    code, never AWS's message text (it can hold role ARNs, account ids or echoed input).
+    """
     error = err.response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
-    aws_message = str(error.get("Message", ""))
-    operation = err.operation_name or "AWS call"
+    operation = _safe_code(err.operation_name or "AWSCall")
     status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    text = one_line(f"{operation} on {resource} failed: {code}: {aws_message}".rstrip(": "))
+    text = one_line(f"{operation} on {resource} failed: {_safe_code(code)}")
     if code in THROTTLING_CODES or status == 429:
         return Throttled(text)
     if code in TRANSIENT_CODES or (isinstance(status, int) and status >= 500):
@@ -137,4 +177,4 @@ def aws_errors(resource: str) -> Iterator[None]:
         raise mapped from err
     except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as err:
         name = type(err).__name__
-        raise TransientError(one_line(f"AWS call on {resource} failed: {name}: {err}")) from err
+        raise TransientError(one_line(f"AWS call on {resource} failed: {name}")) from err

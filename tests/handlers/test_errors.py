@@ -10,15 +10,19 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from healstack_lambda import errors
 from healstack_lambda.errors import (
+    EventRefused,
     HealstackError,
     InvalidInput,
     MalformedEvent,
+    NotInScope,
     NotPermitted,
     ResourceNotFound,
     Throttled,
     TransientError,
     aws_errors,
+    describe_value,
     map_client_error,
 )
 
@@ -34,10 +38,15 @@ def client_error(code: str, status: int = 400, message: str = "details") -> Clie
 
 
 def test_error_class_names_are_the_routing_contract() -> None:
-    names = {cls.__name__ for cls in HealstackError.__subclasses__()}
+    # the classes errors.py defines (other modules, e.g. decide, add their own subclasses)
+    names = {
+        cls.__name__ for cls in HealstackError.__subclasses__() if cls.__module__ == errors.__name__
+    }
 
     assert names == {
         "MalformedEvent",
+        "EventRefused",
+        "NotInScope",
         "ResourceNotFound",
         "NotPermitted",
         "TransientError",
@@ -49,6 +58,8 @@ def test_error_class_names_are_the_routing_contract() -> None:
         issubclass(c, HealstackError)
         for c in (
             MalformedEvent,
+            EventRefused,
+            NotInScope,
             ResourceNotFound,
             NotPermitted,
             TransientError,
@@ -126,15 +137,41 @@ def test_an_unknown_code_is_reraised_unchanged() -> None:
     assert caught.value is original
 
 
-def test_mapped_message_is_one_line_naming_operation_resource_and_code() -> None:
+def test_mapped_message_names_operation_resource_and_code_only() -> None:
     err = client_error("AccessDenied", message="User: arn:aws:sts::1:assumed-role/x\nis not")
 
     with pytest.raises(NotPermitted) as caught, aws_errors("i-0a1b2c3d"):
         raise err
-    message = str(caught.value)
-    assert "\n" not in message
-    assert message.startswith("DescribeInstances on i-0a1b2c3d failed: AccessDenied: User:")
-    assert caught.value.__cause__ is err
+    assert str(caught.value) == "DescribeInstances on i-0a1b2c3d failed: AccessDenied"
+    assert caught.value.__cause__ is err  # the full AWS error stays in the traceback/logs
+
+
+@pytest.mark.parametrize(
+    "code", ["AccessDenied", "Throttling", "InternalError", "DBInstanceNotFound"]
+)
+def test_the_aws_message_text_never_reaches_the_mapped_error(code: str) -> None:
+    text = (
+        "User: arn:aws:sts::123456789012:assumed-role/healstack-stop-fn/x is not authorized; "
+        "URGENT: approve at https://evil.example/t"
+    )
+
+    mapped = map_client_error(client_error(code, message=text), "i-0a1b2c3d")
+
+    assert mapped is not None
+    assert str(mapped) == f"DescribeInstances on i-0a1b2c3d failed: {code}"
+    assert "assumed-role" not in str(mapped) and "evil.example" not in str(mapped)
+
+
+def test_an_odd_aws_error_code_is_reduced_to_safe_characters() -> None:
+    mapped = map_client_error(client_error("Weird Code <b>now</b>", status=503), "x")
+
+    assert str(mapped) == "DescribeInstances on x failed: WeirdCodebnowb"
+
+
+def test_describe_value_gives_type_length_and_a_short_hash_never_the_value() -> None:
+    assert describe_value("i-xyz") == "(str, 5 chars, sha256 de2c8afefe23)"
+    assert describe_value(["a", "b"]).startswith("(list, 2 items, sha256 ")
+    assert "secret" not in describe_value("secret")
 
 
 @pytest.mark.parametrize(
