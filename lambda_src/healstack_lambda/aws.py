@@ -20,6 +20,7 @@ _CONFIG = Config(
     retries={"total_max_attempts": 1, "mode": "standard"},
 )
 _CLIENTS: dict[tuple[str, str | None], Any] = {}
+_OWN_ACCOUNT: list[str] = []  # the function's own account id, once known (per process)
 
 
 def default_region() -> str | None:
@@ -38,6 +39,15 @@ def client(service: str, region: str | None = None) -> Any:
     return cached
 
 
+def own_account() -> str:
+    """The account the function runs in (``sts:GetCallerIdentity``, which needs no IAM
+    permission), asked once per process."""
+    if not _OWN_ACCOUNT:
+        _OWN_ACCOUNT.append(str(client("sts").get_caller_identity()["Account"]))
+    return _OWN_ACCOUNT[0]
+
+
 def reset_clients() -> None:
-    """Forget cached clients (tests call this between mocked accounts)."""
+    """Forget cached clients and the own account (tests call this between mocked accounts)."""
     _CLIENTS.clear()
+    _OWN_ACCOUNT.clear()

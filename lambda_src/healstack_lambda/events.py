@@ -3,10 +3,27 @@
 Payload::
 
     {"event": <raw EventBridge event>, "target_kind": "ec2_instance"|"ecs_service"|"rds_instance",
-     "id_path": optional str, "execution_id": str, "playbook": str}
+     "id_path": optional str, "execution_id": str, "playbook": str,
+     "window_seconds": optional positive int, "max_event_age_seconds": optional positive int}
 
-Returns ``{"resource_id", "target_kind", "region", "event_type"}`` (``event_type`` is the
-event's detail-type; ``region`` is the event's region, or for ECS the service ARN's region).
+Returns ``{"resource_id", "target_kind", "region", "event_type", "now", "window"}``
+(``event_type`` is the event's detail-type; ``region`` is the function's own region, the
+only one an accepted event can name).
+
+Refused events (``EventRefused``, checked before the id is looked for, and for an id that
+is an ARN once it is found). The message is a short text plus ``(code: ...)``:
+
+- ``foreign_account``: the event's ``account`` is missing or not the function's own
+  (``sts:GetCallerIdentity``, asked once per process), or the id is an ARN (ECS service
+  ARN; EC2/RDS ARN before it is reduced to the id) of another account;
+- ``foreign_region``: the event's ``region`` is missing or not the function's own
+  (``AWS_REGION``), or the id is an ARN of another region;
+- ``no_event_time``: ``time`` is missing or not an RFC 3339 time with an offset;
+- ``stale_event``: the event is older than ``max_event_age_seconds`` (default 600);
+- ``future_event``: the event's time is more than 300 s ahead of our clock.
+
+``resolve(..., check_age=False)`` skips the three time checks (notify re-resolves the
+original event of an execution that timed out, long after it arrived).
 
 With ``id_path`` (see ``healstack_lambda.jsonpath``) the id is read from there and any
 source/detail-type is accepted. Without it the id is found in the documented AWS shapes:
@@ -20,17 +37,21 @@ source/detail-type is accepted. Without it the id is found in the documented AWS
 - RDS DB Instance Event: ``detail.SourceIdentifier``, else the name in ``resources[0]``.
 
 Every flaw in the event raises ``MalformedEvent`` naming the field and the detail-type; a
-flaw in the payload around it raises ``InvalidInput``. The id must fit the kind.
+flaw in the payload around it raises ``InvalidInput``. The id must fit the kind. Messages
+never echo event values that failed validation: such a value is described by its type,
+length and a short sha256 (``errors.describe_value``); a detail-type or source is named
+only when it is one this module knows, else described the same way.
 """
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from . import aws, ids, jsonpath
-from .errors import InvalidInput, MalformedEvent
-from .step import require_str, run_logged
+from .errors import EventRefused, InvalidInput, MalformedEvent, aws_errors, describe_value
+from .step import optional_int, require_str, run_logged
 
 ALARM = ("aws.cloudwatch", "CloudWatch Alarm State Change")
 EC2_STATE_CHANGE = ("aws.ec2", "EC2 Instance State-change Notification")
@@ -45,6 +66,21 @@ FITS: dict[str, tuple[tuple[str, str], ...]] = {
     "rds_instance": (ALARM, RDS_INSTANCE_EVENT, HEALTH),
 }
 ALARM_DIMENSIONS = "detail.configuration.metrics[*].metricStat.metric.dimensions"
+SHAPES = (ALARM, EC2_STATE_CHANGE, HEALTH, ECS_DEPLOYMENT, ECS_SERVICE_ACTION, RDS_INSTANCE_EVENT)
+KNOWN_DETAIL_TYPES = frozenset(detail_type for _, detail_type in SHAPES)
+KNOWN_SOURCES = frozenset(source for source, _ in SHAPES)
+DEFAULT_MAX_EVENT_AGE = 600
+MAX_CLOCK_SKEW = 300
+TIME_TEXT_MAX = 64
+
+
+def _name(value: str) -> str:
+    """A detail-type for a message: quoted when known, else described (never echoed)."""
+    return repr(value) if value in KNOWN_DETAIL_TYPES else f"detail-type {describe_value(value)}"
+
+
+def _source_name(value: str) -> str:
+    return repr(value) if value in KNOWN_SOURCES else describe_value(value)
 
 
 def _non_empty_str(value: Any) -> bool:
@@ -54,11 +90,11 @@ def _non_empty_str(value: Any) -> bool:
 def _alarm_dimensions(detail: dict[str, Any], detail_type: str) -> list[dict[str, Any]]:
     configuration = detail.get("configuration")
     if not isinstance(configuration, dict):
-        raise MalformedEvent(f"{detail_type!r} event has no detail.configuration")
+        raise MalformedEvent(f"{detail_type} event has no detail.configuration")
     metrics = configuration.get("metrics")
     if not isinstance(metrics, list) or not metrics:
         raise MalformedEvent(
-            f"{detail_type!r} event has no detail.configuration.metrics "
+            f"{detail_type} event has no detail.configuration.metrics "
             "(a composite alarm carries no dimensions; set id_path)"
         )
     found: list[dict[str, Any]] = []
@@ -74,11 +110,11 @@ def _alarm_dimensions(detail: dict[str, Any], detail_type: str) -> list[dict[str
 def _single(values: list[str], where: str, detail_type: str) -> str:
     distinct = sorted(set(values))
     if not distinct:
-        raise MalformedEvent(f"{detail_type!r} event has no {where}")
+        raise MalformedEvent(f"{detail_type} event has no {where}")
     if len(distinct) > 1:
         raise MalformedEvent(
-            f"{detail_type!r} event names several targets at {where} ({', '.join(distinct)}); "
-            "set id_path to pick one"
+            f"{detail_type} event names several targets at {where} ({len(distinct)} different "
+            "values); set id_path to pick one"
         )
     return distinct[0]
 
@@ -109,7 +145,7 @@ def _from_alarm(event: dict[str, Any], kind: str, detail_type: str) -> tuple[str
     for name, value in (("account", account), ("region", region)):
         if not _non_empty_str(value):
             raise MalformedEvent(
-                f"{detail_type!r} event has no '{name}' to build the ECS service ARN"
+                f"{detail_type} event has no '{name}' to build the ECS service ARN"
             )
     return f"arn:aws:ecs:{region}:{account}:service/{cluster_and_service}", where
 
@@ -118,7 +154,7 @@ def _first_resource(event: dict[str, Any], detail_type: str) -> str:
     resources = event.get("resources")
     if isinstance(resources, list) and resources and _non_empty_str(resources[0]):
         return str(resources[0])
-    raise MalformedEvent(f"{detail_type!r} event has no resources[0]")
+    raise MalformedEvent(f"{detail_type} event has no resources[0]")
 
 
 def _from_health(event: dict[str, Any], detail_type: str) -> tuple[str, str]:
@@ -131,7 +167,7 @@ def _from_health(event: dict[str, Any], detail_type: str) -> tuple[str, str]:
     if isinstance(resources, list) and resources and _non_empty_str(resources[0]):
         return str(resources[0]), "resources[0]"
     raise MalformedEvent(
-        f"{detail_type!r} event has no detail.affectedEntities[0].entityValue nor resources[0]"
+        f"{detail_type} event has no detail.affectedEntities[0].entityValue nor resources[0]"
     )
 
 
@@ -142,26 +178,26 @@ def _from_rds_event(event: dict[str, Any], detail_type: str) -> tuple[str, str]:
     resources = event.get("resources")
     if isinstance(resources, list) and resources and _non_empty_str(resources[0]):
         return str(resources[0]), "resources[0]"
-    raise MalformedEvent(f"{detail_type!r} event has no detail.SourceIdentifier nor resources[0]")
+    raise MalformedEvent(f"{detail_type} event has no detail.SourceIdentifier nor resources[0]")
 
 
 def _auto_detect(event: dict[str, Any], kind: str, detail_type: str) -> tuple[str, str]:
     source = event.get("source")
     if not _non_empty_str(source):
-        raise MalformedEvent(f"{detail_type!r} event has no 'source'")
-    shape = (str(source), detail_type)
+        raise MalformedEvent(f"{detail_type} event has no 'source'")
+    shape = (str(source), str(event["detail-type"]))
     if shape not in FITS[kind]:
         expected = "; ".join(f"{s} / {d}" for s, d in FITS[kind])
         raise MalformedEvent(
-            f"event source {source!r} with detail-type {detail_type!r} does not fit target kind "
-            f"{kind!r} (expected one of: {expected}; or set id_path)"
+            f"event source {_source_name(str(source))} with {detail_type} does not fit target "
+            f"kind {kind!r} (expected one of: {expected}; or set id_path)"
         )
     if shape == ALARM:
         return _from_alarm(event, kind, detail_type)
     if shape == EC2_STATE_CHANGE:
         value = event["detail"].get("instance-id")
         if not _non_empty_str(value):
-            raise MalformedEvent(f"{detail_type!r} event has no detail.instance-id")
+            raise MalformedEvent(f"{detail_type} event has no detail.instance-id")
         return str(value), "detail.instance-id"
     if shape == HEALTH:
         return _from_health(event, detail_type)
@@ -177,19 +213,88 @@ def _from_path(event: dict[str, Any], id_path: str, detail_type: str) -> tuple[s
         raise InvalidInput(str(err)) from err
     value, failed_at = jsonpath.lookup(event, steps)
     if jsonpath.is_missing(value):
-        raise MalformedEvent(
-            f"{detail_type!r} event has nothing at {failed_at} (id_path {id_path})"
-        )
+        raise MalformedEvent(f"{detail_type} event has nothing at {failed_at} (id_path {id_path})")
     if not _non_empty_str(value):
         raise MalformedEvent(
-            f"{detail_type!r} event value at id_path {id_path} is not a non-empty string: "
-            f"{type(value).__name__}"
+            f"{detail_type} event value at id_path {id_path} {describe_value(value)} is not a "
+            "non-empty string"
         )
     return str(value), id_path
 
 
-def resolve(payload: Any, fields: dict[str, Any]) -> dict[str, Any]:
-    """Validate the payload and return the resolved target (see module docstring)."""
+def _refuse(message: str, code: str) -> EventRefused:
+    return EventRefused(f"{message} (code: {code})")
+
+
+def _refuse_foreign(event: dict[str, Any], own_account: str, own_region: str) -> None:
+    """``EventRefused`` unless the event names our own account and region."""
+    account = event.get("account")
+    if not _non_empty_str(account):
+        raise _refuse("event has no account", "foreign_account")
+    if account != own_account:
+        raise _refuse("event account does not match this account", "foreign_account")
+    region = event.get("region")
+    if not _non_empty_str(region):
+        raise _refuse("event has no region", "foreign_region")
+    if region != own_region:
+        raise _refuse("event region does not match this function's region", "foreign_region")
+
+
+def event_time(value: Any) -> float | None:
+    """Seconds since the epoch of an RFC 3339 ``time`` with an offset; None if unusable."""
+    if not isinstance(value, str) or not 0 < len(value) <= TIME_TEXT_MAX:
+        return None
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None or "T" not in text.upper():
+            return None
+        return moment.timestamp()
+    except (ValueError, OverflowError):
+        return None
+
+
+def _refuse_stale(event: dict[str, Any], max_age: int, now: float) -> None:
+    """``EventRefused`` for an event without a usable time, too old, or from the future."""
+    moment = event_time(event.get("time"))
+    if moment is None:
+        raise _refuse("event has no valid RFC 3339 time", "no_event_time")
+    age = now - moment
+    if age > max_age:
+        raise _refuse(f"event is {int(age)} s old; the limit is {max_age} s", "stale_event")
+    if -age > MAX_CLOCK_SKEW:
+        raise _refuse(
+            f"event time is {int(-age)} s ahead of this clock; at most {MAX_CLOCK_SKEW} s is "
+            "accepted",
+            "future_event",
+        )
+
+
+def _refuse_foreign_arn(raw_id: str, where: str, own_account: str, own_region: str) -> None:
+    """``EventRefused`` when the id is an ARN of another account or region."""
+    parts = ids.arn_account_and_region(raw_id)
+    if parts is None:
+        return
+    account, region = parts
+    if account != own_account:
+        raise _refuse(f"the ARN at {where} belongs to another account", "foreign_account")
+    if region != own_region:
+        raise _refuse(f"the ARN at {where} belongs to another region", "foreign_region")
+
+
+def _own_account() -> str:
+    with aws_errors("sts:GetCallerIdentity"):
+        return aws.own_account()
+
+
+def resolve(payload: Any, fields: dict[str, Any], *, check_age: bool = True) -> dict[str, Any]:
+    """Validate the payload and return the resolved target (see module docstring).
+
+    ``check_age=False`` leaves out the event-time checks (for notify's re-resolution of an
+    execution's original event, which may be hours old by then).
+    """
     if not isinstance(payload, dict):
         raise InvalidInput(f"payload must be a JSON object, got {type(payload).__name__}")
     event = payload.get("event")
@@ -204,51 +309,48 @@ def resolve(payload: Any, fields: dict[str, Any]) -> dict[str, Any]:
     fields["execution_id"] = require_str(payload, "execution_id")
     fields["playbook"] = require_str(payload, "playbook")
     fields["step"] = fields.get("step") or "ResolveTarget"
+    window_seconds = optional_int(payload, "window_seconds", None)
+    max_age = optional_int(payload, "max_event_age_seconds", DEFAULT_MAX_EVENT_AGE)
+    own_region = aws.default_region()
+    if not own_region:
+        raise InvalidInput("no region configured (AWS_REGION); cannot tell our own events")
+    now = time.time()
 
-    detail_type = event.get("detail-type")
-    if not _non_empty_str(detail_type):
+    # whose event is it, and is it still news? Decided before anything in it is parsed
+    own_account = _own_account()
+    _refuse_foreign(event, own_account, own_region)
+    if check_age:
+        _refuse_stale(event, max_age or DEFAULT_MAX_EVENT_AGE, now)
+
+    raw_detail_type = event.get("detail-type")
+    if not _non_empty_str(raw_detail_type):
         raise MalformedEvent("event has no 'detail-type' field")
-    detail_type = str(detail_type)
+    detail_type = _name(str(raw_detail_type))
     if not isinstance(event.get("detail"), dict):
-        raise MalformedEvent(f"{detail_type!r} event has no 'detail' object")
+        raise MalformedEvent(f"{detail_type} event has no 'detail' object")
 
     if id_path is not None:
         raw_id, where = _from_path(event, str(id_path), detail_type)
     else:
         raw_id, where = _auto_detect(event, kind, detail_type)
-    resource_id = ids.normalize(kind, raw_id.strip())
+    raw_id = raw_id.strip()
+    _refuse_foreign_arn(raw_id, where, own_account, own_region)
+    resource_id = ids.normalize(kind, raw_id)
     if not ids.is_valid(kind, resource_id):
         raise MalformedEvent(
-            f"{where} value {raw_id!r} in {detail_type!r} event is not {ids.EXPECTED[kind]}"
+            f"value at {where} {describe_value(raw_id)} in {detail_type} event is not "
+            f"{ids.EXPECTED[kind]}"
         )
     fields["resource_id"] = resource_id
-
-    region = event.get("region")
-    if kind == "ecs_service":
-        parsed = ids.parse_ecs_service_arn(resource_id)
-        region = parsed.region if parsed else region
-    if not _non_empty_str(region):
-        region = aws.default_region()
-    if not _non_empty_str(region):
-        raise MalformedEvent(f"{detail_type!r} event has no 'region' and none is configured")
-    now = int(time.time())
-    window_seconds = payload.get("window_seconds")
-    if window_seconds is not None and (
-        isinstance(window_seconds, bool)
-        or not isinstance(window_seconds, int)
-        or window_seconds < 1
-    ):
-        raise InvalidInput(
-            f"payload field 'window_seconds' must be a positive integer, got {window_seconds!r}"
-        )
+    clock = int(now)
     return {
         "resource_id": resource_id,
         "target_kind": kind,
-        "region": str(region),
-        "event_type": detail_type,
+        "region": own_region,
+        "event_type": str(raw_detail_type),
         # the workflow's clock: lock expiry, anti-flap window, history order
-        "now": now,
-        "window": now // window_seconds if window_seconds else 0,
+        "now": clock,
+        "window": clock // window_seconds if window_seconds else 0,
     }
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,13 +118,27 @@ def inject_error(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any, str, str], N
     return inject
 
 
+def rfc3339(seconds_ago: float = 0) -> str:
+    """An EventBridge ``time`` (``2026-03-14T08:02:11Z``) ``seconds_ago`` before now."""
+    moment = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fresh(event: dict[str, Any], seconds_ago: float = 0) -> dict[str, Any]:
+    """``event`` as it arrives now: ``time`` set to now (or ``seconds_ago``)."""
+    event["time"] = rfc3339(seconds_ago)
+    return event
+
+
 @pytest.fixture
 def sample_event() -> Callable[[str], dict[str, Any]]:
-    """Load a sample event from examples/events/ (a fresh copy each call)."""
+    """Load a sample event from examples/events/ (a fresh copy each call), as if it had just
+    arrived: its ``time`` is now (ResolveTarget refuses stale events). The samples name
+    moto's account 123456789012 and region us-east-1."""
 
     def load(name: str) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text())
-        return data
+        return fresh(data)
 
     return load
 

