@@ -10,8 +10,26 @@ Check ``state``:
 - otherwise the PRIMARY deployment's rolloutState lower-cased (``in_progress``, ``failed``);
 - ``degraded``: the rollout is complete but fewer (or more) tasks run than desired.
 
-Only ``steady`` is healthy. A missing, INACTIVE or DRAINING service raises
-``ResourceNotFound``.
+Only ``steady`` is healthy. A missing service raises ``ResourceNotFound``.
+
+Check ``skip`` (see ``healstack_lambda.step``), decided in this order after reading the
+service with ``DescribeServices(include=["TAGS"])``:
+
+- ``not_in_scope``: the service lacks the tag ``HEALSTACK_REQUIRE_TAG`` names.
+- ``stopped_on_purpose``: status ``DRAINING`` or ``INACTIVE`` (deleted or being deleted), or
+  ``desiredCount == 0`` (scaled to zero on purpose; a redeploy would start nothing anyway).
+- ``changing``: the PRIMARY deployment's rolloutState is ``IN_PROGRESS`` and none of its
+  tasks has failed (``failedTasks == 0``). That is a rollout someone else started, or the
+  rollback ECS's deployment circuit breaker starts on its own after a failed deployment
+  (the failed deployment then is no longer PRIMARY and reads ``FAILED``); forcing another
+  deployment would fight it. Judgement: a PRIMARY ``IN_PROGRESS`` deployment whose tasks
+  already fail (``failedTasks > 0``) is taken to be the failing rollout this recovery was
+  triggered for, not someone else's change, so it gets no skip (``state: in_progress``).
+  A PRIMARY deployment that reads ``FAILED`` is the recovery case itself (``state:
+  failed``).
+
+Scope in actions: ``force_redeploy`` reads the service with its tags and raises
+``NotInScope`` before any mutating call, dry runs included, when the tag is missing.
 """
 
 from __future__ import annotations
@@ -20,9 +38,22 @@ from typing import Any
 
 from . import aws, ids
 from .errors import ResourceNotFound, aws_errors
-from .step import StepRequest, action_result, check_result, run_check, run_step
+from .step import (
+    CHANGING,
+    NOT_IN_SCOPE,
+    STOPPED_ON_PURPOSE,
+    StepRequest,
+    action_result,
+    check_result,
+    in_scope,
+    require_scope,
+    run_check,
+    run_step,
+    tag_map,
+)
 
 KIND = "ecs_service"
+GONE_STATUSES = frozenset({"INACTIVE", "DRAINING"})
 
 
 def _service_ref(request: StepRequest) -> ids.EcsService:
@@ -32,11 +63,12 @@ def _service_ref(request: StepRequest) -> ids.EcsService:
     return parsed
 
 
-def describe_service(ref: ids.EcsService) -> dict[str, Any]:
-    """DescribeServices for one service; ``ResourceNotFound`` when missing or deleted."""
+def describe_service(ref: ids.EcsService, *, allow_gone: bool = False) -> dict[str, Any]:
+    """DescribeServices (with its tags) for one service; ``ResourceNotFound`` when missing
+    or, unless ``allow_gone``, deleted (INACTIVE) or being deleted (DRAINING)."""
     with aws_errors(ref.arn):
         response = aws.client("ecs", ref.region).describe_services(
-            cluster=ref.cluster, services=[ref.name]
+            cluster=ref.cluster, services=[ref.name], include=["TAGS"]
         )
     services = [s for s in response.get("services", []) if s.get("serviceName") == ref.name]
     if not services:
@@ -44,13 +76,32 @@ def describe_service(ref: ids.EcsService) -> dict[str, Any]:
         raise ResourceNotFound(
             f"ECS service {ref.name} not found in cluster {ref.cluster} ({reasons or 'MISSING'})"
         )
-    service = services[0]
+    service = dict(services[0])
+    if not allow_gone:
+        _refuse_gone(ref, service)
+    return service
+
+
+def _refuse_gone(ref: ids.EcsService, service: dict[str, Any]) -> None:
     status = str(service.get("status", ""))
-    if status in ("INACTIVE", "DRAINING"):
+    if status in GONE_STATUSES:
         raise ResourceNotFound(
             f"ECS service {ref.name} in cluster {ref.cluster} is {status} (deleted or deleting)"
         )
-    return dict(service)
+
+
+def _label(ref: ids.EcsService) -> str:
+    return f"ECS service {ref.name} in cluster {ref.cluster}"
+
+
+def _skip(service: dict[str, Any]) -> str | None:
+    """``stopped_on_purpose``, ``changing`` or None (see the module docstring)."""
+    if str(service.get("status", "")) in GONE_STATUSES or service.get("desiredCount") == 0:
+        return STOPPED_ON_PURPOSE
+    primary = primary_deployment(service)
+    if primary.get("rolloutState") == "IN_PROGRESS" and not primary.get("failedTasks"):
+        return CHANGING
+    return None
 
 
 def primary_deployment(service: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +122,7 @@ def service_state(service: dict[str, Any]) -> str:
 
 
 def _check(request: StepRequest) -> dict[str, Any]:
-    service = describe_service(_service_ref(request))
+    service = describe_service(_service_ref(request), allow_gone=True)
     primary = primary_deployment(service)
     state = service_state(service)
     detail = {
@@ -83,12 +134,16 @@ def _check(request: StepRequest) -> dict[str, Any]:
         "rollout_state": primary.get("rolloutState"),
         "deployments": len(service.get("deployments", [])),
     }
-    return check_result(state == "steady", state, detail)
+    if not in_scope(tag_map(service.get("tags"), "key", "value")):
+        return check_result(False, state, detail, NOT_IN_SCOPE)
+    return check_result(state == "steady", state, detail, _skip(service))
 
 
 def _force_redeploy(request: StepRequest) -> dict[str, Any]:
     ref = _service_ref(request)
-    service = describe_service(ref)
+    service = describe_service(ref, allow_gone=True)
+    require_scope(tag_map(service.get("tags"), "key", "value"), _label(ref))
+    _refuse_gone(ref, service)
     label = f"{ref.name} in cluster {ref.cluster}"
     for deployment in service.get("deployments", []):
         if deployment.get("rolloutState") == "IN_PROGRESS":
@@ -121,7 +176,7 @@ def _force_redeploy(request: StepRequest) -> dict[str, Any]:
 
 
 def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Healthy iff the service is ``steady`` (see the module docstring for ``state``)."""
+    """Healthy iff the service is ``steady`` and ``skip`` is null (see the module docstring)."""
     return run_check("ecs.check", event, context, KIND, _check)
 
 

@@ -1,6 +1,26 @@
 """RDS DB instance check and reboot.
 
-Check: ``state`` is the ``DBInstanceStatus`` lower-cased; healthy iff ``available``.
+Check: ``state`` is the ``DBInstanceStatus`` lower-cased; healthy iff ``available`` (and
+``skip`` is null). ``skip`` (see ``healstack_lambda.step``), in this order after reading
+the instance (DescribeDBInstances, whose ``TagList`` carries its tags):
+
+- ``not_in_scope``: the instance lacks the tag ``HEALSTACK_REQUIRE_TAG`` names.
+- ``stopped_on_purpose``: ``stopped``, ``stopping`` (someone stopped it; RDS also restarts
+  a stopped instance on its own after 7 days), ``delete-precheck``, ``deleting`` (someone
+  is deleting it).
+- ``changing``: a status in which RDS is carrying out a change someone asked for or its
+  own maintenance (the "Viewing Amazon RDS DB instance status" table of the RDS User
+  Guide): ``backing-up``, ``configuring-*`` (enhanced monitoring, IAM database auth, log
+  exports, ...), ``converting-to-vpc``, ``creating``, ``maintenance``, ``modifying``,
+  ``moving-to-vpc``, ``rebooting``, ``renaming``, ``resetting-master-credentials``,
+  ``starting``, ``storage-config-upgrade``, ``storage-initialization``,
+  ``storage-optimization``, ``upgrading``. A reboot there would interrupt that change.
+- anything else not ``available`` (``failed``, ``storage-full``, ``incompatible-*``,
+  ``inaccessible-encryption-credentials*``, ``insufficient-capacity``, ``restore-error``,
+  ...) is a recovery case: ``skip`` null.
+
+Scope in actions: ``reboot`` raises ``NotInScope`` before any mutating call, dry runs
+included, when the instance lacks the required tag.
 
 Reboot rules:
 
@@ -20,11 +40,51 @@ from typing import Any
 
 from . import aws
 from .errors import ResourceNotFound, aws_errors
-from .step import StepRequest, action_result, check_result, run_check, run_step
+from .step import (
+    CHANGING,
+    NOT_IN_SCOPE,
+    STOPPED_ON_PURPOSE,
+    StepRequest,
+    action_result,
+    check_result,
+    in_scope,
+    require_scope,
+    run_check,
+    run_step,
+    tag_map,
+)
 
 KIND = "rds_instance"
 REBOOTABLE = frozenset({"available", "incompatible-parameters", "storage-full"})
 GONE = frozenset({"deleting", "deleted"})
+STOPPED = frozenset({"stopped", "stopping", "delete-precheck", "deleting"})
+CHANGES = frozenset(
+    {
+        "backing-up",
+        "converting-to-vpc",
+        "creating",
+        "maintenance",
+        "modifying",
+        "moving-to-vpc",
+        "rebooting",
+        "renaming",
+        "resetting-master-credentials",
+        "starting",
+        "storage-config-upgrade",
+        "storage-initialization",
+        "storage-optimization",
+        "upgrading",
+    }
+)
+
+
+def skip_for(status: str) -> str | None:
+    """``stopped_on_purpose``, ``changing`` or None for a lower-case ``DBInstanceStatus``."""
+    if status in STOPPED:
+        return STOPPED_ON_PURPOSE
+    if status in CHANGES or status.startswith("configuring-"):
+        return CHANGING
+    return None
 
 
 def describe_instance(identifier: str) -> dict[str, Any]:
@@ -47,12 +107,15 @@ def _check(request: StepRequest) -> dict[str, Any]:
         "availability_zone": instance.get("AvailabilityZone"),
         "secondary_availability_zone": instance.get("SecondaryAvailabilityZone"),
     }
-    return check_result(state == "available", state, detail)
+    if not in_scope(tag_map(instance.get("TagList"))):
+        return check_result(False, state, detail, NOT_IN_SCOPE)
+    return check_result(state == "available", state, detail, skip_for(state))
 
 
 def _reboot(request: StepRequest) -> dict[str, Any]:
     identifier = request.resource_id
     instance = describe_instance(identifier)
+    require_scope(tag_map(instance.get("TagList")), f"RDS DB instance {identifier}")
     status = str(instance.get("DBInstanceStatus", "unknown")).lower()
     if status in GONE:
         raise ResourceNotFound(f"RDS DB instance {identifier} is {status}")
@@ -81,7 +144,8 @@ def _reboot(request: StepRequest) -> dict[str, Any]:
 
 
 def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Healthy iff ``DBInstanceStatus`` is ``available``; ``state`` is that status."""
+    """Healthy iff ``DBInstanceStatus`` is ``available``; ``state`` is that status; ``skip``
+    as in the module docstring."""
     return run_check("rds.check", event, context, KIND, _check)
 
 

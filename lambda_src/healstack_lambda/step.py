@@ -14,19 +14,38 @@ Every check accepts ``params.expect_state`` (a ``wait_until`` poll): when the ch
 ``state`` differs it raises ``StateNotReached`` (the workflow's poll retries on it), else it
 returns the check result as usual. In a dry run it never raises: the action it waits for
 was only reported, so the poll would never succeed.
+
+Check result: ``{"healthy", "state", "detail", "skip"}``. ``skip`` is always present:
+``None`` (the resource is a recovery case), or why it is not one (``SKIP_CODES``):
+
+- ``not_in_scope``: ``HEALSTACK_REQUIRE_TAG`` (``key=value``; unset or empty: no tag is
+  required) names a tag the resource does not carry with exactly that value;
+- ``stopped_on_purpose``: someone stopped or scaled it down (see each kind's module);
+- ``changing``: someone else is changing it right now (see each kind's module).
+
+``healthy`` is always False when ``skip`` is set. A ``wait_until`` poll compares ``state``
+as before and only reports ``skip``. Mutating actions check the same tag on the resource
+they re-read and raise ``NotInScope`` before any call that changes it, in dry runs too.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import ids
-from .errors import HealstackError, InvalidInput, StateNotReached
+from .errors import HealstackError, InvalidInput, NotInScope, StateNotReached
 from .log import log
+
+REQUIRE_TAG_ENV = "HEALSTACK_REQUIRE_TAG"
+NOT_IN_SCOPE = "not_in_scope"
+STOPPED_ON_PURPOSE = "stopped_on_purpose"
+CHANGING = "changing"
+SKIP_CODES = (NOT_IN_SCOPE, STOPPED_ON_PURPOSE, CHANGING)
 
 
 @dataclass(frozen=True)
@@ -207,9 +226,58 @@ def run_check(
     return run_step(handler, event, context, kind, checked, allowed_params=("expect_state",))
 
 
-def check_result(healthy: bool, state: str, detail: dict[str, Any]) -> dict[str, Any]:
-    """The check contract: ``{"healthy", "state", "detail"}``."""
-    return {"healthy": healthy, "state": state, "detail": detail}
+def required_tag() -> tuple[str, str] | None:
+    """The ``(key, value)`` in ``HEALSTACK_REQUIRE_TAG``, or None when no tag is required.
+
+    A value without ``=`` or with an empty key is a configuration error (``InvalidInput``):
+    a scope that cannot be read must stop the step, never widen it to everything.
+    """
+    raw = os.environ.get(REQUIRE_TAG_ENV, "")
+    if not raw.strip():
+        return None
+    key, sep, value = raw.partition("=")
+    if not sep or not key:
+        raise InvalidInput(f"environment variable {REQUIRE_TAG_ENV} must be key=value")
+    return key, value
+
+
+def tag_map(tags: Any, key_field: str = "Key", value_field: str = "Value") -> dict[str, str]:
+    """A ``[{"Key": k, "Value": v}, ...]`` tag list (ECS spells them ``key``/``value``)."""
+    found: dict[str, str] = {}
+    for tag in tags if isinstance(tags, list) else []:
+        if isinstance(tag, dict) and isinstance(tag.get(key_field), str):
+            found[tag[key_field]] = str(tag.get(value_field) or "")
+    return found
+
+
+def in_scope(tags: Mapping[str, str]) -> bool:
+    """True when no tag is required, or ``tags`` carries the required tag with its value."""
+    tag = required_tag()
+    return tag is None or (tag[0] in tags and tags[tag[0]] == tag[1])
+
+
+def require_scope(tags: Mapping[str, str], what: str) -> None:
+    """Raise ``NotInScope`` (before any mutating call) when ``what`` lacks the required tag."""
+    tag = required_tag()
+    if tag is not None and not in_scope(tags):
+        raise NotInScope(
+            f"{what} does not carry the tag {tag[0]}={tag[1]} this playbook requires; "
+            "nothing done (code: not_in_scope)"
+        )
+
+
+def check_result(
+    healthy: bool, state: str, detail: dict[str, Any], skip: str | None = None
+) -> dict[str, Any]:
+    """The check contract: ``{"healthy", "state", "detail", "skip"}`` (see module docstring)."""
+    if skip is not None and skip not in SKIP_CODES:
+        raise ValueError(f"unknown skip code {skip!r}")
+    return {
+        "healthy": healthy and skip is None,
+        "state": state,
+        "detail": detail,
+        "skip": skip,
+    }
 
 
 def action_result(action: str, request: StepRequest, changed: bool, message: str) -> dict[str, Any]:

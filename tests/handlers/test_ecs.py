@@ -11,6 +11,7 @@ from moto.ecs.models import ecs_backends
 from healstack_lambda import aws, ecs
 from healstack_lambda.errors import (
     InvalidInput,
+    NotInScope,
     NotPermitted,
     ResourceNotFound,
     Throttled,
@@ -36,7 +37,12 @@ def ecs_client() -> Any:
 def make_service(monkeypatch: pytest.MonkeyPatch) -> ServiceFactory:
     """Create a service; ``running`` tasks at creation decide moto's rolloutState."""
 
-    def make(running: int = 2, desired: int = 2, region: str = REGION) -> str:
+    def make(
+        running: int = 2,
+        desired: int = 2,
+        region: str = REGION,
+        tags: dict[str, str] | None = None,
+    ) -> str:
         client = aws.client("ecs", region)
         client.create_cluster(clusterName=CLUSTER)
         client.register_task_definition(
@@ -45,7 +51,11 @@ def make_service(monkeypatch: pytest.MonkeyPatch) -> ServiceFactory:
         )
         monkeypatch.setenv("MOTO_ECS_SERVICE_RUNNING", str(running))
         service = client.create_service(
-            cluster=CLUSTER, serviceName=SERVICE, taskDefinition="checkout", desiredCount=desired
+            cluster=CLUSTER,
+            serviceName=SERVICE,
+            taskDefinition="checkout",
+            desiredCount=desired,
+            tags=[{"key": k, "value": v} for k, v in (tags or {}).items()],
         )["service"]
         monkeypatch.delenv("MOTO_ECS_SERVICE_RUNNING")
         return str(service["serviceArn"])
@@ -79,7 +89,7 @@ def test_check_on_service_at_desired_count_with_completed_rollout_is_steady_and_
     assert result["detail"]["rollout_state"] == "COMPLETED"
 
 
-def test_check_on_service_still_rolling_out_is_in_progress_and_unhealthy(
+def test_service_someone_else_is_rolling_out_is_skipped_as_changing(
     make_service: ServiceFactory, step_event: StepEvent
 ) -> None:
     arn = make_service(running=0, desired=2)
@@ -88,6 +98,28 @@ def test_check_on_service_still_rolling_out_is_in_progress_and_unhealthy(
 
     assert result["healthy"] is False
     assert result["state"] == "in_progress"
+    assert result["skip"] == "changing"
+
+
+def test_a_rollout_whose_tasks_already_fail_is_the_recovery_case_not_a_skip(
+    make_service: ServiceFactory, step_event: StepEvent
+) -> None:
+    arn = make_service(running=0, desired=2)
+    moto_service().deployments[0]["failedTasks"] = 3
+
+    result = ecs.check(step_event(arn), None)
+
+    assert (result["healthy"], result["state"], result["skip"]) == (False, "in_progress", None)
+
+
+def test_service_scaled_to_zero_is_skipped_as_stopped_on_purpose(
+    make_service: ServiceFactory, step_event: StepEvent
+) -> None:
+    arn = make_service(running=0, desired=0)
+
+    result = ecs.check(step_event(arn), None)
+
+    assert (result["healthy"], result["skip"]) == (False, "stopped_on_purpose")
 
 
 def test_check_on_failed_rollout_reports_failed(
@@ -98,7 +130,7 @@ def test_check_on_failed_rollout_reports_failed(
 
     result = ecs.check(step_event(arn), None)
 
-    assert (result["healthy"], result["state"]) == (False, "failed")
+    assert (result["healthy"], result["state"], result["skip"]) == (False, "failed", None)
 
 
 def test_check_on_completed_rollout_with_missing_tasks_is_degraded(
@@ -140,14 +172,27 @@ def test_check_on_missing_cluster_raises_resource_not_found_with_the_aws_code(
         ecs.check(step_event(SERVICE_ARN), None)
 
 
-def test_check_on_deleted_service_raises_resource_not_found(
+@pytest.mark.parametrize("status", ["INACTIVE", "DRAINING"])
+def test_check_on_deleted_or_draining_service_is_skipped_as_stopped_on_purpose(
+    make_service: ServiceFactory, step_event: StepEvent, status: str
+) -> None:
+    arn = make_service()
+    moto_service().status = status
+
+    result = ecs.check(step_event(arn), None)
+
+    assert (result["healthy"], result["skip"]) == (False, "stopped_on_purpose")
+    assert result["detail"]["status"] == status
+
+
+def test_force_redeploy_on_deleted_service_still_raises_resource_not_found(
     make_service: ServiceFactory, ecs_client: Any, step_event: StepEvent
 ) -> None:
     arn = make_service()
     ecs_client.delete_service(cluster=CLUSTER, service=SERVICE, force=True)
 
     with pytest.raises(ResourceNotFound, match="INACTIVE"):
-        ecs.check(step_event(arn), None)
+        ecs.force_redeploy(step_event(arn), None)
 
 
 def test_check_refuses_a_resource_id_that_is_not_a_service_arn(step_event: StepEvent) -> None:
@@ -236,3 +281,57 @@ def test_update_service_errors_map_to_routable_error_types(
 
     with pytest.raises(expected, match=rf"UpdateService on {arn} failed: {code}"):
         ecs.force_redeploy(step_event(arn), None)
+
+
+# --- scope: HEALSTACK_REQUIRE_TAG (H2) --------------------------------------------------------
+
+
+def test_untagged_service_is_not_in_scope_for_the_check(
+    make_service: ServiceFactory, step_event: StepEvent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = make_service(running=2, desired=2, tags={"team": "web"})
+    monkeypatch.setenv("HEALSTACK_REQUIRE_TAG", "healstack=enabled")
+
+    result = ecs.check(step_event(arn), None)
+
+    assert (result["healthy"], result["state"], result["skip"]) == (False, "steady", "not_in_scope")
+
+
+def test_tagged_service_is_checked_as_usual(
+    make_service: ServiceFactory, step_event: StepEvent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = make_service(running=2, desired=2, tags={"healstack": "enabled"})
+    monkeypatch.setenv("HEALSTACK_REQUIRE_TAG", "healstack=enabled")
+
+    result = ecs.check(step_event(arn), None)
+
+    assert (result["healthy"], result["skip"]) == (True, None)
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["live", "dry-run"])
+def test_force_redeploy_of_an_untagged_service_raises_not_in_scope_and_changes_nothing(
+    make_service: ServiceFactory,
+    ecs_client: Any,
+    step_event: StepEvent,
+    record_calls: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    dry_run: bool,
+) -> None:
+    arn = make_service(running=2, desired=2)
+    monkeypatch.setenv("HEALSTACK_REQUIRE_TAG", "healstack=enabled")
+    before = deployment_ids(ecs_client)
+    calls = record_calls(ecs_client, "UpdateService")
+
+    with pytest.raises(NotInScope, match=rf"{SERVICE} in cluster {CLUSTER} does not carry"):
+        ecs.force_redeploy(step_event(arn, dry_run=dry_run), None)
+    assert calls == []
+    assert deployment_ids(ecs_client) == before
+
+
+def test_force_redeploy_of_a_tagged_service_goes_ahead(
+    make_service: ServiceFactory, step_event: StepEvent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = make_service(running=2, desired=2, tags={"healstack": "enabled"})
+    monkeypatch.setenv("HEALSTACK_REQUIRE_TAG", "healstack=enabled")
+
+    assert ecs.force_redeploy(step_event(arn), None)["changed"] is True

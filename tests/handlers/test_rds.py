@@ -11,6 +11,7 @@ from moto.rds.models import rds_backends
 from healstack_lambda import aws, rds
 from healstack_lambda.errors import (
     InvalidInput,
+    NotInScope,
     NotPermitted,
     ResourceNotFound,
     Throttled,
@@ -32,7 +33,7 @@ def rds_client() -> Any:
 
 @pytest.fixture
 def make_db(rds_client: Any) -> Callable[..., str]:
-    def make(multi_az: bool = True) -> str:
+    def make(multi_az: bool = True, tags: dict[str, str] | None = None) -> str:
         rds_client.create_db_instance(
             DBInstanceIdentifier=DB,
             DBInstanceClass="db.t3.medium",
@@ -41,6 +42,7 @@ def make_db(rds_client: Any) -> Callable[..., str]:
             MasterUserPassword="correct-horse-battery",
             AllocatedStorage=20,
             MultiAZ=multi_az,
+            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
         )
         return DB
 
@@ -62,8 +64,11 @@ def test_check_on_available_instance_is_healthy(
     assert result["detail"]["engine"] == "postgres"
 
 
-@pytest.mark.parametrize("status", ["rebooting", "storage-full", "failed"])
-def test_check_on_instance_that_is_not_available_is_unhealthy_and_reports_the_status(
+@pytest.mark.parametrize(
+    "status",
+    ["storage-full", "failed", "incompatible-parameters", "inaccessible-encryption-credentials"],
+)
+def test_check_on_a_broken_instance_is_unhealthy_and_a_recovery_case(
     make_db: Callable[..., str], step_event: StepEvent, status: str
 ) -> None:
     make_db()
@@ -71,7 +76,50 @@ def test_check_on_instance_that_is_not_available_is_unhealthy_and_reports_the_st
 
     result = rds.check(step_event(DB), None)
 
-    assert (result["healthy"], result["state"]) == (False, status)
+    assert (result["healthy"], result["state"], result["skip"]) == (False, status, None)
+
+
+@pytest.mark.parametrize("status", ["stopped", "stopping", "delete-precheck", "deleting"])
+def test_a_stopped_db_is_skipped_not_rebooted(
+    make_db: Callable[..., str], step_event: StepEvent, status: str
+) -> None:
+    make_db()
+    set_moto_status(status)
+
+    result = rds.check(step_event(DB), None)
+
+    assert (result["healthy"], result["state"], result["skip"]) == (
+        False,
+        status,
+        "stopped_on_purpose",
+    )
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        "starting",
+        "modifying",
+        "rebooting",
+        "upgrading",
+        "backing-up",
+        "maintenance",
+        "renaming",
+        "resetting-master-credentials",
+        "configuring-enhanced-monitoring",
+        "configuring-log-exports",
+        "storage-optimization",
+    ],
+)
+def test_a_db_someone_else_is_changing_is_skipped(
+    make_db: Callable[..., str], step_event: StepEvent, status: str
+) -> None:
+    make_db()
+    set_moto_status(status)
+
+    result = rds.check(step_event(DB), None)
+
+    assert (result["healthy"], result["skip"]) == (False, "changing")
 
 
 def test_check_on_missing_instance_raises_resource_not_found(step_event: StepEvent) -> None:
@@ -189,3 +237,49 @@ def test_aws_errors_map_to_routable_error_types(
 
     with pytest.raises(expected, match=rf"{DB} failed: {code}"):
         rds.reboot(step_event(DB), None)
+
+
+# --- scope: HEALSTACK_REQUIRE_TAG (H2) --------------------------------------------------------
+
+
+def test_untagged_db_is_not_in_scope_for_the_check(
+    make_db: Callable[..., str], step_event: StepEvent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_db(tags={"team": "payments"})
+    monkeypatch.setenv("HEALSTACK_REQUIRE_TAG", "healstack=enabled")
+
+    result = rds.check(step_event(DB), None)
+
+    assert (result["healthy"], result["state"], result["skip"]) == (
+        False,
+        "available",
+        "not_in_scope",
+    )
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["live", "dry-run"])
+def test_reboot_of_an_untagged_db_raises_not_in_scope_and_makes_no_call(
+    make_db: Callable[..., str],
+    rds_client: Any,
+    step_event: StepEvent,
+    record_calls: Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+    dry_run: bool,
+) -> None:
+    make_db()
+    monkeypatch.setenv("HEALSTACK_REQUIRE_TAG", "healstack=enabled")
+    calls = record_calls(rds_client, "RebootDBInstance")
+
+    with pytest.raises(NotInScope, match=f"RDS DB instance {DB} does not carry"):
+        rds.reboot(step_event(DB, dry_run=dry_run), None)
+    assert calls == []
+
+
+def test_a_tagged_db_is_checked_and_rebooted_as_usual(
+    make_db: Callable[..., str], step_event: StepEvent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_db(tags={"healstack": "enabled"})
+    monkeypatch.setenv("HEALSTACK_REQUIRE_TAG", "healstack=enabled")
+
+    assert rds.check(step_event(DB), None)["skip"] is None
+    assert rds.reboot(step_event(DB), None)["changed"] is True
