@@ -23,11 +23,22 @@ def execution_url(execution_arn: str) -> str | None:
     )
 
 
-def subject_line(playbook: str, outcome: str, resource_id: str | None, attempts: int | None) -> str:
-    """``healstack <playbook>: <outcome> <resource> (<n> attempts)``, SNS-safe, <= 99 chars."""
+def subject_line(
+    playbook: str,
+    outcome: str,
+    resource_id: str | None,
+    attempts: int | None,
+    *,
+    reason: str | None = None,
+) -> str:
+    """``healstack <playbook>: <outcome> <resource> (<n> attempts)``, SNS-safe, <= 99 chars;
+    a reason code follows the resource: ``healstack <pb>: skipped i-0abc: stopped on purpose``."""
     parts = [f"healstack {playbook}: {outcome}"]
     if resource_id:
         parts.append(resource_id)
+    if reason:
+        parts[-1] += ":"
+        parts.append(reason.replace("_", " "))
     if attempts is not None:
         parts.append(f"({attempts} attempt{'s' if attempts != 1 else ''})")
     text = " ".join(parts)

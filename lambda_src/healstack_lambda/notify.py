@@ -9,19 +9,39 @@ transient failure never publishes twice.
 Payload::
 
     {"playbook": str, "execution_id": str, "outcome": str, "resource_id": optional str,
-     "attempt": optional int, "dry_run": bool, "error": optional {"Error": str, "Cause": str}}
+     "attempt": optional int, "dry_run": bool, "reason": optional str,
+     "error": optional {"Error": str, "Cause": str}}
+
+``reason`` is a short code (``[a-z_]{1,40}``): for the ``skipped`` outcome, the check's
+``skip`` (``not_in_scope``, ``stopped_on_purpose``, ``changing``). The ``refused`` outcome
+carries ResolveTarget's ``EventRefused`` in ``error``.
 
 The topic is ``$HEALSTACK_TOPIC_ARN`` (unset -> ``InvalidInput`` naming it). The message
-body is JSON with ``playbook, outcome, resource_id, attempts, dry_run, execution_arn,
-execution_url, error`` (``error`` is null when there is none; a Lambda error's JSON
-``Cause`` is reduced to its ``errorType``/``errorMessage``). Free text is capped so the
-message stays far below SNS's 256 KB limit. Returns ``{"message_id", "outcome"}``.
+body is JSON with ``playbook, outcome, reason, resource_id, attempts, dry_run,
+execution_arn, execution_url, error, duplicates, note`` (``error`` is null when there is none; a
+Lambda error's JSON ``Cause`` is reduced to its ``errorType``/``errorMessage``). Free text
+is capped so the message stays far below SNS's 256 KB limit. Returns
+``{"message_id", "outcome"}``.
+
+Duplicate events (``already_recovering``: another execution holds the resource's lock)
+cost one message per recovery, not one per event. notify adds 1 to ``duplicates`` on the
+lock item (``lock#<resource_id>``/``lock``, only while it exists); the first duplicate
+publishes one message saying later ones are counted, every later one publishes nothing
+and returns ``{"message_id": None, "outcome": "already_recovering", "suppressed": True}``
+(and writes no history record). If the lock is already gone (its holder just finished),
+the duplicate is published as before. Every other outcome releases its lock reading the
+item it deletes, and its message reports ``duplicates``: the duplicates that were counted
+but not sent, i.e. the lock's count less the first one, which had its own message (0 when
+none). So every duplicate event is told exactly once: 5 duplicates give one message for
+the first and ``duplicates: 4`` in the holder's outcome. The message of an
+``already_recovering`` outcome has ``duplicates: null``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from typing import Any
 
@@ -39,6 +59,12 @@ DEFAULT_HISTORY_DAYS = 90
 OUTCOME_MAX = 64
 TEXT_MAX = 4000
 MESSAGE_MAX = 64 * 1024
+REASON = re.compile(r"^[a-z_]{1,40}$")
+DUPLICATES_NOTE = (
+    "another execution is recovering this resource; this event and later duplicates of it "
+    "change nothing. Later duplicates are counted, not sent one by one: their number comes "
+    "with that recovery's own outcome message."
+)
 
 
 def _cap(text: str, limit: int = TEXT_MAX) -> str:
@@ -86,15 +112,21 @@ def build_message(payload: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput(
             f"payload field 'resource_id' must be a string, got {type(resource_id).__name__}"
         )
+    reason = payload.get("reason")
+    if reason is not None and (not isinstance(reason, str) or not REASON.match(reason)):
+        raise InvalidInput("payload field 'reason' must be a short code matching [a-z_]{1,40}")
     return {
         "playbook": playbook,
         "outcome": outcome,
+        "reason": reason,
         "resource_id": resource_id or None,
         "attempts": optional_int(payload, "attempt", None),
         "dry_run": require_bool(payload, "dry_run"),
         "execution_arn": execution_arn,
         "execution_url": execution_url(execution_arn),
         "error": parse_error(payload.get("error")),
+        "duplicates": None if outcome == NOT_HOLDING_THE_LOCK else 0,
+        "note": None,
     }
 
 
@@ -144,6 +176,7 @@ def payload_from_status_change(event: dict[str, Any]) -> dict[str, Any]:
                 "playbook": playbook,
             },
             {},
+            check_age=False,  # the event is as old as the execution that timed out
         )
         payload["resource_id"] = resolved["resource_id"]
     except (HealstackError, ValueError):
@@ -151,21 +184,60 @@ def payload_from_status_change(event: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def _release_lock(table: str, resource_id: str, execution_arn: str) -> bool:
-    """Delete the resource's lock if this execution holds it; True when released."""
+def _lock_key(resource_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"lock#{resource_id}"}, "sk": {"S": "lock"}}
+
+
+def _condition_failed(err: ClientError) -> bool:
+    return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _release_lock(table: str, resource_id: str, execution_arn: str) -> tuple[bool, int]:
+    """Delete the resource's lock if this execution holds it: ``(released, duplicates)``,
+    the second being the duplicate events counted on the lock while it was held and not
+    told by a message of their own (all but the first)."""
     try:
         with aws_errors(table):
-            aws.client("dynamodb").delete_item(
+            response = aws.client("dynamodb").delete_item(
                 TableName=table,
-                Key={"pk": {"S": f"lock#{resource_id}"}, "sk": {"S": "lock"}},
+                Key=_lock_key(resource_id),
                 ConditionExpression="execution = :me",
                 ExpressionAttributeValues={":me": {"S": execution_arn}},
+                ReturnValues="ALL_OLD",
             )
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False  # another execution holds it, or it already expired
+        if _condition_failed(err):
+            return False, 0  # another execution holds it, or it already expired
         raise
-    return True
+    counted = _number(response.get("Attributes", {}).get("duplicates"))
+    return True, max(counted - 1, 0)  # the first duplicate had a message of its own
+
+
+def _count_duplicate(table: str, resource_id: str) -> int | None:
+    """Add 1 to ``duplicates`` on the resource's lock: the new count, or None when the
+    lock is gone (its holder finished meanwhile)."""
+    try:
+        with aws_errors(table):
+            response = aws.client("dynamodb").update_item(
+                TableName=table,
+                Key=_lock_key(resource_id),
+                UpdateExpression="ADD duplicates :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+                ReturnValues="UPDATED_NEW",
+            )
+    except ClientError as err:
+        if _condition_failed(err):
+            return None
+        raise
+    return _number(response.get("Attributes", {}).get("duplicates"))
+
+
+def _number(attribute: Any) -> int:
+    try:
+        return int(attribute["N"]) if isinstance(attribute, dict) else 0
+    except (KeyError, ValueError):
+        return 0
 
 
 def _record_outcome(table: str, message: dict[str, Any], started_at: int) -> None:
@@ -183,6 +255,10 @@ def _record_outcome(table: str, message: dict[str, Any], started_at: int) -> Non
         "playbook": {"S": message["playbook"]},
         "expires_at": {"N": str(started_at + days * 86400)},
     }
+    if message.get("reason"):
+        item["reason"] = {"S": str(message["reason"])}
+    if message.get("duplicates"):
+        item["duplicates"] = {"N": str(message["duplicates"])}
     if error.get("Error"):
         item["error"] = {"S": str(error["Error"])}
     with aws_errors(table):
@@ -212,11 +288,25 @@ def _notify(payload: Any, fields: dict[str, Any]) -> dict[str, Any]:
     resource_id = message["resource_id"]
     if table and resource_id:
         if message["outcome"] != NOT_HOLDING_THE_LOCK:
-            fields["lock_released"] = _release_lock(table, resource_id, message["execution_arn"])
+            released, duplicates = _release_lock(table, resource_id, message["execution_arn"])
+            fields["lock_released"] = released
+            message["duplicates"] = duplicates
+        else:
+            count = _count_duplicate(table, resource_id)
+            fields["duplicate_number"] = count
+            if count is not None and count > 1:
+                fields["suppressed"] = True
+                return {"message_id": None, "outcome": message["outcome"], "suppressed": True}
+            if count == 1:
+                message["note"] = DUPLICATES_NOTE
         started = optional_int(payload, "started_at", None) or int(time.time())
         _record_outcome(table, message, started)
     subject = subject_line(
-        message["playbook"], message["outcome"], message["resource_id"], message["attempts"]
+        message["playbook"],
+        message["outcome"],
+        message["resource_id"],
+        message["attempts"],
+        reason=message["reason"],
     )
     with aws_errors(topic_arn):
         response = aws.client("sns").publish(

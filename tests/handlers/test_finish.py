@@ -11,6 +11,7 @@ import pytest
 
 from healstack_lambda import aws
 from healstack_lambda.notify import notify
+from tests.handlers.conftest import fresh
 from tests.handlers.test_notify import EXECUTION_ARN, notify_payload
 
 TABLE = "healstack-ec2-status-check-recovery"
@@ -76,10 +77,86 @@ def test_another_executions_lock_is_left_alone(table: str, topic_queue: Reader) 
     assert [i["execution"] for i in items() if i["pk"].startswith("lock#")] == [other]
 
 
-def test_already_recovering_never_touches_the_lock(table: str, topic_queue: Reader) -> None:
+def test_already_recovering_never_releases_the_lock(table: str, topic_queue: Reader) -> None:
     lock(EXECUTION_ARN)  # even if (somehow) it names this execution
     notify(notify_payload(outcome="already_recovering", started_at=1_800_000_000), None)
     assert any(i["pk"].startswith("lock#") for i in items())
+
+
+# --- duplicate events (M5) --------------------------------------------------------------------
+
+HOLDER = EXECUTION_ARN.replace("8f3a", "holder")
+
+
+def duplicate(n: int) -> dict[str, Any]:
+    """The notify payload of the n-th duplicate event's own execution."""
+    return notify_payload(
+        outcome="already_recovering",
+        execution_id=EXECUTION_ARN.replace("8f3a", f"dup-{n}"),
+        attempt=None,
+        started_at=1_800_000_000 + n,
+    )
+
+
+def test_five_duplicate_events_cost_one_message_and_the_holder_reports_the_other_four(
+    table: str, topic_queue: Reader
+) -> None:
+    lock(HOLDER)
+
+    results = [notify(duplicate(n), None) for n in range(1, 6)]
+
+    (first,) = topic_queue()
+    assert results[0] == {"message_id": first["MessageId"], "outcome": "already_recovering"}
+    assert (
+        results[1:]
+        == [{"message_id": None, "outcome": "already_recovering", "suppressed": True}] * 4
+    )
+    summary = json.loads(first["Message"])
+    assert summary["outcome"] == "already_recovering"
+    assert summary["duplicates"] is None
+    assert "later duplicates are counted" in summary["note"].lower()
+    (lock_item,) = [i for i in items() if i["pk"].startswith("lock#")]
+    assert lock_item["duplicates"] == "5"
+
+    notify(notify_payload(outcome="recovered", execution_id=HOLDER, started_at=1_800_000_000), None)
+
+    (final,) = topic_queue()
+    message = json.loads(final["Message"])
+    assert (message["outcome"], message["duplicates"]) == ("recovered", 4)
+    assert not any(i["pk"].startswith("lock#") for i in items())
+    history = [i for i in items() if i["pk"].startswith("history#")]
+    assert [i["outcome"] for i in history].count("already_recovering") == 1  # the first only
+    (record,) = [i for i in history if i["outcome"] == "recovered"]
+    assert record["duplicates"] == "4"
+
+
+def test_a_duplicate_after_the_holder_finished_is_published_as_before(
+    table: str, topic_queue: Reader
+) -> None:
+    result = notify(duplicate(1), None)  # no lock item: its holder just released it
+
+    (envelope,) = topic_queue()
+    assert result == {"message_id": envelope["MessageId"], "outcome": "already_recovering"}
+    assert json.loads(envelope["Message"])["note"] is None
+    assert not any(i["pk"].startswith("lock#") for i in items())  # the count made no item
+
+
+def test_a_recovery_without_duplicates_reports_zero(table: str, topic_queue: Reader) -> None:
+    lock(EXECUTION_ARN)
+    notify(notify_payload(outcome="gave_up", started_at=1_800_000_000), None)
+    assert json.loads(topic_queue()[0]["Message"])["duplicates"] == 0
+
+
+def test_a_single_duplicate_is_told_by_its_own_message_not_again_by_the_holder(
+    table: str, topic_queue: Reader
+) -> None:
+    lock(HOLDER)
+    notify(duplicate(1), None)
+    notify(notify_payload(outcome="recovered", execution_id=HOLDER), None)
+
+    first, final = topic_queue()
+    assert json.loads(first["Message"])["outcome"] == "already_recovering"
+    assert json.loads(final["Message"])["duplicates"] == 0
 
 
 def status_change(status: str, original: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +180,21 @@ def status_change(status: str, original: dict[str, Any]) -> dict[str, Any]:
             "output": None,
         },
     }
+
+
+def test_a_timed_out_execution_hours_after_its_event_still_names_the_resource(
+    table: str,
+    topic_queue: Reader,
+    monkeypatch: pytest.MonkeyPatch,
+    sample_event: Callable[[str], dict[str, Any]],
+) -> None:
+    monkeypatch.setenv("HEALSTACK_PLAYBOOK", "ec2-status-check-recovery")
+    monkeypatch.setenv("HEALSTACK_TARGET_KIND", "ec2_instance")
+    original = fresh(sample_event("cloudwatch-alarm-ec2-status-check.json"), seconds_ago=7200)
+
+    notify(status_change("TIMED_OUT", original), None)
+
+    assert json.loads(topic_queue()[0]["Message"])["resource_id"] == INSTANCE
 
 
 def test_a_timed_out_execution_is_finished_by_the_finalizer_event(

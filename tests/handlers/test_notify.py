@@ -59,6 +59,9 @@ def test_notify_publishes_one_structured_message_with_subject_and_attributes(
             f"#/v2/executions/details/{EXECUTION_ARN}"
         ),
         "error": None,
+        "duplicates": 0,
+        "note": None,
+        "reason": None,
     }
 
 
@@ -147,3 +150,68 @@ def test_wrong_payload_types_are_invalid_input_naming_the_field(
     with pytest.raises(InvalidInput, match=field):
         notify(notify_payload(**{field: value}), None)
     assert topic_queue() == []
+
+
+# --- the skipped and refused outcomes -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("stopped_on_purpose", "stopped on purpose"),
+        ("not_in_scope", "not in scope"),
+        ("changing", "changing"),
+    ],
+)
+def test_skipped_outcome_tells_why_in_subject_and_message(
+    topic_queue: Callable[[], list[dict[str, Any]]], reason: str, words: str
+) -> None:
+    result = notify(notify_payload(outcome="skipped", reason=reason, attempt=1), None)
+
+    envelope = topic_queue()[0]
+    assert result["outcome"] == "skipped"
+    assert envelope["Subject"] == (
+        f"healstack ec2-status-check-recovery: skipped i-0a1b2c3d4e5f67890: {words} (1 attempt)"
+    )
+    message = json.loads(envelope["Message"])
+    assert (message["outcome"], message["reason"]) == ("skipped", reason)
+
+
+@pytest.mark.parametrize("reason", ["", "Stopped", "x" * 41, "a b", "a\nb", 3])
+def test_a_reason_that_is_not_a_short_code_is_invalid_input(
+    topic_queue: Callable[[], list[dict[str, Any]]], reason: Any
+) -> None:
+    with pytest.raises(InvalidInput, match="reason"):
+        notify(notify_payload(outcome="skipped", reason=reason), None)
+    assert topic_queue() == []
+
+
+def test_refused_outcome_carries_the_event_refused_error_without_a_resource(
+    topic_queue: Callable[[], list[dict[str, Any]]],
+) -> None:
+    cause = json.dumps(
+        {
+            "errorType": "EventRefused",
+            "errorMessage": "event is 3720 s old; the limit is 600 s (code: stale_event)",
+        }
+    )
+
+    notify(
+        notify_payload(
+            outcome="refused",
+            resource_id=None,
+            attempt=None,
+            error={"Error": "EventRefused", "Cause": cause},
+        ),
+        None,
+    )
+
+    envelope = topic_queue()[0]
+    assert envelope["Subject"] == "healstack ec2-status-check-recovery: refused"
+    assert json.loads(envelope["Message"])["error"] == {
+        "Error": "EventRefused",
+        "Cause": {
+            "errorType": "EventRefused",
+            "errorMessage": "event is 3720 s old; the limit is 600 s (code: stale_event)",
+        },
+    }
