@@ -465,7 +465,10 @@ def _target_in_event(event: dict[str, Any], kind: str, id_path: str | None) -> s
         "playbook": "simulation",
     }
     try:
-        return str(resolve(payload, {})["resource_id"])
+        # only which resource to seed: the workflow's own ResolveTarget checks the rest
+        with fake_aws_environment():
+            found = resolve(payload, {}, check_age=False, check_origin=False)
+        return str(found["resource_id"])
     except HandlerError as exc:
         # a malformed event is a legitimate thing to simulate: seed nothing, let it fail
         return f"unresolved ({type(exc).__name__})"

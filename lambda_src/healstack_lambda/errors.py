@@ -65,6 +65,14 @@ class StateNotReached(HealstackError):
     """A check given ``params.expect_state`` saw another state; a ``wait_until`` poll retries."""
 
 
+class ApprovalPending(HealstackError):
+    """No approver has decided the request yet; the workflow's approval poll retries on it."""
+
+
+class ApprovalRejected(HealstackError):
+    """An approver rejected the action (the message names who); the action never runs."""
+
+
 #: the API's rate limit refused the call (EC2: RequestLimitExceeded; ECS, RDS: Throttling*)
 THROTTLING_CODES = frozenset(
     {

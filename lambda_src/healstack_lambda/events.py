@@ -289,11 +289,16 @@ def _own_account() -> str:
         return aws.own_account()
 
 
-def resolve(payload: Any, fields: dict[str, Any], *, check_age: bool = True) -> dict[str, Any]:
+def resolve(
+    payload: Any, fields: dict[str, Any], *, check_age: bool = True, check_origin: bool = True
+) -> dict[str, Any]:
     """Validate the payload and return the resolved target (see module docstring).
 
     ``check_age=False`` leaves out the event-time checks (for notify's re-resolution of an
-    execution's original event, which may be hours old by then).
+    execution's original event, which may be hours old by then). ``check_origin=False``
+    leaves out the account and region checks: only for finding the id an event names
+    outside any function (the simulator seeds that resource; the workflow's own
+    ResolveTarget still checks everything).
     """
     if not isinstance(payload, dict):
         raise InvalidInput(f"payload must be a JSON object, got {type(payload).__name__}")
@@ -317,8 +322,9 @@ def resolve(payload: Any, fields: dict[str, Any], *, check_age: bool = True) -> 
     now = time.time()
 
     # whose event is it, and is it still news? Decided before anything in it is parsed
-    own_account = _own_account()
-    _refuse_foreign(event, own_account, own_region)
+    own_account = _own_account() if check_origin else ""
+    if check_origin:
+        _refuse_foreign(event, own_account, own_region)
     if check_age:
         _refuse_stale(event, max_age or DEFAULT_MAX_EVENT_AGE, now)
 
@@ -334,7 +340,8 @@ def resolve(payload: Any, fields: dict[str, Any], *, check_age: bool = True) -> 
     else:
         raw_id, where = _auto_detect(event, kind, detail_type)
     raw_id = raw_id.strip()
-    _refuse_foreign_arn(raw_id, where, own_account, own_region)
+    if check_origin:
+        _refuse_foreign_arn(raw_id, where, own_account, own_region)
     resource_id = ids.normalize(kind, raw_id)
     if not ids.is_valid(kind, resource_id):
         raise MalformedEvent(

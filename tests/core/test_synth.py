@@ -44,7 +44,8 @@ def test_state_machine_is_standard_logged_traced_encrypted(default_stack: dict[s
     assert machine["type"] == "STANDARD"
     assert machine["name"] == "healstack-ec2-status-check-recovery"
     assert machine["logging_configuration"]["level"] == "ALL"
-    assert machine["logging_configuration"]["include_execution_data"] is True
+    # the path and errors of every recovery, but no events or step data (security review L5)
+    assert machine["logging_configuration"]["include_execution_data"] is False
     assert machine["logging_configuration"]["log_destination"].endswith(".arn}:*")
     assert machine["tracing_configuration"] == {"enabled": True}
     assert machine["encryption_configuration"]["type"] == "CUSTOMER_MANAGED_KMS_KEY"
@@ -121,9 +122,13 @@ def test_trigger_has_pattern_dlq_retry_and_scoped_role(default_stack: dict[str, 
     allow = queue_policy["Statement"][0]
     assert allow["Principal"] == {"Service": "events.amazonaws.com"}
     assert allow["Action"] == "sqs:SendMessage"
-    assert allow["Condition"]["ArnLike"]["aws:SourceArn"].endswith(
-        ":rule/healstack-ec2-status-check-recovery*"
-    )
+    # exactly this recovery's rules, not every rule whose name starts the same (review L1)
+    rules = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert sorted(r.rsplit(":rule/", 1)[1] for r in rules) == [
+        "healstack-ec2-status-check-recovery",
+        "healstack-ec2-status-check-recovery-ended",
+        "healstack-ec2-status-check-recovery-source",
+    ]
     assert queue_policy["Statement"][1]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     trigger_policy = [
         json.loads(p["policy"])

@@ -53,6 +53,8 @@ def test_error_class_names_are_the_routing_contract() -> None:
         "Throttled",
         "InvalidInput",
         "StateNotReached",
+        "ApprovalPending",
+        "ApprovalRejected",
     }
     assert all(
         issubclass(c, HealstackError)
