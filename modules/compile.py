@@ -66,6 +66,7 @@ TAKE_LOCK = "TakeLock"
 #: prefix of the state before each action that takes the action's place in the budget
 BUDGET_PREFIX = "BudgetFor"
 NOTIFY_SKIPPED = "NotifySkipped"
+NOTIFY_OUT_OF_SCOPE = "NotifyOutOfScope"
 SKIPPED = "RecoverySkipped"
 NOTIFY_REFUSED = "NotifyRefusedEvent"
 REFUSED = "EventRefused"
@@ -83,6 +84,7 @@ RESERVED_STATE_NAMES = frozenset(
     {
         TAKE_LOCK,
         NOTIFY_SKIPPED,
+        NOTIFY_OUT_OF_SCOPE,
         SKIPPED,
         NOTIFY_REFUSED,
         REFUSED,
@@ -530,7 +532,11 @@ class _Compiler:
                 SKIP: ResultRef((SKIP,)),
             }
             result_at = LAST
-        elif step.action in self.undos:
+        elif step.action is not None:
+            # the resource lost its tag between the check and the action: nothing was done,
+            # and that is told as the skip it is, not as a failure (and never retried)
+            catch = (Catch((ErrorCategory.NOT_IN_SCOPE,), NOTIFY_OUT_OF_SCOPE, ERROR), *catch)
+        if step.action in self.undos:
             undo = self.undos[step.action]
             result = {"done": ResultRef((undo.evidence,))}
             result_at = f"{CTX}.own_{step.action}"
@@ -713,7 +719,7 @@ class _Compiler:
         with_error: bool,
         *,
         holds_lock: bool = True,
-        reason: Ref | None = None,
+        reason: Ref | str | None = None,
     ) -> Task:
         payload: dict[str, Value] = {
             "playbook": self.p.name,
@@ -814,6 +820,11 @@ class _Compiler:
                 SKIPPED,
                 with_error=False,
                 reason=Ref((LAST, SKIP)),
+            )
+        )
+        self.states.append(
+            self._notify(
+                NOTIFY_OUT_OF_SCOPE, "skipped", SKIPPED, with_error=False, reason="not_in_scope"
             )
         )
         self.states.append(

@@ -81,6 +81,8 @@ class ErrorCategory(Enum):
     DECISION_PENDING = "decision_pending"
     #: the triggering event was refused on purpose (another account or region, too old)
     REFUSED = "refused"
+    #: the resource left the playbook's scope (its required tag) before an action ran
+    NOT_IN_SCOPE = "not_in_scope"
     #: anything at all
     ANY = "any"
 

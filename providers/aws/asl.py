@@ -67,6 +67,7 @@ ERROR_NAMES: dict[ErrorCategory, tuple[str, ...]] = {
     ErrorCategory.DECISION_PENDING: ("ApprovalPending",),
     # the handlers' EventRefused (lambda_src/healstack_lambda/errors.py)
     ErrorCategory.REFUSED: ("EventRefused",),
+    ErrorCategory.NOT_IN_SCOPE: ("NotInScope",),
     ErrorCategory.ANY: ("States.ALL",),
 }
 

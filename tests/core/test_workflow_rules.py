@@ -214,3 +214,15 @@ def test_a_start_is_fed_only_by_this_attempts_own_stop() -> None:
     assert states["Stop"]["ResultPath"] == "$.ctx.own_stop"
     assert states["ResolveTarget"]["ResultSelector"]["own_stop"] == {"done": False}
     assert states["NextAttempt"]["Parameters"]["own_stop"] == {"done": False}
+
+
+def test_an_action_on_a_resource_that_left_the_scope_is_told_as_a_skip() -> None:
+    states = _definition(load_playbook(shipped_playbook_path()))["States"]
+    for action in ("Reboot", "Stop", "Start"):
+        catches = {tuple(c["ErrorEquals"]): c["Next"] for c in states[action]["Catch"]}
+        assert catches[("NotInScope",)] == "NotifyOutOfScope", action
+        assert not any("NotInScope" in r["ErrorEquals"] for r in states[action]["Retry"])
+    notify = states["NotifyOutOfScope"]
+    assert notify["Parameters"]["Payload"]["outcome"] == "skipped"
+    assert notify["Parameters"]["Payload"]["reason"] == "not_in_scope"
+    assert states[notify["Next"]]["Type"] == "Succeed"
