@@ -90,6 +90,10 @@ class DeploymentSettings:
     pipeline: bool = True
     pipeline_source: PipelineSource = field(default_factory=PipelineSource)
     pipeline_rollout: Rollout = field(default_factory=Rollout)
+    #: who may write the ``upload`` source archive (IAM role/user ARNs, wildcards allowed),
+    #: besides the account root; the artifact bucket's policy denies everyone else. Empty
+    #: (the default): only the account root, i.e. no upload until a deployer is named
+    pipeline_uploaders: tuple[str, ...] = ()
     #: provider-specific extras, e.g. {"aws": {"endpoints": {...}}}; never read by modules/
     provider_options: Mapping[str, Any] = field(default_factory=dict)
     #: a notifier the platform already owns (the provider's id for it, or a reference to

@@ -64,6 +64,11 @@ SUBMODULES = (
     "codedeploy_deployment_config",
     "codedeploy_deployment_group",
     "codepipeline",
+    # code signing of the functions (signing.py)
+    "signer_signing_profile",
+    "signer_signing_job",
+    "lambda_code_signing_config",
+    "s3_object",
 )
 
 
@@ -190,3 +195,7 @@ CodepipelineArtifactStoreEncryptionKey = _get(
 )
 CodepipelineStage = _get("codepipeline", "CodepipelineStage")
 CodepipelineStageAction = _get("codepipeline", "CodepipelineStageAction")
+SignerSigningProfile = _get("signer_signing_profile", "SignerSigningProfile")
+SignerSigningJob = _get("signer_signing_job", "SignerSigningJob")
+LambdaCodeSigningConfig = _get("lambda_code_signing_config", "LambdaCodeSigningConfig")
+S3Object = _get("s3_object", "S3Object")

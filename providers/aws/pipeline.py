@@ -1,31 +1,45 @@
 """The functions' delivery pipeline on AWS: CodePipeline (V2) + CodeBuild + CodeDeploy.
 
-    Source  an archive uploaded to the artifact bucket (default; works in any account) or a
-            GitHub repository through an authorised CodeStar/CodeConnections connection
-    Test    CodeBuild: ``buildspecs/test.yml`` = ``./dev test tests/handlers`` (red stops it)
-    Package CodeBuild: ``buildspecs/package.yml`` = ``./dev healstack package --out dist``
-            (the zips synthesis embeds, byte for byte: ``providers/aws/packages.py``)
-    Deploy  CodeBuild: ``buildspecs/deploy.yml`` uploads each zip, publishes a version and
-            asks CodeDeploy to move the function's ``live`` alias to it (canary / linear /
-            all at once), rolled back automatically when the alias's error alarm fires
+    Source  an archive uploaded to the artifact bucket by a listed uploader (default; works
+            in any account) or a GitHub repository through an authorised connection
+    Test    CodeBuild: ruff, mypy and the handler tests from a hash-locked venv; read-only
+    Package CodeBuild: ``healstack package`` (the zips synthesis embeds, byte for byte), then
+            each zip signed by the recovery's Signer profile (``signing.py``)
+    Deploy  CodeBuild: points each function at its signed zip, publishes a version and asks
+            CodeDeploy to move the function's ``live`` alias to it (canary / linear / all at
+            once), rolled back automatically when the alias's error alarm fires
+
+What each build runs is Terraform's, not the archive's (review 2026-12, C1): every project's
+buildspec is generated here and stored inline in the project. Deploy takes no source at all:
+its script (``scripts/deploy_functions.py``) and its hash-locked requirements
+(``requirements/pipeline-deploy.txt``, boto3 only) are inlined at synthesis, like the
+Package stage's signing step (``scripts/sign_packages.py``). Test and Package run the
+archive's own code (that is what they test and package) from hash-locked installs
+(``requirements/pipeline-{test,package}.txt``), with roles that cannot deploy.
 
 The state machine invokes the ``live`` aliases, so a workflow only ever runs a version that
 was published whole. Security: one customer-managed key for the bucket, the pipeline, the
-builds and their logs; TLS-only, versioned, private bucket whose old versions expire; each
-role (pipeline, build, deploy, CodeDeploy, the start rule) holds only its own actions on
-its own resources; no build runs privileged.
+builds and their logs; TLS-only, versioned, private bucket whose old versions expire, whose
+policy admits source uploads only from ``DeploymentSettings.pipeline_uploaders`` and objects
+only under the pipeline key; each role (pipeline, test, package, deploy, CodeDeploy, the
+start rule) holds only its own actions on its own resources; no build runs privileged.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import yaml
 from constructs import Construct
 
+from healstack.errors import UsageError
 from healstack.providers.aws import bindings as aws
+from healstack.providers.aws import signing
 from healstack.providers.aws.alarms import function_error_alarm
 from healstack.providers.aws.checkov import declare_skips
 from healstack.providers.aws.provider import (
@@ -44,14 +58,27 @@ from healstack.providers.interfaces import (
     Rollout,
 )
 
-#: where the ``upload`` source archive goes in the artifact bucket
-SOURCE_KEY = "source/repository.zip"
-#: the repository's own build definitions, the same commands a developer runs
-BUILDSPECS = {
-    "test": "buildspecs/test.yml",
-    "package": "buildspecs/package.yml",
-    "deploy": "buildspecs/deploy.yml",
+#: where the ``upload`` source archive goes in the artifact bucket (only uploaders write it)
+SOURCE_PREFIX = "source/"
+SOURCE_KEY = SOURCE_PREFIX + "repository.zip"
+#: CodePipeline keeps a run's artifacts under the pipeline name's first 20 characters
+ARTIFACT_PREFIX_LENGTH = 20
+#: the repository files synthesis inlines into the buildspecs, and the lock files each build
+#: installs from (Test and Package from the archive they test; Deploy's inlined)
+REPOSITORY = Path(__file__).resolve().parents[2]
+DEPLOY_SCRIPT = "scripts/deploy_functions.py"
+SIGN_SCRIPT = "scripts/sign_packages.py"
+LOCKS = {
+    "test": "requirements/pipeline-test.txt",
+    "package": "requirements/pipeline-package.txt",
+    "deploy": "requirements/pipeline-deploy.txt",
 }
+#: where each build keeps its own virtual environment (never the archive's .venv)
+BUILD_VENV = "/tmp/healstack-venv"
+PIP_INSTALL = (
+    f"{BUILD_VENV}/bin/python -m pip install --disable-pip-version-check --no-input"
+    " --require-hashes --only-binary :all: --no-deps -r"
+)
 #: a curated CodeBuild image with Python 3.12 (runtime-versions in the buildspecs)
 BUILD_IMAGE = "aws/codebuild/standard:7.0"
 BUILD_COMPUTE = "BUILD_GENERAL1_SMALL"
@@ -66,7 +93,8 @@ INCOMPLETE_UPLOAD_DAYS = 7
 #: length the naming rules already check, so these always fit IAM's 64 characters
 ROLE_SUFFIXES = {
     "pipeline": "-pipeline",
-    "build": "-build",
+    "test": "-test",
+    "package": "-package",
     "deploy": "-deploy",
     "codedeploy": "-codedeploy",
     "start": "-pipeline-start",
@@ -91,6 +119,9 @@ ARTIFACT_READ = ("s3:GetObject", "s3:GetObjectVersion")
 ARTIFACT_WRITE = ("s3:PutObject",)
 KEY_READ = ("kms:Decrypt", "kms:DescribeKey")
 KEY_WRITE = ("kms:GenerateDataKey",)
+#: the Package build signs its zips with the recovery's profile (and nothing else may)
+SIGN = ("signer:StartSigningJob",)
+SIGN_STATUS = ("signer:DescribeSigningJob",)
 LOG_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
 #: the actions CodeDeploy itself needs to shift a Lambda alias (AWSCodeDeployRoleForLambda,
 #: minus hooks and SNS triggers, which healstack does not use)
@@ -105,6 +136,8 @@ DEPLOY_CODE = (
     "lambda:PublishVersion",
     "lambda:UpdateFunctionCode",
 )
+#: an uploader's ARN: an IAM role, user or the account root (wildcards allowed)
+UPLOADER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|\*):(root|role/\S+|user/\S+)$")
 
 
 def role_name(base_name: str, role: str) -> str:
@@ -118,6 +151,102 @@ def bucket_prefix(base_name: str) -> str:
 
 def log_group_name(base_name: str) -> str:
     return f"/aws/codebuild/{base_name}"
+
+
+def artifact_prefix(pipeline_name: str) -> str:
+    """Where CodePipeline keeps this pipeline's artifacts in the bucket (and where the
+    Package build signs): ``<first 20 characters of the name>/``."""
+    return pipeline_name[:ARTIFACT_PREFIX_LENGTH] + "/"
+
+
+def repository_text(relative: str) -> str:
+    """A repository file synthesis inlines (a script, a lock file)."""
+    path = REPOSITORY / relative
+    if not path.is_file():
+        raise UsageError(
+            f"the pipeline inlines {relative}, which this installation does not have: "
+            "synthesize from a checkout of the repository, or set pipeline=False"
+        )
+    return path.read_text(encoding="utf-8")
+
+
+def terraform_literal(text: str) -> str:
+    """``text`` as a Terraform string that means exactly ``text``: every string in the JSON
+    configuration is a template, so ``${`` and ``%{`` are escaped (``$${``, ``%%{``)."""
+    return text.replace("${", "$${").replace("%{", "%%{")
+
+
+class _Literal(str):
+    """A multi-line string the buildspec shows as a YAML literal block."""
+
+
+class _BuildspecDumper(yaml.SafeDumper):
+    pass
+
+
+_BuildspecDumper.add_representer(
+    _Literal, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", str(s), style="|")
+)
+
+
+def _write_file(path: str, text: str) -> _Literal:
+    """A command that writes ``text`` to ``path`` byte for byte (a quoted heredoc expands
+    nothing)."""
+    marker = "HEALSTACK_INLINE_FILE"
+    assert marker not in text and text.endswith("\n"), path
+    return _Literal(f"cat > {path} <<'{marker}'\n{text}{marker}\n")
+
+
+def buildspec(stage: str) -> str:
+    """The buildspec a stage's CodeBuild project runs, as Terraform stores it (inline)."""
+    header = {
+        "test": "Test: ruff, mypy and the handler tests of the uploaded source, from a "
+        "hash-locked install; the role can only read the source",
+        "package": "Package: healstack package, then every zip signed by the recovery's "
+        "Signer profile (scripts/sign_packages.py, inlined)",
+        "deploy": "Deploy: only the signed zips, by scripts/deploy_functions.py (inlined) "
+        "from an inlined hash-locked boto3; no source input",
+    }[stage]
+    install = ["python -m venv " + BUILD_VENV]
+    build: list[str]
+    spec: dict[str, Any] = {
+        "version": 0.2,
+        "env": {
+            "shell": "bash",
+            "variables": {"PIP_CONFIG_FILE": "/dev/null", "PYTHONDONTWRITEBYTECODE": "1"},
+        },
+        "phases": {"install": {"runtime-versions": {"python": "3.12"}, "commands": install}},
+    }
+    python = f"{BUILD_VENV}/bin/python"
+    if stage == "test":
+        install.append(f"{PIP_INSTALL} {LOCKS['test']}")
+        spec["env"]["variables"]["PYTHONPATH"] = ".:lambda_src"
+        build = [
+            f"{BUILD_VENV}/bin/ruff check .",
+            f"{BUILD_VENV}/bin/ruff format --check .",
+            f"{BUILD_VENV}/bin/mypy",
+            f"{python} -m pytest -p no:cacheprovider tests/handlers",
+        ]
+    elif stage == "package":
+        install.append(f"{PIP_INSTALL} {LOCKS['package']}")
+        spec["env"]["variables"]["PYTHONPATH"] = ".:lambda_src"
+        build = [
+            f"{python} -m healstack.cli package --out dist",
+            _write_file("/tmp/sign_packages.py", repository_text(SIGN_SCRIPT)),
+            f"{python} -I /tmp/sign_packages.py --packages dist",
+        ]
+        spec["artifacts"] = {"base-directory": "dist", "files": ["**/*"]}
+    else:
+        lock = "/tmp/pipeline-deploy.txt"
+        install[:0] = [_write_file(lock, repository_text(LOCKS["deploy"]))]
+        install.append(f"{PIP_INSTALL} {lock}")
+        build = [
+            _write_file("/tmp/deploy_functions.py", repository_text(DEPLOY_SCRIPT)),
+            f'{python} -I /tmp/deploy_functions.py --packages "$CODEBUILD_SRC_DIR"',
+        ]
+    spec["phases"]["build"] = {"commands": build}
+    body = yaml.dump(spec, Dumper=_BuildspecDumper, sort_keys=False, width=10_000)
+    return f"# healstack {header}\n# Generated by providers/aws/pipeline.py; do not edit.\n{body}"
 
 
 def deployment_config_name(base_name: str, rollout: Rollout) -> str:
@@ -164,8 +293,14 @@ class _Pipeline(Construct):
         self.base = base_name
         self.acct = shared.account
         self.functions = dict(sorted(functions.items()))
+        self.prefix = artifact_prefix(base_name)  # the pipeline's name is the base name
+        self.uploaders = self._uploaders(settings.pipeline_uploaders)
         self.key = self._key()
+        self.signing = signing.for_recovery(scope, base_name, settings)
         self.bucket = self._bucket()
+        # Terraform signs each function's first code (signing.py): with Enforce, Lambda
+        # refuses the plain asset
+        self.signing.sign_initial_code(self, self.bucket, self.key.arn, self._bucket_ready)
         self.logs = aws.CloudwatchLogGroup(
             self,
             "build-logs",
@@ -184,6 +319,17 @@ class _Pipeline(Construct):
 
     # -- storage -------------------------------------------------------------------------
 
+    def _uploaders(self, given: tuple[str, ...]) -> list[str]:
+        """Who may write the source archive: the account root, plus the named principals."""
+        for arn in given:
+            if not UPLOADER_ARN.match(arn):
+                raise UsageError(
+                    f'pipeline_uploaders: "{arn}" is not an IAM role, user or root ARN '
+                    "(arn:aws:iam::ACCOUNT:role/NAME)"
+                )
+        root = self._arn("arn:{partition}:iam::{account}:root")
+        return [root, *sorted(set(given))]
+
     def _key(self) -> Any:
         return customer_key(
             self,
@@ -199,8 +345,11 @@ class _Pipeline(Construct):
         )
 
     def _bucket(self) -> Any:
+        # force_destroy: it holds only rebuildable build outputs and signed copies of code
+        # the functions already run, and Signer writes objects Terraform does not track, so a
+        # destroy must be able to empty it
         bucket = aws.S3Bucket(
-            self, "artifacts", bucket_prefix=bucket_prefix(self.base), force_destroy=False
+            self, "artifacts", bucket_prefix=bucket_prefix(self.base), force_destroy=True
         )
         declare_skips(bucket, "CKV_AWS_18", "CKV_AWS_144")
         aws.S3BucketOwnershipControls(
@@ -224,7 +373,7 @@ class _Pipeline(Construct):
             bucket=bucket.id,
             versioning_configuration={"status": "Enabled"},
         )
-        aws.S3BucketServerSideEncryptionConfigurationA(
+        encryption = aws.S3BucketServerSideEncryptionConfigurationA(
             self,
             "artifacts-encryption",
             bucket=bucket.id,
@@ -239,21 +388,13 @@ class _Pipeline(Construct):
                 )
             ],
         )
-        aws.S3BucketPolicy(
+        bucket_policy = aws.S3BucketPolicy(
             self,
             "artifacts-policy",
             bucket=bucket.id,
-            policy=policy(
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket.arn, f"{bucket.arn}/*"],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ),
+            policy=policy(*self._bucket_statements(bucket.arn)),
         )
+        self._bucket_ready = [versioning, encryption, bucket_policy]
         aws.S3BucketLifecycleConfiguration(
             self,
             "artifacts-lifecycle",
@@ -284,6 +425,71 @@ class _Pipeline(Construct):
         )
         return bucket
 
+    def _bucket_statements(self, bucket_arn: str) -> list[dict[str, Any]]:
+        """TLS only; the source archive only from the uploaders; every object under the
+        pipeline key (C1).
+
+        Encryption is checked on the request's headers where it names any: ``AES256``,
+        ``aws:kms:dsse``, ``aws:kms`` without a key (that is the AWS-managed ``aws/s3``) or
+        with another key are refused. A request that names none gets the bucket default, the
+        pipeline key, so a writer needs ``kms:GenerateDataKey`` on it either way; requiring
+        the header on every request would also refuse multipart parts (which carry none) and
+        the services' own writes (CodeBuild's artifacts, Signer's signed objects)."""
+        key_arn = self.key.arn
+        objects = f"{bucket_arn}/*"
+        put = "s3:PutObject"
+        return [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, objects],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "DenySourceUploadsByOthers",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": put,
+                "Resource": f"{bucket_arn}/{SOURCE_PREFIX}*",
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": self.uploaders}},
+            },
+            {
+                "Sid": "DenyEncryptionOtherThanKms",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": put,
+                "Resource": objects,
+                "Condition": {
+                    "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+                },
+            },
+            {
+                "Sid": "DenyKmsKeysOtherThanPipelineKey",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": put,
+                "Resource": objects,
+                "Condition": {
+                    "StringNotEqualsIfExists": {
+                        "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn
+                    }
+                },
+            },
+            {
+                "Sid": "DenyKmsWithoutPipelineKey",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": put,
+                "Resource": objects,
+                "Condition": {
+                    "StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                    "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "true"},
+                },
+            },
+        ]
+
     # -- roles ---------------------------------------------------------------------------
 
     def _role(self, id_: str, service: str, description: str, *statements: Any) -> Any:
@@ -299,8 +505,10 @@ class _Pipeline(Construct):
         )
         return role, role_policy
 
-    def _artifacts(self, *actions: str) -> dict[str, Any]:
-        return allow(list(actions), f"{self.bucket.arn}/*")
+    def _artifacts(self, actions: tuple[str, ...], *prefixes: str) -> dict[str, Any]:
+        """``actions`` on the bucket's objects under ``prefixes``."""
+        resources = [f"{self.bucket.arn}/{prefix}*" for prefix in prefixes]
+        return allow(list(actions), resources[0] if len(resources) == 1 else resources)
 
     def _function_arns(self) -> list[str]:
         """Each function and its qualified forms (versions, the alias)."""
@@ -380,14 +588,33 @@ class _Pipeline(Construct):
     # -- CodeBuild -----------------------------------------------------------------------
 
     def _builds(self, rollout: Rollout, deploy: Mapping[str, Any]) -> dict[str, Any]:
+        """Three projects, three roles: Test reads its input and writes nothing; Package
+        reads the source, writes its output and signs, all under the pipeline's prefix;
+        Deploy reads the signed packages and ships them (C1)."""
         logs = allow(list(LOG_WRITE), f"{self.logs.arn}:*")
-        build_role, build_policy = self._role(
-            "build",
+        source, packages = f"{self.prefix}source/", f"{self.prefix}packages/"
+        unsigned, signed = f"{self.prefix}unsigned/", f"{self.prefix}signed/"
+        test_role, test_policy = self._role(
+            "test",
             "codebuild.amazonaws.com",
-            "healstack builds: read the source, write packages and logs",
+            "healstack test: read the source artifact, write logs; nothing else",
             logs,
-            self._artifacts(*ARTIFACT_READ, *ARTIFACT_WRITE),
+            self._artifacts(ARTIFACT_READ, source),
+            allow(list(KEY_READ), self.key.arn),
+        )
+        package_role, package_policy = self._role(
+            "package",
+            "codebuild.amazonaws.com",
+            "healstack package: read the source, write and sign this pipeline's packages",
+            logs,
+            self._artifacts(ARTIFACT_READ, source, unsigned),
+            self._artifacts(ARTIFACT_WRITE, packages, unsigned, signed),
             allow([*KEY_READ, *KEY_WRITE], self.key.arn),
+            allow(list(SIGN), self.signing.profile.arn),
+            allow(
+                list(SIGN_STATUS),
+                self._arn("arn:{partition}:signer:{region}:{account}:/signing-jobs/*"),
+            ),
         )
         groups = [
             self._arn(
@@ -398,9 +625,9 @@ class _Pipeline(Construct):
         deploy_role, deploy_policy = self._role(
             "deploy",
             "codebuild.amazonaws.com",
-            "healstack deploy: publish this recovery's function versions, start their rollouts",
+            "healstack deploy: ship this recovery's signed packages, start their rollouts",
             logs,
-            self._artifacts(*ARTIFACT_READ),
+            self._artifacts(ARTIFACT_READ, packages, signed),
             allow(list(KEY_READ), self.key.arn),
             allow(list(DEPLOY_CODE), self._function_arns()),
             allow(["codedeploy:CreateDeployment", "codedeploy:GetDeployment"], groups),
@@ -426,10 +653,16 @@ class _Pipeline(Construct):
             },
             sort_keys=True,
         )
+        signing_variables = {  # what scripts/sign_packages.py reads
+            "HEALSTACK_ARTIFACT_BUCKET": self.bucket.bucket,
+            "HEALSTACK_SIGNING_PREFIX": self.prefix,
+            "HEALSTACK_SIGNING_PROFILE": self.signing.profile.name,
+            "HEALSTACK_PIPELINE_KEY": self.key.arn,
+        }
         projects = {}
         for stage, role, role_policy, minutes, variables in (
-            ("test", build_role, build_policy, 30, {}),
-            ("package", build_role, build_policy, 15, {}),
+            ("test", test_role, test_policy, 30, {}),
+            ("package", package_role, package_policy, 20, signing_variables),
             (
                 "deploy",
                 deploy_role,
@@ -442,12 +675,13 @@ class _Pipeline(Construct):
                 self,
                 f"build-{stage}",
                 name=f"{self.base}-{stage}",
-                description=f"healstack {stage}: {BUILDSPECS[stage]}",
+                description=f"healstack {stage}: buildspec generated by healstack (inline)",
                 service_role=role.arn,
                 build_timeout=minutes,
                 queued_timeout=60,
                 encryption_key=self.key.arn,
-                source={"type": "CODEPIPELINE", "buildspec": BUILDSPECS[stage]},
+                # the buildspec itself, not a path into the uploaded archive (C1)
+                source={"type": "CODEPIPELINE", "buildspec": terraform_literal(buildspec(stage))},
                 artifacts={"type": "CODEPIPELINE"},
                 environment={
                     "type": "LINUX_CONTAINER",
@@ -518,7 +752,8 @@ class _Pipeline(Construct):
             "pipeline",
             "codepipeline.amazonaws.com",
             "healstack pipeline: move artifacts, run this recovery's builds",
-            self._artifacts(*ARTIFACT_READ, *ARTIFACT_WRITE),
+            self._artifacts(ARTIFACT_READ, SOURCE_PREFIX, self.prefix),
+            self._artifacts(ARTIFACT_WRITE, self.prefix),
             allow(list(KEY_READ + KEY_WRITE), self.key.arn),
             allow(
                 ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
@@ -544,7 +779,7 @@ class _Pipeline(Construct):
             ("Source", source_action),
             ("Test", build("test", "Test", ["source"], [])),
             ("Package", build("package", "Build", ["source"], ["packages"])),
-            ("Deploy", build("deploy", "Build", ["source", "packages"], [])),
+            ("Deploy", build("deploy", "Build", ["packages"], [])),  # signed packages only
         ]
         return aws.Codepipeline(
             self,

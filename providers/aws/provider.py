@@ -797,6 +797,12 @@ class AwsProvider:
         asset = TerraformAsset(
             here, "code", path=str(package.write(packaging.scratch_dir())), type=AssetType.FILE
         )
+        # with the pipeline, only code the recovery's Signer profile signed deploys (C1)
+        from healstack.providers.aws import signing  # builds on this module's bindings
+
+        code_signing = (
+            signing.for_recovery(scope, base_name, settings) if settings.pipeline else None
+        )
         fn = aws.LambdaFunction(
             here,
             "function",
@@ -823,8 +829,11 @@ class AwsProvider:
             tracing_config={"mode": "Active"},
             # asynchronous invocations (the finalizer rule) that still fail land here
             dead_letter_config={"target_arn": shared.dead_letter_queue.arn},
+            code_signing_config_arn=code_signing.config_arn if code_signing else None,
             depends_on=[log_group, role_policy],
         )
+        if code_signing is not None:  # the pipeline signs its first code (signing.py)
+            code_signing.add_function(spec.key, name, fn, asset.path, package.sha256_base64)
         declare_skips(fn, "CKV_AWS_117")  # CKV_AWS_272: code signing, not a skip
         alias = aws.LambdaAlias(
             here,

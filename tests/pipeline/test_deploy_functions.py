@@ -1,4 +1,5 @@
-"""``scripts/deploy_functions.py``: publish, shift the alias through CodeDeploy, report."""
+"""``scripts/deploy_functions.py``: only signed objects, publish, shift the alias through
+CodeDeploy, report."""
 
 from __future__ import annotations
 
@@ -16,24 +17,36 @@ HANDLER = "healstack_lambda.ec2.reboot"
 
 
 class FakeLambda:
-    def __init__(self, live_sha: str, handler: str = HANDLER) -> None:
+    def __init__(self, live_description: str, handler: str = HANDLER) -> None:
         self.handler = handler
-        self.live_sha = live_sha
+        self.live_description = live_description
         self.versions = 3
-        self.uploaded: list[bytes] = []
+        self.uploaded: list[tuple[str, str]] = []
+        self.published: list[dict[str, str]] = []
+        self.updating = 1  # the code update is InProgress once before it is Successful
         self.pending = 1  # the new version is Pending once before it is Active
 
     def get_function_configuration(self, FunctionName: str, Qualifier: str | None = None) -> Any:
         if Qualifier == "live":
-            return {"CodeSha256": self.live_sha, "Version": "3", "Handler": self.handler}
+            return {"Description": self.live_description, "Version": "3", "Handler": self.handler}
         if Qualifier is not None and self.pending:
             self.pending -= 1
             return {"State": "Pending"}
-        return {"Handler": self.handler, "State": "Active"}
+        if Qualifier is None and self.uploaded and self.updating:
+            self.updating -= 1
+            return {"Handler": self.handler, "LastUpdateStatus": "InProgress"}
+        return {"Handler": self.handler, "State": "Active", "LastUpdateStatus": "Successful"}
 
-    def update_function_code(self, FunctionName: str, ZipFile: bytes, Publish: bool) -> Any:
-        assert Publish is True
-        self.uploaded.append(ZipFile)
+    def update_function_code(
+        self, FunctionName: str, S3Bucket: str, S3Key: str, Publish: bool
+    ) -> Any:
+        assert Publish is False  # the version is published with its package's sha256
+        self.uploaded.append((S3Bucket, S3Key))
+        return {"CodeSha256": "sha-of-the-signed-zip"}
+
+    def publish_version(self, FunctionName: str, CodeSha256: str, Description: str) -> Any:
+        assert CodeSha256 == "sha-of-the-signed-zip"
+        self.published.append({"Description": Description})
         self.versions += 1
         return {"Version": str(self.versions)}
 
@@ -57,14 +70,25 @@ class FakeCodeDeploy:
 TARGETS = deploy.Targets("healstack-ec2", "live", {"healstack-ec2-reboot": "reboot"})
 
 
+def write_signed(folder: Path) -> None:
+    """What the Package stage's signing step writes beside the manifest."""
+    manifest = json.loads((folder / deploy.MANIFEST).read_text())["packages"]
+    signed = {
+        handler: {"bucket": "artifacts", "key": f"p/signed/{n}.zip", "sha256": p["sha256"]}
+        for n, (handler, p) in enumerate(sorted(manifest.items()))
+    }
+    (folder / deploy.SIGNED).write_text(json.dumps({"signed": signed}))
+
+
 @pytest.fixture
-def built(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+def built(tmp_path: Path) -> dict[str, Any]:
     packages.write_all(tmp_path)
-    manifest: dict[str, tuple[Path, str]] = deploy.read_manifest(tmp_path)
-    return manifest
+    write_signed(tmp_path)
+    signed: dict[str, Any] = deploy.read_signed(tmp_path)
+    return signed
 
 
-def run(built: dict[str, tuple[Path, str]], lam: Any, cd: Any) -> tuple[int, list[str]]:
+def run(built: dict[str, Any], lam: Any, cd: Any) -> tuple[int, list[str]]:
     said: list[str] = []
     sleeps: list[float] = []
     code = deploy.deploy(TARGETS, built, lam, cd, sleep=sleeps.append, say=said.append)
@@ -72,12 +96,13 @@ def run(built: dict[str, tuple[Path, str]], lam: Any, cd: Any) -> tuple[int, lis
 
 
 def test_publishes_and_shifts_the_alias_through_codedeploy(built: dict[str, Any]) -> None:
-    lam = FakeLambda(live_sha="old")
+    lam = FakeLambda(live_description="an older version")
     cd = FakeCodeDeploy([{"status": "InProgress"}, {"status": "Succeeded"}])
     code, said = run(built, lam, cd)
     assert code == 0
-    path, _ = built[HANDLER]
-    assert lam.uploaded == [path.read_bytes()]
+    signed = built[HANDLER]
+    assert lam.uploaded == [(signed.bucket, signed.key)]  # the signed object, never a zip
+    assert lam.published == [{"Description": f"healstack package sha256={signed.sha256}"}]
     (request,) = cd.created
     assert request["applicationName"] == "healstack-ec2"
     assert request["deploymentGroupName"] == "reboot"
@@ -95,8 +120,7 @@ def test_publishes_and_shifts_the_alias_through_codedeploy(built: dict[str, Any]
 
 
 def test_skips_a_function_whose_alias_already_serves_the_code(built: dict[str, Any]) -> None:
-    _, sha = built[HANDLER]
-    lam = FakeLambda(live_sha=sha)
+    lam = FakeLambda(live_description=f"healstack package sha256={built[HANDLER].sha256}")
     cd = FakeCodeDeploy([])
     code, said = run(built, lam, cd)
     assert code == 0 and lam.uploaded == [] and cd.created == []
@@ -113,7 +137,7 @@ def test_a_rolled_back_deployment_fails_the_stage(built: dict[str, Any]) -> None
             }
         ]
     )
-    code, said = run(built, FakeLambda(live_sha="old"), cd)
+    code, said = run(built, FakeLambda(live_description="old"), cd)
     assert code == 1
     assert said[-1] == (
         "healstack-ec2-reboot: d-1 stopped (rolled back): alarm healstack-ec2-reboot-live-errors fired"
@@ -122,7 +146,19 @@ def test_a_rolled_back_deployment_fails_the_stage(built: dict[str, Any]) -> None
 
 def test_a_handler_without_a_package_is_an_error(built: dict[str, Any]) -> None:
     with pytest.raises(deploy.DeployError, match="no package for its handler"):
-        run(built, FakeLambda(live_sha="old", handler="x.y"), FakeCodeDeploy([]))
+        run(built, FakeLambda(live_description="old", handler="x.y"), FakeCodeDeploy([]))
+
+
+def test_a_package_without_its_signed_object_is_an_error(tmp_path: Path) -> None:
+    packages.write_all(tmp_path)
+    with pytest.raises(deploy.DeployError, match="no signed packages"):
+        deploy.read_signed(tmp_path)
+    write_signed(tmp_path)
+    signed = json.loads((tmp_path / deploy.SIGNED).read_text())
+    signed["signed"][HANDLER]["sha256"] = "another package"  # signed, but not this package
+    (tmp_path / deploy.SIGNED).write_text(json.dumps(signed))
+    with pytest.raises(deploy.DeployError, match=f"{HANDLER}: no signed object"):
+        deploy.read_signed(tmp_path)
 
 
 def test_targets_come_from_the_variable_synthesis_sets(

@@ -50,16 +50,21 @@ def test_two_processes_in_different_directories_write_identical_bytes(tmp_path: 
 def test_every_synthesized_function_ships_exactly_its_handlers_package(
     synthesized: Path, tmp_path: Path
 ) -> None:
-    """Same bytes as the pipeline's zips: source_code_hash never differs between the two."""
+    """Same bytes as the pipeline's zips: what Terraform uploads and signs for a function
+    (its first code) is the zip the Package stage builds and signs for its handler."""
     packages.write_all(tmp_path)
     manifest = json.loads((tmp_path / packages.MANIFEST).read_text())["packages"]
     checked = 0
     for stack_dir in sorted((synthesized / "stacks").iterdir()):
         stack: dict[str, Any] = load_stack(synthesized, stack_dir.name)
+        uploads = resources(stack, "aws_s3_object")
+        jobs = resources(stack, "aws_signer_signing_job")
         for fn in resources(stack, "aws_lambda_function").values():
             entry = manifest[fn["handler"]]
-            assert fn["source_code_hash"] == entry["sha256"], fn["function_name"]
-            assert (stack_dir / fn["filename"]).read_bytes() == (
+            job = fn["s3_key"].split(".")[1]  # ${aws_signer_signing_job.<job>.signed_object...
+            upload = jobs[job]["source"]["s3"]["key"].split(".")[1]  # ${aws_s3_object.<upload>.key}
+            assert uploads[upload]["source_hash"] == entry["sha256"], fn["function_name"]
+            assert (stack_dir / uploads[upload]["source"]).read_bytes() == (
                 tmp_path / entry["file"]
             ).read_bytes()
             checked += 1

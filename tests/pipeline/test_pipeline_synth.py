@@ -11,10 +11,16 @@ from typing import Any
 import pytest
 
 from healstack.providers.aws.naming import EVENT_RULE, IAM_ROLE
-from healstack.providers.aws.pipeline import BUILDSPECS, ROLE_SUFFIXES, SOURCE_KEY, role_name
+from healstack.providers.aws.pipeline import (
+    ROLE_SUFFIXES,
+    SOURCE_KEY,
+    buildspec,
+    role_name,
+    terraform_literal,
+)
 from healstack.providers.aws.steps import STAR_RESOURCE_REASONS
 from healstack.providers.interfaces import DeploymentSettings, PipelineSource, Rollout
-from tests.conftest import REPO, TO_VALIDATE, Validation
+from tests.conftest import TO_VALIDATE, Validation
 from tests.pipeline.helpers import named, one, policy_of, ref, resources, synth_with_settings
 
 FUNCTIONS = 6  # the default EC2 playbook's functions
@@ -49,7 +55,8 @@ def test_artifact_bucket_is_private_versioned_kms_encrypted_tls_only(
     bucket_id = ref("aws_s3_bucket", name, "id")
     assert artifacts["bucket_prefix"] == "healstack-ec2-status-check-recovery-"
     assert len(artifacts["bucket_prefix"]) <= 37
-    assert artifacts["force_destroy"] is False
+    # Signer writes objects Terraform does not track: a destroy must be able to empty it
+    assert artifacts["force_destroy"] is True
     _, versioning = named(default_stack, "aws_s3_bucket_versioning", "artifacts-versioning")
     assert versioning["bucket"] == bucket_id
     assert versioning["versioning_configuration"] == {"status": "Enabled"}
@@ -76,7 +83,9 @@ def test_artifact_bucket_is_private_versioned_kms_encrypted_tls_only(
         assert block[setting] is True, setting
     ownership = one(default_stack, "aws_s3_bucket_ownership_controls")
     assert ownership["rule"] == {"object_ownership": "BucketOwnerEnforced"}
-    (deny,) = json.loads(one(default_stack, "aws_s3_bucket_policy")["policy"])["Statement"]
+    # the first statement; the upload and encryption ones: tests/pipeline/test_source_trust.py
+    deny = json.loads(one(default_stack, "aws_s3_bucket_policy")["policy"])["Statement"][0]
+    assert deny["Sid"] == "DenyInsecureTransport"
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "s3:*"
     arn = ref("aws_s3_bucket", name, "arn")
     assert deny["Resource"] == [arn, f"{arn}/*"]
@@ -95,7 +104,7 @@ def test_old_artifacts_expire(default_stack: dict[str, Any]) -> None:
     assert lifecycle["depends_on"][0].startswith("aws_s3_bucket_versioning.")
 
 
-def test_builds_are_unprivileged_encrypted_logged_and_run_the_repo_buildspecs(
+def test_builds_are_unprivileged_encrypted_logged_and_run_inline_buildspecs(
     default_stack: dict[str, Any],
 ) -> None:
     _, logs = named(default_stack, "aws_cloudwatch_log_group", "pipeline_build-logs")
@@ -104,11 +113,14 @@ def test_builds_are_unprivileged_encrypted_logged_and_run_the_repo_buildspecs(
     assert logs["kms_key_id"] == key_ref(default_stack)
     projects = resources(default_stack, "aws_codebuild_project")
     assert len(projects) == 3
-    for stage, spec in BUILDSPECS.items():
+    for stage in ("test", "package", "deploy"):
         _, project = named(default_stack, "aws_codebuild_project", f"build-{stage}")
         assert project["name"] == f"healstack-ec2-status-check-recovery-{stage}"
-        assert project["source"] == {"type": "CODEPIPELINE", "buildspec": spec}
-        assert (REPO / spec).is_file(), spec
+        assert project["source"] == {
+            "type": "CODEPIPELINE",
+            "buildspec": terraform_literal(buildspec(stage)),
+        }
+        assert project["service_role"].startswith(f"${{aws_iam_role.recovery_pipeline_{stage}-")
         assert project["artifacts"] == {"type": "CODEPIPELINE"}
         assert project["encryption_key"] == key_ref(default_stack)
         environment = project["environment"]
@@ -167,7 +179,7 @@ def test_pipeline_is_v2_encrypted_and_runs_source_test_package_deploy(
     wiring = {
         "Test": (["source"], None, "build-test"),
         "Package": (["source"], ["packages"], "build-package"),
-        "Deploy": (["source", "packages"], None, "build-deploy"),
+        "Deploy": (["packages"], None, "build-deploy"),  # never the uploaded source
     }
     for stage, (inputs, outputs, project) in wiring.items():
         (action,) = stages[stage]
@@ -178,7 +190,7 @@ def test_pipeline_is_v2_encrypted_and_runs_source_test_package_deploy(
         assert action["configuration"]["ProjectName"] == ref(
             "aws_codebuild_project", project_name, "name"
         )
-    assert stages["Deploy"][0]["configuration"]["PrimarySource"] == "source"
+    assert "PrimarySource" not in stages["Deploy"][0]["configuration"]
 
 
 def test_an_upload_starts_the_pipeline_through_a_dead_lettered_rule(
@@ -261,9 +273,14 @@ def test_resource_count_the_pipeline_adds(default_stack: dict[str, Any], tmp_pat
         return sum(len(v) for v in stack["resource"].values())
 
     # key + alias, bucket + 7 bucket settings, log group, 3 builds, app, 6 groups, pipeline,
-    # start rule + target, 5 roles + 5 policies (the live aliases exist either way; the
-    # rollbacks use monitoring's alarms, which exist either way too)
-    assert count(default_stack) - count(without) == 2 + 8 + 1 + 3 + 1 + 6 + 1 + 2 + 10
+    # start rule + target, 6 roles + 6 policies (the live aliases exist either way; the
+    # rollbacks use monitoring's alarms, which exist either way too); code signing: the
+    # profile, the config, and per function its first zip's upload and signing job
+    pipeline = 2 + 8 + 1 + 3 + 1 + 6 + 1 + 2 + 12
+    assert count(default_stack) - count(without) == pipeline + 2 + 2 * FUNCTIONS
+    assert not resources(without, "aws_lambda_code_signing_config")
+    for function in resources(without, "aws_lambda_function").values():
+        assert "code_signing_config_arn" not in function  # terraform is the only deployer
     assert len(resources(without, "aws_lambda_alias")) == FUNCTIONS
     assert not resources(without, "aws_codepipeline")
     for alias in resources(without, "aws_lambda_alias").values():

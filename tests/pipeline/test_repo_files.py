@@ -1,4 +1,5 @@
-"""The buildspecs and the plan workflow: valid YAML, and only the repository's own commands."""
+"""The generated buildspecs and the plan workflow: valid YAML, and only the repository's own
+commands."""
 
 from __future__ import annotations
 
@@ -30,46 +31,53 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
-def build_commands(name: str) -> list[str]:
-    spec = load(REPO / "buildspecs" / f"{name}.yml")
-    assert spec["version"] == 0.2
-    assert spec["phases"]["install"]["runtime-versions"]["python"] == 3.12
-    commands: list[str] = spec["phases"]["build"]["commands"]
-    return commands
-
-
 def dev_commands() -> set[str]:
     """The subcommands ``./dev`` knows (its case labels)."""
     text = (REPO / "dev").read_text()
     return set(re.findall(r"^  (\w+)\)$", text, re.MULTILINE))
 
 
-def test_the_test_stage_runs_the_projects_own_test_command_on_the_handler_tests() -> None:
-    (command,) = build_commands("test")
-    argv = shlex.split(command)
-    # ./dev test is what the README calls "the tests" and what CI (.ci/run) runs
-    assert argv[:2] == ["./dev", "test"]
-    assert "exec ./dev test" in (REPO / ".ci" / "run").read_text()
-    assert "test" in dev_commands()
-    assert all((REPO / path).is_dir() for path in argv[2:])
-    assert argv[2:] == ["tests/handlers"]
+def build_spec(name: str) -> dict[str, Any]:
+    """The buildspec synthesis stores inline in the ``name`` project (generated)."""
+    from healstack.providers.aws.pipeline import buildspec
+
+    spec = yaml.safe_load(buildspec(name))
+    assert isinstance(spec, dict)
+    assert spec["version"] == 0.2
+    assert spec["phases"]["install"]["runtime-versions"]["python"] == "3.12"
+    return spec
 
 
-def test_the_package_stage_runs_healstack_package_and_ships_its_folder() -> None:
-    (command,) = build_commands("package")
-    assert shlex.split(command) == ["./dev", "healstack", "package", "--out", "dist"]
-    assert "healstack" in dev_commands()
-    artifacts = load(REPO / "buildspecs" / "package.yml")["artifacts"]
+def build_commands(name: str) -> list[str]:
+    commands: list[str] = build_spec(name)["phases"]["build"]["commands"]
+    return commands
+
+
+def test_the_test_stage_runs_the_linters_and_the_handler_tests() -> None:
+    lint, form, types, tests = build_commands("test")
+    venv = "/tmp/healstack-venv/bin/"
+    assert shlex.split(lint) == [venv + "ruff", "check", "."]
+    assert shlex.split(form) == [venv + "ruff", "format", "--check", "."]
+    assert shlex.split(types) == [venv + "mypy"]
+    argv = shlex.split(tests)
+    assert argv[:3] == [venv + "python", "-m", "pytest"]
+    assert argv[-1] == "tests/handlers" and (REPO / argv[-1]).is_dir()
+
+
+def test_the_package_stage_runs_healstack_package_signs_and_ships_its_folder() -> None:
+    package, write_script, sign = build_commands("package")
+    assert shlex.split(package)[1:] == ["-m", "healstack.cli", "package", "--out", "dist"]
+    assert write_script.startswith("cat > /tmp/sign_packages.py <<")
+    assert shlex.split(sign)[1:] == ["-I", "/tmp/sign_packages.py", "--packages", "dist"]
+    artifacts = build_spec("package")["artifacts"]
     assert artifacts == {"base-directory": "dist", "files": ["**/*"]}
 
 
-def test_the_deploy_stage_runs_the_repo_deploy_script_on_the_packages() -> None:
-    setup, deploy = build_commands("deploy")
-    assert shlex.split(setup) == ["./dev", "healstack", "--version"]
+def test_the_deploy_stage_runs_the_inlined_deploy_script_on_the_packages() -> None:
+    write_script, deploy = build_commands("deploy")
+    assert write_script.startswith("cat > /tmp/deploy_functions.py <<")
     argv = shlex.split(deploy)
-    assert argv[0] == ".venv/bin/python"
-    assert (REPO / argv[1]).is_file() and argv[1] == "scripts/deploy_functions.py"
-    assert argv[2:] == ["--packages", "$CODEBUILD_SRC_DIR_packages"]
+    assert argv[1:] == ["-I", "/tmp/deploy_functions.py", "--packages", "$CODEBUILD_SRC_DIR"]
 
 
 def test_plan_workflow_is_valid_and_sets_up_the_pinned_tools() -> None:
