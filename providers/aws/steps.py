@@ -8,7 +8,8 @@ permission for them, and the reason is written next to each.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from healstack.providers.interfaces import FunctionSpec
 
@@ -58,6 +59,9 @@ class Permission:
 class StepImplementation:
     handler: str
     permissions: tuple[Permission, ...]
+    #: the recovery's store: action -> the leading keys of the items it may touch (each
+    #: becomes a ``dynamodb:LeadingKeys`` condition), for functions that use the store
+    store: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _describe(kind: str) -> tuple[Permission, ...]:
@@ -101,14 +105,34 @@ STEPS: dict[tuple[str, str], StepImplementation] = {
 }
 
 RESOLVE_TARGET = StepImplementation("healstack_lambda.resolve.resolve_target", ())
-#: asks the approvers and reports their decision; publishing and the store are granted by
-#: the provider like notify's
-APPROVAL = StepImplementation("healstack_lambda.approval.handle", ())
-#: takes an approver's decision (behind an IAM-authenticated function URL); the store is
-#: granted by the provider
-DECIDE = StepImplementation("healstack_lambda.decide.decide", ())
-#: the topic and key permissions are added by the provider, which knows their ARNs
-NOTIFY = StepImplementation("healstack_lambda.notify.notify", ())
+#: asks the approvers (records the request) and reports their decision (reads it back)
+APPROVAL = StepImplementation(
+    "healstack_lambda.approval.handle",
+    (),
+    store={"dynamodb:PutItem": ("approval#*",), "dynamodb:GetItem": ("approval#*",)},
+)
+#: takes an approver's decision (behind an IAM-authenticated function URL) and records who
+#: decided in the audit history
+DECIDE = StepImplementation(
+    "healstack_lambda.decide.decide",
+    (),
+    store={
+        "dynamodb:UpdateItem": ("approval#*",),
+        "dynamodb:GetItem": ("approval#*",),
+        "dynamodb:PutItem": ("history#*",),
+    },
+)
+#: the topic and key permissions are added by the provider, which knows their ARNs; in the
+#: store it releases (and counts duplicates on) locks and appends history records, no more
+NOTIFY = StepImplementation(
+    "healstack_lambda.notify.notify",
+    (),
+    store={
+        "dynamodb:DeleteItem": ("lock#*",),
+        "dynamodb:PutItem": ("history#*", "lock#*"),
+        "dynamodb:UpdateItem": ("lock#*",),
+    },
+)
 
 #: every function: traces to X-Ray
 TRACING = Permission(("xray:PutTraceSegments", "xray:PutTelemetryRecords"), "*")

@@ -244,16 +244,25 @@ def test_the_recovery_limit_stops_the_next_recovery_and_escalates(
             Item={
                 "pk": {"S": f"limit#{target}"},
                 "sk": {"S": f"window-{int(time.time()) // window}"},
-                "recoveries": {"N": str(ec2_playbook.guard.max_recoveries)},
+                # as many other recoveries as the budget allows, each counted once
+                "executions": {
+                    "SS": [f"earlier-{n}" for n in range(ec2_playbook.guard.max_recoveries)]
+                },
                 "expires_at": {"N": future(window)},
             },
         )
 
-    run = simulate(ec2_playbook, ec2_recovery, prepare=three_already)
+    run = simulate(
+        ec2_playbook,
+        ec2_recovery,
+        prepare=three_already,
+        scenario={"mocks": {"CheckBeforeAction": {"1": UNHEALTHY}}},
+    )
     assert run.result.status == "FAILED"
     assert run.result.error == "RecoveryLimitReached"
     assert run.outcome == "recovery_limit_reached"
-    assert calls(run, "-check-status") == 0 and calls(run, "-reboot") == 0
+    # checked (a healthy resource would use none of the budget), refused before acting
+    assert calls(run, "-check-status") == 1 and calls(run, "-reboot") == 0
     assert run.locks() == []  # the escalation released the lock it took
 
 

@@ -103,7 +103,10 @@ def test_json_file_dict_and_round_trip(tmp_path: Path) -> None:
             'scenario.mocks["Wait a bit"]: must map invocation ranges to outcomes, '
             'e.g. {"1": real}',
         ),
-        ({"mock": {}}, "scenario: unknown field 'mock' (expected name, description, mocks)"),
+        (
+            {"mock": {}},
+            "scenario: unknown field 'mock' (expected name, description, mocks, approvals)",
+        ),
         ({"name": 3}, "scenario.name: must be text, got a int"),
         ([1], "scenario: must be a mapping, got a list"),
     ],
