@@ -18,7 +18,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
-from tests.emulator.shims.awslambda import lambda_dropped_configuration
+from tests.emulator.shims.awslambda import (
+    lambda_code_signing_configs,
+    lambda_dropped_configuration,
+)
 from tests.emulator.shims.codebuild import (
     codebuild_encryption_key,
     codebuild_pipeline_projects,
@@ -33,6 +36,7 @@ from tests.emulator.shims.events import (
     events_to_step_functions,
 )
 from tests.emulator.shims.s3 import s3_eventbridge_notification
+from tests.emulator.shims.signer import signer_signing_jobs
 from tests.emulator.shims.stepfunctions import (
     interpreter_endpoint,
     list_state_machine_versions,
@@ -53,9 +57,11 @@ __all__ = [
     "events_match_arrays_of_objects",
     "events_to_step_functions",
     "interpreter_endpoint",
+    "lambda_code_signing_configs",
     "lambda_dropped_configuration",
     "list_state_machine_versions",
     "s3_eventbridge_notification",
+    "signer_signing_jobs",
     "validate_state_machine_definition",
 ]
 
@@ -80,6 +86,9 @@ def emulator_shims(endpoint: str) -> Iterator[Shims]:
         events = stack.enter_context(events_to_step_functions())
         # Lambda
         stack.enter_context(lambda_dropped_configuration())
+        # code signing: the config on every function, Terraform's signing of the first code
+        stack.enter_context(lambda_code_signing_configs())
+        stack.enter_context(signer_signing_jobs())
         # the function pipeline: CodeBuild, CodeDeploy, S3, CodePipeline
         stack.enter_context(codebuild_pipeline_projects())
         stack.enter_context(codebuild_encryption_key())
