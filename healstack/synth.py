@@ -38,6 +38,25 @@ def check_names(playbooks: Sequence[Playbook], settings: DeploymentSettings, pro
         if problems:
             path, message = problems[0]
             raise PlaybookError(path, f'"{playbook.name}" {message}')
+        for path, principal in _principals(playbook):
+            problem = rules.principal_problem(principal)
+            if problem is not None:
+                raise PlaybookError(path, problem)
+
+
+def _principals(playbook: Playbook) -> list[tuple[str, str]]:
+    """(field path, principal) of every principal the playbook names."""
+    found = []
+    if playbook.approval is not None:
+        found += [
+            (f"approval.approvers[{i}]", p) for i, p in enumerate(playbook.approval.approvers)
+        ]
+    if playbook.trigger.bus is not None:
+        found += [
+            (f"trigger.bus.publishers[{i}]", p)
+            for i, p in enumerate(playbook.trigger.bus.publishers)
+        ]
+    return found
 
 
 def synthesize(

@@ -90,6 +90,7 @@ class RecoveryWorkflow(Construct):
                     if (bus := playbook.trigger.bus) is not None
                     else None
                 ),
+                max_event_age_seconds=playbook.trigger.max_event_age,
             ),
             base,
             workflow,

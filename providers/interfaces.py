@@ -179,6 +179,8 @@ class TriggerSpec:
     #: None: the cloud's default bus (which only the cloud's own services' events reach
     #: for ``aws.`` sources)
     bus: EventBusSpec | None = None
+    #: the workflow refuses events older than this: deliveries are not retried past it
+    max_event_age_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -279,6 +281,11 @@ class NamingRules(Protocol):
 
     def tag_problems(self, tags: Mapping[str, str]) -> list[str]:
         """One line (naming the tag, saying the limit) for every tag the cloud would reject."""
+        ...
+
+    def principal_problem(self, principal: str) -> str | None:
+        """Why the cloud would not take ``principal`` (an approver, a publisher) as one of its
+        principals, with the fix; None when it would."""
         ...
 
 

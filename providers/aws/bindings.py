@@ -46,6 +46,7 @@ SUBMODULES = (
     "cloudwatch_event_bus_policy",
     "dynamodb_table",
     "lambda_permission",
+    "lambda_function_url",
     # the functions' pipeline (pipeline.py, alarms.py) and the live alias
     "lambda_alias",
     "cloudwatch_metric_alarm",
@@ -140,6 +141,7 @@ CloudwatchEventTargetRetryPolicy = _get(
 )
 DynamodbTable = _get("dynamodb_table", "DynamodbTable")
 LambdaPermission = _get("lambda_permission", "LambdaPermission")
+LambdaFunctionUrl = _get("lambda_function_url", "LambdaFunctionUrl")
 LambdaAlias = _get("lambda_alias", "LambdaAlias")
 CloudwatchMetricAlarm = _get("cloudwatch_metric_alarm", "CloudwatchMetricAlarm")
 CloudwatchLogMetricFilter = _get("cloudwatch_log_metric_filter", "CloudwatchLogMetricFilter")

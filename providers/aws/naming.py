@@ -108,11 +108,31 @@ def tag_problems(tags: Mapping[str, str]) -> list[str]:
     return found
 
 
+#: a principal a playbook may name (an approver, a bus publisher): an IAM role or user of
+#: some account (with an optional path), or an account's root
+PRINCIPAL_ARN = re.compile(
+    r"^arn:aws[a-z-]*:iam::\d{12}:(?:root|(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64})$"
+)
+
+
+def principal_problem(principal: str) -> str | None:
+    """Why AWS would not take ``principal`` as an IAM principal ARN; None when it would."""
+    if PRINCIPAL_ARN.match(principal):
+        return None
+    return (
+        f'"{principal}" is not an IAM role, user or account ARN (use e.g. '
+        "arn:aws:iam::123456789012:role/oncall)"
+    )
+
+
 class AwsNamingRules:
     """Implements ``NamingRules`` for AWS."""
 
     def tag_problems(self, tags: Mapping[str, str]) -> list[str]:
         return tag_problems(tags)
+
+    def principal_problem(self, principal: str) -> str | None:
+        return principal_problem(principal)
 
     def problems(
         self, playbook_name: str, function_keys: list[str], settings: DeploymentSettings

@@ -50,6 +50,7 @@ from healstack.providers.aws.naming import (
     ROLE_SUFFIX_WORKFLOW,
     AwsNamingRules,
     function_name,
+    principal_problem,
 )
 from healstack.providers.aws.packages import function_modules
 from healstack.providers.aws.steps import (
@@ -458,8 +459,11 @@ class _Recovery(Construct):
         arn: str,
         settings: DeploymentSettings,
         role_arn: str | None = None,
+        max_event_age_seconds: int | None = None,
     ) -> Any:
-        """An EventBridge target with the recovery's DLQ and a bounded retry policy.
+        """An EventBridge target with the recovery's DLQ and a bounded retry policy; a
+        delivery older than ``max_event_age_seconds`` (when given, else the settings') goes to
+        the DLQ instead.
 
         Here rule, DLQ and role meet: the rule joins the DLQ's and the key's lists, and the
         target's role (found in this recovery by its ARN) may be assumed by EventBridge for
@@ -473,7 +477,10 @@ class _Recovery(Construct):
             role_arn=role_arn,
             dead_letter_config={"arn": self.dead_letter_queue.arn},
             retry_policy={
-                "maximum_event_age_in_seconds": settings.trigger_max_event_age_seconds,
+                "maximum_event_age_in_seconds": min(
+                    settings.trigger_max_event_age_seconds,
+                    max_event_age_seconds or settings.trigger_max_event_age_seconds,
+                ),
                 "maximum_retry_attempts": settings.trigger_max_retries,
             },
         )
@@ -785,7 +792,7 @@ class AwsProvider:
             key_services.append("sns")
         if spec.uses_store:
             assert shared.store is not None, "create the store before the functions that use it"
-            statements.extend(store_statements(shared.store.id, FUNCTION_STORE_WRITES))
+            statements.extend(store_statements(shared.store.id, impl.store))
             environment["HEALSTACK_TABLE"] = shared.store.name
             key_services.append("dynamodb")
         statements.append(allow(["sqs:SendMessage"], shared.dead_letter_queue.arn))
@@ -849,7 +856,38 @@ class AwsProvider:
                 else None
             ),
         )
+        if spec.purpose == "decide":
+            self._decision_url(here, spec, fn, alias)
         return FunctionHandle(spec.key, name, alias.arn, fn, role)
+
+    @staticmethod
+    def _decision_url(here: Construct, spec: FunctionSpec, fn: Any, alias: Any) -> None:
+        """Where approvers answer: a function URL on the live alias that AWS lets only
+        IAM-signed calls through (``AWS_IAM``), and only from the playbook's approvers (the
+        function checks the caller again, and records who it was)."""
+        approvers = [a for a in spec.config.get("approvers", "").split(",") if a]
+        for approver in approvers:
+            problem = principal_problem(approver)
+            if problem is not None:
+                raise UsageError(f"approval.approvers: {problem}")
+        aws.LambdaFunctionUrl(
+            here,
+            "url",
+            function_name=fn.function_name,
+            qualifier=alias.name,
+            authorization_type="AWS_IAM",
+        )
+        for index, approver in enumerate(approvers):
+            aws.LambdaPermission(
+                here,
+                f"approver-{index}",
+                statement_id=f"Approver{index}",
+                action="lambda:InvokeFunctionUrl",
+                function_name=fn.function_name,
+                qualifier=alias.name,
+                principal=approver,
+                function_url_auth_type="AWS_IAM",
+            )
 
     @staticmethod
     def _modules(impl: StepImplementation) -> list[str]:
@@ -1025,7 +1063,17 @@ class AwsProvider:
             role=role.id,
             policy=policy(allow(["states:StartExecution"], workflow.id)),
         )
-        shared.event_target(scope, "recovery-workflow", rule, workflow.id, settings, role.arn)
+        # a delivery retried past the age ResolveTarget refuses is dead-lettered (alarmed,
+        # redrivable) rather than started only to be refused
+        shared.event_target(
+            scope,
+            "recovery-workflow",
+            rule,
+            workflow.id,
+            settings,
+            role.arn,
+            max_event_age_seconds=spec.max_event_age_seconds,
+        )
         return TriggerHandle(spec.key, rule.name, shared.dead_letter_queue.url, rule)
 
     @staticmethod
@@ -1089,16 +1137,6 @@ class AwsProvider:
 
         shared = self._recovery(scope, base_name, settings)
         return build_pipeline(scope, spec, base_name, functions, settings, shared)
-
-
-#: the items a function that uses the store writes, by their partition key (leading key):
-#: notify (``lambda_src/healstack_lambda/notify.py``) releases the lock (``DeleteItem``),
-#: counts duplicates on it (``UpdateItem``) and records the outcome (``history#``)
-FUNCTION_STORE_WRITES: Mapping[str, tuple[str, ...]] = {
-    "dynamodb:DeleteItem": ("lock#*",),
-    "dynamodb:PutItem": ("history#*", "lock#*"),
-    "dynamodb:UpdateItem": ("lock#*",),
-}
 
 
 def workflow_store_writes(workflow: Workflow) -> dict[str, tuple[str, ...]]:

@@ -68,6 +68,15 @@ def test_every_shipped_trigger_takes_only_this_accounts_events(synthesized: Path
         assert "event_bus_name" not in _rule(stack)  # the default bus
 
 
+def test_a_delivery_is_not_retried_past_the_age_the_workflow_refuses(
+    default_stack: dict[str, Any],
+) -> None:
+    targets = default_stack["resource"]["aws_cloudwatch_event_target"]
+    (trigger,) = [t for t in targets.values() if t["target_id"] == "recovery-workflow"]
+    # dead-lettered (alarmed, redrivable) instead of started only to be refused as stale
+    assert trigger["retry_policy"]["maximum_event_age_in_seconds"] == 600
+
+
 def test_the_default_ec2_trigger_reacts_only_to_the_platforms_alarms(
     default_stack: dict[str, Any],
 ) -> None:
