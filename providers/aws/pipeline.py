@@ -94,7 +94,7 @@ INCOMPLETE_UPLOAD_DAYS = 7
 ROLE_SUFFIXES = {
     "pipeline": "-pipeline",
     "test": "-test",
-    "package": "-package",
+    "build": "-build",  # the Package stage's: it builds and signs (its address predates Test's)
     "deploy": "-deploy",
     "codedeploy": "-codedeploy",
     "start": "-pipeline-start",
@@ -461,8 +461,9 @@ class _Pipeline(Construct):
                 "Principal": "*",
                 "Action": put,
                 "Resource": objects,
-                "Condition": {
-                    "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+                "Condition": {  # named, and not aws:kms
+                    "Null": {"s3:x-amz-server-side-encryption": "false"},
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
                 },
             },
             {
@@ -471,10 +472,9 @@ class _Pipeline(Construct):
                 "Principal": "*",
                 "Action": put,
                 "Resource": objects,
-                "Condition": {
-                    "StringNotEqualsIfExists": {
-                        "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn
-                    }
+                "Condition": {  # named, and not the pipeline key
+                    "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
+                    "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn},
                 },
             },
             {
@@ -603,7 +603,7 @@ class _Pipeline(Construct):
             allow(list(KEY_READ), self.key.arn),
         )
         package_role, package_policy = self._role(
-            "package",
+            "build",
             "codebuild.amazonaws.com",
             "healstack package: read the source, write and sign this pipeline's packages",
             logs,

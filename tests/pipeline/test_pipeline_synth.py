@@ -120,7 +120,8 @@ def test_builds_are_unprivileged_encrypted_logged_and_run_inline_buildspecs(
             "type": "CODEPIPELINE",
             "buildspec": terraform_literal(buildspec(stage)),
         }
-        assert project["service_role"].startswith(f"${{aws_iam_role.recovery_pipeline_{stage}-")
+        role = {"package": "build"}.get(stage, stage)  # the Package stage's role is "build"
+        assert project["service_role"].startswith(f"${{aws_iam_role.recovery_pipeline_{role}-")
         assert project["artifacts"] == {"type": "CODEPIPELINE"}
         assert project["encryption_key"] == key_ref(default_stack)
         environment = project["environment"]
