@@ -35,7 +35,7 @@ from tests.emulator.shims.events import (
     events_match_arrays_of_objects,
     events_to_step_functions,
 )
-from tests.emulator.shims.s3 import s3_eventbridge_notification
+from tests.emulator.shims.s3 import s3_bucket_policy_conditions, s3_eventbridge_notification
 from tests.emulator.shims.signer import signer_signing_jobs
 from tests.emulator.shims.stepfunctions import (
     interpreter_endpoint,
@@ -60,6 +60,7 @@ __all__ = [
     "lambda_code_signing_configs",
     "lambda_dropped_configuration",
     "list_state_machine_versions",
+    "s3_bucket_policy_conditions",
     "s3_eventbridge_notification",
     "signer_signing_jobs",
     "validate_state_machine_definition",
@@ -96,5 +97,6 @@ def emulator_shims(endpoint: str) -> Iterator[Shims]:
         stack.enter_context(codedeploy_deployment_group_info())
         stack.enter_context(codedeploy_deletes())
         stack.enter_context(s3_eventbridge_notification())
+        stack.enter_context(s3_bucket_policy_conditions())
         stack.enter_context(codepipeline_epoch_timestamps())
         yield Shims(events=events)
