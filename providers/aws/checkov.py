@@ -27,8 +27,8 @@ SKIP_REASONS: dict[str, str] = {
         "a trade-off: the functions only call AWS APIs, so no VPC keeps them working without "
         "NAT or endpoint cost and cold-start time; a VPC with interface endpoints and no NAT "
         "would add one thing, stopping replaced code from sending the role's credentials or "
-        "data out to the internet (review 2026-12, C1), where code signing (Enforce, "
-        "CKV_AWS_272 passes) already keeps code the recovery's profile did not sign out"
+        "data out to the internet (review 2026-12, C1), where code signing (Enforce) "
+        "already keeps out code the recovery's own profile did not sign"
     ),
     "CKV_AWS_18": (
         "pipeline artifacts are short-lived build outputs; the audit trail of who wrote "

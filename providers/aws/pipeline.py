@@ -73,8 +73,10 @@ LOCKS = {
     "package": "requirements/pipeline-package.txt",
     "deploy": "requirements/pipeline-deploy.txt",
 }
-#: where each build keeps its own virtual environment (never the archive's .venv)
-BUILD_VENV = "/tmp/healstack-venv"
+#: where each build keeps what synthesis inlined and its own virtual environment (never the
+#: archive's .venv); a path inside the CodeBuild container
+BUILD_DIR = "/opt/healstack"
+BUILD_VENV = f"{BUILD_DIR}/venv"
 PIP_INSTALL = (
     f"{BUILD_VENV}/bin/python -m pip install --disable-pip-version-check --no-input"
     " --require-hashes --only-binary :all: --no-deps -r"
@@ -207,7 +209,7 @@ def buildspec(stage: str) -> str:
         "deploy": "Deploy: only the signed zips, by scripts/deploy_functions.py (inlined) "
         "from an inlined hash-locked boto3; no source input",
     }[stage]
-    install = ["python -m venv " + BUILD_VENV]
+    install = [f"mkdir -p {BUILD_DIR}", "python -m venv " + BUILD_VENV]
     build: list[str]
     spec: dict[str, Any] = {
         "version": 0.2,
@@ -232,17 +234,17 @@ def buildspec(stage: str) -> str:
         spec["env"]["variables"]["PYTHONPATH"] = ".:lambda_src"
         build = [
             f"{python} -m healstack.cli package --out dist",
-            _write_file("/tmp/sign_packages.py", repository_text(SIGN_SCRIPT)),
-            f"{python} -I /tmp/sign_packages.py --packages dist",
+            _write_file(f"{BUILD_DIR}/sign_packages.py", repository_text(SIGN_SCRIPT)),
+            f"{python} -I {BUILD_DIR}/sign_packages.py --packages dist",
         ]
         spec["artifacts"] = {"base-directory": "dist", "files": ["**/*"]}
     else:
-        lock = "/tmp/pipeline-deploy.txt"
-        install[:0] = [_write_file(lock, repository_text(LOCKS["deploy"]))]
+        lock = f"{BUILD_DIR}/pipeline-deploy.txt"
+        install.insert(1, _write_file(lock, repository_text(LOCKS["deploy"])))
         install.append(f"{PIP_INSTALL} {lock}")
         build = [
-            _write_file("/tmp/deploy_functions.py", repository_text(DEPLOY_SCRIPT)),
-            f'{python} -I /tmp/deploy_functions.py --packages "$CODEBUILD_SRC_DIR"',
+            _write_file(f"{BUILD_DIR}/deploy_functions.py", repository_text(DEPLOY_SCRIPT)),
+            f'{python} -I {BUILD_DIR}/deploy_functions.py --packages "$CODEBUILD_SRC_DIR"',
         ]
     spec["phases"]["build"] = {"commands": build}
     body = yaml.dump(spec, Dumper=_BuildspecDumper, sort_keys=False, width=10_000)
@@ -610,7 +612,11 @@ class _Pipeline(Construct):
             self._artifacts(ARTIFACT_READ, source, unsigned),
             self._artifacts(ARTIFACT_WRITE, packages, unsigned, signed),
             allow([*KEY_READ, *KEY_WRITE], self.key.arn),
-            allow(list(SIGN), self.signing.profile.arn),
+            allow(  # the ARN from the name: the profile's own arn attribute names no type
+                list(SIGN),
+                self._arn("arn:{partition}:signer:{region}:{account}:/signing-profiles/")
+                + self.signing.profile.name,
+            ),
             allow(
                 list(SIGN_STATUS),
                 self._arn("arn:{partition}:signer:{region}:{account}:/signing-jobs/*"),

@@ -55,7 +55,7 @@ def build_commands(name: str) -> list[str]:
 
 def test_the_test_stage_runs_the_linters_and_the_handler_tests() -> None:
     lint, form, types, tests = build_commands("test")
-    venv = "/tmp/healstack-venv/bin/"
+    venv = "/opt/healstack/venv/bin/"
     assert shlex.split(lint) == [venv + "ruff", "check", "."]
     assert shlex.split(form) == [venv + "ruff", "format", "--check", "."]
     assert shlex.split(types) == [venv + "mypy"]
@@ -67,17 +67,22 @@ def test_the_test_stage_runs_the_linters_and_the_handler_tests() -> None:
 def test_the_package_stage_runs_healstack_package_signs_and_ships_its_folder() -> None:
     package, write_script, sign = build_commands("package")
     assert shlex.split(package)[1:] == ["-m", "healstack.cli", "package", "--out", "dist"]
-    assert write_script.startswith("cat > /tmp/sign_packages.py <<")
-    assert shlex.split(sign)[1:] == ["-I", "/tmp/sign_packages.py", "--packages", "dist"]
+    assert write_script.startswith("cat > /opt/healstack/sign_packages.py <<")
+    assert shlex.split(sign)[1:] == ["-I", "/opt/healstack/sign_packages.py", "--packages", "dist"]
     artifacts = build_spec("package")["artifacts"]
     assert artifacts == {"base-directory": "dist", "files": ["**/*"]}
 
 
 def test_the_deploy_stage_runs_the_inlined_deploy_script_on_the_packages() -> None:
     write_script, deploy = build_commands("deploy")
-    assert write_script.startswith("cat > /tmp/deploy_functions.py <<")
+    assert write_script.startswith("cat > /opt/healstack/deploy_functions.py <<")
     argv = shlex.split(deploy)
-    assert argv[1:] == ["-I", "/tmp/deploy_functions.py", "--packages", "$CODEBUILD_SRC_DIR"]
+    assert argv[1:] == [
+        "-I",
+        "/opt/healstack/deploy_functions.py",
+        "--packages",
+        "$CODEBUILD_SRC_DIR",
+    ]
 
 
 def test_plan_workflow_is_valid_and_sets_up_the_pinned_tools() -> None:

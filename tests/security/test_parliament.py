@@ -118,6 +118,17 @@ ACCEPTED = (
         applies=lambda resource: "pipeline_deploy-policy" in resource,
     ),
     Accepted(
+        "resource",
+        "MISMATCHED_TYPE_BUT_USABLE",
+        "the artifact bucket's policy compares s3:x-amz-server-side-encryption-aws-kms-key-id "
+        "(a String key that carries the key's ARN) with the pipeline key's ARN, the form AWS "
+        "documents for requiring a KMS key (review C1)",
+        matches=lambda f: (
+            "StringNotEquals requires a value of type String but given Arn" in str(f.detail)
+        ),
+        applies=lambda resource: "pipeline_artifacts-policy" in resource,
+    ),
+    Accepted(
         "identity",
         "UNKNOWN_CONDITION_FOR_ACTION",
         "rds:db-tag/<key> (require_tag on RDS): parliament's own data lists it on the db "
