@@ -56,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="FILE",
-        help="the state backend ([state]); default: ./healstack.toml when it exists, else local",
+        help=(
+            "the state backend ([state]) and who may upload or subscribe ([access]); "
+            "default: ./healstack.toml when it exists"
+        ),
     )
 
     module = sub.add_parser("module", help="the recoveries as a plain Terraform module")
@@ -197,6 +200,7 @@ def run(argv: Sequence[str]) -> int:
         playbooks = load_playbooks(paths)
         settings = _settings(args)
         state = load_state_backend(args.config, settings.region)
+        settings = _with_access(settings, args.config)
         result = synthesize(playbooks, args.out, settings, state=state)
         for stack in result.stacks:
             print(f"synthesized: {args.out}/stacks/{stack}/cdk.tf.json")
@@ -234,6 +238,24 @@ def _diagram(path: Path) -> str:
     workflow = compile_playbook(playbook).workflow
     store = "store" if workflow.store is not None else None  # names only, like the ARNs
     return to_mermaid(render(workflow, {key: key for key in workflow.functions}, store))
+
+
+def _with_access(settings: DeploymentSettings, config: Path | None) -> DeploymentSettings:
+    """``[access]`` of healstack.toml: who may upload the pipeline's source, who may
+    subscribe to the topic; each principal checked as the cloud would take it."""
+    from dataclasses import replace
+
+    from healstack.providers import registry
+    from healstack.settings import CONFIG_FILE, load_access
+
+    access = load_access(config)
+    rules = registry.naming_rules("aws")
+    for setting, principals in access.items():
+        for index, principal in enumerate(principals):
+            problem = rules.principal_problem(principal)
+            if problem is not None:
+                raise UsageError(f"{config or CONFIG_FILE}: access.{setting}[{index}]: {problem}")
+    return replace(settings, **access) if access else settings  # type: ignore[arg-type]
 
 
 def _decide(args: argparse.Namespace) -> int:

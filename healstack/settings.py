@@ -177,10 +177,54 @@ def load_state_backend(config: Path | None, default_region: str) -> StateBackend
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
-    unknown = sorted(set(data) - {"state"})
+    unknown = sorted(set(data) - set(CONFIG_TABLES))
     if unknown:
-        raise UsageError(f"{path}: [{unknown[0]}]: unknown table (healstack.toml has [state])")
+        raise UsageError(
+            f"{path}: [{unknown[0]}]: unknown table (healstack.toml has "
+            f"{', '.join(f'[{t}]' for t in CONFIG_TABLES)})"
+        )
     return _state(path, data.get("state", {}), default_region)
+
+
+#: the tables of healstack.toml
+CONFIG_TABLES = ("state", "access")
+#: ``[access]``: who, besides the account root, may do what (the provider's principal ids)
+ACCESS_KEYS = {
+    # may upload the pipeline's source archive (everything else is refused by the bucket)
+    "pipeline_uploaders": "pipeline_uploaders",
+    # may subscribe endpoints to the recovery's topic
+    "topic_subscriber_admins": "topic_subscriber_admins",
+}
+
+
+def load_access(config: Path | None) -> dict[str, tuple[str, ...]]:
+    """The ``[access]`` table of ``config`` (or ``./healstack.toml``): setting -> principals.
+    Each principal is checked by the provider (``NamingRules.principal_problem``)."""
+    path = config if config is not None else Path(CONFIG_FILE)
+    if not path.is_file():
+        return {}  # load_state_backend has already said why, if the file was asked for
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    table = data.get("access", {})
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: access: is not a table (write [access] and its keys below)")
+    found: dict[str, tuple[str, ...]] = {}
+    for key in sorted(table):
+        if key not in ACCESS_KEYS:
+            raise UsageError(
+                f"{path}: access.{key}: unknown setting (use {', '.join(ACCESS_KEYS)})"
+            )
+        value = table[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise UsageError(
+                f'{path}: access.{key}: is not a list of principals (["arn:aws:iam::...:role/x"])'
+            )
+        if len(set(value)) != len(value):
+            raise UsageError(f"{path}: access.{key}: lists a principal twice (list each once)")
+        found[ACCESS_KEYS[key]] = tuple(value)
+    return found
 
 
 def _state(path: Path, table: Any, default_region: str) -> StateBackend:

@@ -110,6 +110,7 @@ EMULATED_SERVICES = (
     "rds",
     "s3",
     "sfn",
+    "signer",
     "sns",
     "sqs",
     "sts",

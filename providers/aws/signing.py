@@ -25,11 +25,10 @@ no signing resources are created there (they would need a bucket of their own).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cdktf import TerraformStack
 from constructs import Construct
 
 from healstack.providers.aws import bindings as aws
@@ -89,7 +88,6 @@ class CodeSigning(Construct):
         )
         self._unsigned: list[_Unsigned] = []
         self.signed_initial_code = False
-        _serve_signer_on_emulator(scope, settings)
 
     @property
     def config_arn(self) -> str:
@@ -149,16 +147,3 @@ def for_recovery(scope: Construct, base_name: str, settings: DeploymentSettings)
         return CodeSigning(scope, base_name, settings)
     assert isinstance(found, CodeSigning), found
     return found
-
-
-def _serve_signer_on_emulator(scope: Construct, settings: DeploymentSettings) -> None:
-    """With a local emulator endpoint, Signer goes there too (the provider block's endpoint
-    list, ``provider.py`` ``EMULATED_SERVICES``, does not name it yet)."""
-    options: Mapping[str, Any] = settings.provider_options.get("aws", {})
-    endpoint = options.get("endpoint")
-    if not endpoint:
-        return
-    stack = TerraformStack.of(scope)
-    for node in stack.node.children:
-        if isinstance(node, aws.AwsProvider):
-            node.add_override("endpoints.0.signer", endpoint)
