@@ -252,7 +252,9 @@ def _with_access(settings: DeploymentSettings, config: Path | None) -> Deploymen
     rules = registry.naming_rules("aws")
     for setting, principals in access.items():
         for index, principal in enumerate(principals):
-            problem = rules.principal_problem(principal)
+            # the bucket policy matches uploaders with ArnLike; the topic's admins exactly
+            wildcards = setting == "pipeline_uploaders"
+            problem = rules.principal_problem(principal, wildcards=wildcards)
             if problem is not None:
                 raise UsageError(f"{config or CONFIG_FILE}: access.{setting}[{index}]: {problem}")
     return replace(settings, **access) if access else settings  # type: ignore[arg-type]

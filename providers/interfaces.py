@@ -283,9 +283,10 @@ class NamingRules(Protocol):
         """One line (naming the tag, saying the limit) for every tag the cloud would reject."""
         ...
 
-    def principal_problem(self, principal: str) -> str | None:
+    def principal_problem(self, principal: str, *, wildcards: bool = False) -> str | None:
         """Why the cloud would not take ``principal`` (an approver, a publisher) as one of its
-        principals, with the fix; None when it would."""
+        principals, with the fix; None when it would. ``wildcards``: ``*`` may stand for part
+        of a name (where a policy matches patterns)."""
         ...
 
 

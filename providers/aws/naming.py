@@ -115,9 +115,12 @@ PRINCIPAL_ARN = re.compile(
 )
 
 
-def principal_problem(principal: str) -> str | None:
-    """Why AWS would not take ``principal`` as an IAM principal ARN; None when it would."""
-    if PRINCIPAL_ARN.match(principal):
+def principal_problem(principal: str, *, wildcards: bool = False) -> str | None:
+    """Why AWS would not take ``principal`` as an IAM principal ARN; None when it would.
+    ``wildcards``: ``*`` may stand for part of a name (a policy condition with ArnLike, e.g.
+    SSO roles ``AWSReservedSSO_Deployer_*``), never for the account."""
+    candidate = principal.replace("*", "x") if wildcards else principal
+    if PRINCIPAL_ARN.match(candidate):
         return None
     return (
         f'"{principal}" is not an IAM role, user or account ARN (use e.g. '
@@ -131,8 +134,8 @@ class AwsNamingRules:
     def tag_problems(self, tags: Mapping[str, str]) -> list[str]:
         return tag_problems(tags)
 
-    def principal_problem(self, principal: str) -> str | None:
-        return principal_problem(principal)
+    def principal_problem(self, principal: str, *, wildcards: bool = False) -> str | None:
+        return principal_problem(principal, wildcards=wildcards)
 
     def problems(
         self, playbook_name: str, function_keys: list[str], settings: DeploymentSettings

@@ -47,6 +47,10 @@ def test_named_uploaders_and_subscriber_admins_reach_the_policies(tmp_path: Path
             "access.pipeline_uploaders: is not a list of principals",
         ),
         ("[access]\nuploaders = []\n", "access.uploaders: unknown setting"),
+        (
+            '[access]\ntopic_subscriber_admins = ["arn:aws:iam::123456789012:role/*"]\n',
+            'access.topic_subscriber_admins[0]: "arn:aws:iam::123456789012:role/*" is not',
+        ),
         ("[acess]\n", "[acess]: unknown table (healstack.toml has [state], [access])"),
     ],
 )
