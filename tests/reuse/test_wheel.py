@@ -70,6 +70,10 @@ def test_the_wheel_holds_healstack_and_the_handlers_only(wheel: Path) -> None:
         "healstack/playbooks/ec2-status-check-recovery.yaml",
         "healstack/py.typed",
         "healstack_lambda/notify.py",
+        # what the pipeline's builds run, inlined at synthesis
+        "healstack/scripts/deploy_functions.py",
+        "healstack/scripts/sign_packages.py",
+        "healstack/requirements/pipeline-deploy.txt",
     ):
         assert required in names, required
     # the symlinked folders arrive whole, as files
@@ -84,7 +88,7 @@ def test_the_wheel_holds_healstack_and_the_handlers_only(wheel: Path) -> None:
 
 
 def test_installed_in_a_fresh_venv_beside_a_platform_repo(
-    wheel: Path, tmp_path: Path, platform_out: Path
+    wheel: Path, tmp_path: Path, platform_out: Path, synthesized: Path
 ) -> None:
     """The wheel installs into a new venv; the pinned dependencies are borrowed from the
     project venv through a ``.pth`` (offline and fast; a full ``pip install`` of the wheel
@@ -136,3 +140,16 @@ def test_installed_in_a_fresh_venv_beside_a_platform_repo(
         [str(venv / "bin" / "healstack"), "--version"], capture_output=True, text=True, timeout=120
     )
     assert version.stdout.strip() == f"healstack {__version__}"
+
+    # the default stack, pipeline and code signing included, synthesizes from the wheel alone
+    # (the pipeline inlines its scripts and deploy lock) and is the checkout's, byte for byte
+    default = subprocess.run(
+        [str(venv / "bin" / "healstack"), "synth", "--out", str(tmp_path / "default")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert default.returncode == 0, default.stderr
+    name = "ec2-status-check-recovery"
+    assert load_stack(tmp_path / "default", name) == load_stack(synthesized, name)
