@@ -213,24 +213,30 @@ def _release_lock(table: str, resource_id: str, execution_arn: str) -> tuple[boo
     return True, max(counted - 1, 0)  # the first duplicate had a message of its own
 
 
-def _count_duplicate(table: str, resource_id: str) -> int | None:
-    """Add 1 to ``duplicates`` on the resource's lock: the new count, or None when the
-    lock is gone (its holder finished meanwhile)."""
+def _count_duplicate(table: str, resource_id: str, execution_arn: str) -> tuple[int, bool] | None:
+    """Add 1 to ``duplicates`` on the resource's lock and note the first duplicate's
+    execution: ``(count, this execution is the first)``, or None when the lock is gone (its
+    holder finished meanwhile). Keyed on the execution, not on the count, so a retried first
+    duplicate (its publish failed) still publishes its summary; a retry only over-counts."""
     try:
         with aws_errors(table):
             response = aws.client("dynamodb").update_item(
                 TableName=table,
                 Key=_lock_key(resource_id),
-                UpdateExpression="ADD duplicates :one",
+                UpdateExpression=(
+                    "ADD duplicates :one SET first_duplicate = if_not_exists(first_duplicate, :me)"
+                ),
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":one": {"N": "1"}},
-                ReturnValues="UPDATED_NEW",
+                ExpressionAttributeValues={":one": {"N": "1"}, ":me": {"S": execution_arn}},
+                ReturnValues="ALL_NEW",
             )
     except ClientError as err:
         if _condition_failed(err):
             return None
         raise
-    return _number(response.get("Attributes", {}).get("duplicates"))
+    attributes = response.get("Attributes", {})
+    first = attributes.get("first_duplicate", {}).get("S") == execution_arn
+    return _number(attributes.get("duplicates")), first
 
 
 def _number(attribute: Any) -> int:
@@ -292,12 +298,12 @@ def _notify(payload: Any, fields: dict[str, Any]) -> dict[str, Any]:
             fields["lock_released"] = released
             message["duplicates"] = duplicates
         else:
-            count = _count_duplicate(table, resource_id)
-            fields["duplicate_number"] = count
-            if count is not None and count > 1:
+            counted = _count_duplicate(table, resource_id, message["execution_arn"])
+            fields["duplicate_number"] = counted[0] if counted else None
+            if counted is not None and not counted[1]:
                 fields["suppressed"] = True
                 return {"message_id": None, "outcome": message["outcome"], "suppressed": True}
-            if count == 1:
+            if counted is not None:
                 message["note"] = DUPLICATES_NOTE
         started = optional_int(payload, "started_at", None) or int(time.time())
         _record_outcome(table, message, started)

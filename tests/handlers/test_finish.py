@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from healstack_lambda import aws
+from healstack_lambda.errors import TransientError
 from healstack_lambda.notify import notify
 from tests.handlers.conftest import fresh
 from tests.handlers.test_notify import EXECUTION_ARN, notify_payload
@@ -128,6 +129,29 @@ def test_five_duplicate_events_cost_one_message_and_the_holder_reports_the_other
     assert [i["outcome"] for i in history].count("already_recovering") == 1  # the first only
     (record,) = [i for i in history if i["outcome"] == "recovered"]
     assert record["duplicates"] == "4"
+
+
+def test_a_first_duplicate_whose_publish_failed_still_sends_its_summary_on_the_retry(
+    table: str, topic_queue: Reader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock(HOLDER)
+    sns = aws.client("sns")
+    real_publish = sns.publish
+    failures = iter([True])
+
+    def flaky(**kwargs: Any) -> Any:
+        if next(failures, False):
+            raise TransientError("SNS had a moment")
+        return real_publish(**kwargs)
+
+    monkeypatch.setattr(sns, "publish", flaky)
+    with pytest.raises(TransientError):
+        notify(duplicate(1), None)
+    retried = notify(duplicate(1), None)  # the workflow retries the same execution's notify
+    later = notify(duplicate(2), None)
+    assert retried["message_id"] is not None and later.get("suppressed") is True
+    (summary,) = topic_queue()
+    assert json.loads(summary["Message"])["outcome"] == "already_recovering"
 
 
 def test_a_duplicate_after_the_holder_finished_is_published_as_before(
