@@ -288,3 +288,17 @@ def test_duplicate_events_during_a_recovery_cost_one_summary_not_an_email_each(
     (final,) = [m for m in every_message if m["outcome"] == "recovered"]
     # the first duplicate was told by its own summary; the recovery reports the later ones
     assert final["duplicates"] == 3
+
+
+def test_a_real_event_rides_out_throttled_invocations_in_a_storm(
+    ec2_playbook: Playbook, ec2_recovery: SynthesizedRecovery
+) -> None:
+    """A storm uses up the functions' reserved concurrency: ResolveTarget's invocations are
+    throttled for a while. The event still resolves (the throttle policy: minutes, not the
+    short transient one that gave up after ~30 s and ended a real event as unresolved)."""
+    throttled = {"throw": {"error": "Lambda.TooManyRequestsException", "cause": "Rate exceeded"}}
+    scenario = {"mocks": {"ResolveTarget": {"1-6": throttled}, **RECOVERS["mocks"]}}
+    run = run_playbook(ec2_playbook, event(), synthesized=ec2_recovery, scenario=scenario)
+    assert run.outcome == "recovered"
+    delays = run.result.retry_delays("ResolveTarget")
+    assert len(delays) == 6 and max(d.nominal_seconds for d in delays) == 120
