@@ -494,13 +494,24 @@ class _Pipeline(Construct):
 
     # -- roles ---------------------------------------------------------------------------
 
-    def _role(self, id_: str, service: str, description: str, *statements: Any) -> Any:
+    def _role(
+        self,
+        id_: str,
+        service: str,
+        description: str,
+        *statements: Any,
+        source: str | None = None,
+    ) -> Any:
+        """A role only ``service`` may assume, for this account and, where the service sends
+        it, only for ``source`` (an ARN template, ``aws:SourceArn``: review M3)."""
         role = aws.IamRole(
             self,
             f"{id_}-role",
             name=role_name(self.base, id_),
             description=description,
-            assume_role_policy=assume_role(service, self.acct.account),
+            assume_role_policy=assume_role(
+                service, self.acct.account, self._arn(source) if source else None
+            ),
         )
         role_policy = aws.IamRolePolicy(
             self, f"{id_}-policy", name="least-privilege", role=role.id, policy=policy(*statements)
@@ -563,6 +574,9 @@ class _Pipeline(Construct):
             "healstack CodeDeploy: shift this recovery's live aliases, read their alarms",
             allow(list(CODEDEPLOY_SHIFT), self._function_arns()),
             allow(["cloudwatch:DescribeAlarms"], alarm_arns),
+            source="arn:{partition}:codedeploy:{region}:{account}:deploymentgroup:"
+            + self.base
+            + "/*",
         )
         groups = {}
         for key in self.functions:
@@ -603,6 +617,7 @@ class _Pipeline(Construct):
             logs,
             self._artifacts(ARTIFACT_READ, source),
             allow(list(KEY_READ), self.key.arn),
+            source="arn:{partition}:codebuild:{region}:{account}:project/" + self.base + "-test",
         )
         package_role, package_policy = self._role(
             "build",
@@ -621,6 +636,7 @@ class _Pipeline(Construct):
                 list(SIGN_STATUS),
                 self._arn("arn:{partition}:signer:{region}:{account}:/signing-jobs/*"),
             ),
+            source="arn:{partition}:codebuild:{region}:{account}:project/" + self.base + "-package",
         )
         groups = [
             self._arn(
@@ -650,6 +666,7 @@ class _Pipeline(Construct):
                     + deploy["config"]
                 ),
             ),
+            source="arn:{partition}:codebuild:{region}:{account}:project/" + self.base + "-deploy",
         )
         targets = json.dumps(
             {
@@ -766,6 +783,7 @@ class _Pipeline(Construct):
                 [p.arn for p in projects.values()],
             ),
             *source_statements,
+            source="arn:{partition}:codepipeline:{region}:{account}:" + self.base,
         )
 
         def build(stage: str, category: str, inputs: list[str], outputs: list[str]) -> Any:

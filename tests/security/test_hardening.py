@@ -65,9 +65,19 @@ def test_service_roles_trust_only_their_own_resource(stacks: dict[str, dict[str,
             assert "aws:SourceAccount" in condition["StringEquals"], (name, role)
             if service == "lambda.amazonaws.com":
                 assert set(condition) == {"StringEquals"}, (name, role)
-            elif service in ("states.amazonaws.com", "events.amazonaws.com"):
+            elif service in (
+                "states.amazonaws.com",
+                "events.amazonaws.com",
+                "codebuild.amazonaws.com",
+                "codepipeline.amazonaws.com",
+            ):
                 arns = as_list(condition["ArnEquals"]["aws:SourceArn"])
                 assert all("*" not in arn for arn in arns), (name, role)
+            elif service == "codedeploy.amazonaws.com":  # its deployment groups, by app
+                (group,) = as_list(condition["ArnLike"]["aws:SourceArn"])
+                assert group.endswith(f":deploymentgroup:healstack-{name}/*"), (name, role)
+            else:
+                raise AssertionError(f"{name} {role}: unreviewed service {service}")
         workflow = trusts[next(r for r in trusts if "workflow-role" in r)][0]
         assert workflow["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(
             ":stateMachine:healstack-" + name
@@ -80,6 +90,14 @@ def test_service_roles_trust_only_their_own_resource(stacks: dict[str, dict[str,
         assert start["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(
             f":rule/healstack-{name}-source"
         )
+        # each build role only for its own project, the pipeline role for its pipeline
+        for role, project in (("test", "test"), ("build", "package"), ("deploy", "deploy")):
+            (trust,) = trusts[next(r for r in trusts if f"pipeline_{role}-role" in r)]
+            assert trust["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(
+                f":project/healstack-{name}-{project}"
+            ), (name, role)
+        (trust,) = trusts[next(r for r in trusts if "pipeline_pipeline-role" in r)]
+        assert trust["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(f":healstack-{name}")
 
 
 def test_assume_role_binds_to_source_arns() -> None:
