@@ -797,7 +797,7 @@ class AwsProvider:
             environment["HEALSTACK_TABLE"] = shared.store.name
             key_services.append("dynamodb")
         statements.append(allow(["sqs:SendMessage"], shared.dead_letter_queue.arn))
-        statements.extend(key_use(shared, key_services))
+        statements.extend(key_use(shared, key_services, function=name))
         role_policy = aws.IamRolePolicy(
             here, "policy", name="least-privilege", role=role.id, policy=policy(*statements)
         )
@@ -1175,10 +1175,13 @@ def store_statements(table_arn: str, writes: Mapping[str, tuple[str, ...]]) -> l
     return out
 
 
-def key_use(shared: _Recovery, services: list[str]) -> list[dict[str, Any]]:
+def key_use(
+    shared: _Recovery, services: list[str], function: str | None = None
+) -> list[dict[str, Any]]:
     """A role's use of the recovery's key, only through the services it uses it with
-    (``kms:ViaService``): Lambda only decrypts (the function's environment); the others
-    also make data keys (SQS, SNS, DynamoDB, Step Functions encrypt with it)."""
+    (``kms:ViaService``): Lambda only decrypts, and only ``function``'s own environment
+    (its encryption context names the function); the others also make data keys (SQS, SNS,
+    DynamoDB, Step Functions encrypt with it)."""
 
     def via(names: list[str]) -> dict[str, Any]:
         endpoints = [shared.account.arn(f"{n}.{{region}}.amazonaws.com") for n in names]
@@ -1188,7 +1191,10 @@ def key_use(shared: _Recovery, services: list[str]) -> list[dict[str, Any]]:
 
     out = []
     if "lambda" in services:
-        out.append(allow(["kms:Decrypt"], shared.key_arn, Condition=via(["lambda"])))
+        condition = via(["lambda"])
+        if function is not None:
+            condition["StringEquals"]["kms:EncryptionContext:LambdaFunctionName"] = function
+        out.append(allow(["kms:Decrypt"], shared.key_arn, Condition=condition))
     others = sorted(n for n in services if n != "lambda")
     if others:
         out.append(allow(list(KEY_USE_ACTIONS), shared.key_arn, Condition=via(others)))

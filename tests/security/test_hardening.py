@@ -160,6 +160,13 @@ def test_roles_use_the_key_only_through_their_services(stacks: dict[str, dict[st
                 assert {"lambda", "sqs"} <= services <= {"lambda", "sqs", "sns"}, policy_name
                 lambda_only = [g for g in grants if "lambda" in str(g["Condition"])]
                 assert lambda_only[0]["Action"] == ["kms:Decrypt"], policy_name
+            # a function decrypts only its own environment (review L2)
+            for grant in grants:
+                if "lambda." in str(grant["Condition"]["StringEquals"]["kms:ViaService"]):
+                    function = grant["Condition"]["StringEquals"][
+                        "kms:EncryptionContext:LambdaFunctionName"
+                    ]
+                    assert function.startswith(f"healstack-{name}-"), (name, policy_name)
 
 
 def recovery_key(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
