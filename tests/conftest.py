@@ -58,6 +58,28 @@ def synth_here(out: Path, *args: str, cwd: Path = REPO) -> None:
     healstack_here("synth", "--out", str(out), *args, cwd=cwd)
 
 
+def synth_playbook(out: Path, playbook: dict[str, Any]) -> dict[str, Any]:
+    """Synthesize one playbook given as data (written beside ``out``); its stack."""
+    import yaml
+
+    path = out.parent / f"{playbook['name']}.yaml"
+    path.write_text(yaml.safe_dump(playbook))
+    synth_here(out, "--playbook", str(path))
+    return load_stack(out, playbook["name"])
+
+
+def stack_writer(playbook: dict[str, Any]) -> Callable[[Path, Path], None]:
+    """A ``TO_VALIDATE`` entry: the stack of ``playbook`` (as data), synthesized afresh."""
+
+    def write(dest: Path, _synthesized: Path) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "cdktf.out"
+            synth_playbook(out, playbook)
+            shutil.copytree(out / "stacks" / playbook["name"], dest)
+
+    return write
+
+
 def all_playbook_args() -> list[str]:
     args: list[str] = []
     for name in shipped_playbooks():

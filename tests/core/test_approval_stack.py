@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ import pytest
 import yaml
 
 from healstack.cli import main
-from tests.conftest import TO_VALIDATE, Validation, load_stack, synth_here
+from tests.conftest import TO_VALIDATE, Validation, stack_writer, synth_playbook
 
 ONCALL = "arn:aws:iam::123456789012:role/oncall"
 LEAD = "arn:aws:iam::123456789012:user/lead"
@@ -25,26 +23,12 @@ CAREFUL = {
 }
 
 
-def _synth(out: Path) -> dict[str, Any]:
-    playbook = out.parent / "careful.yaml"
-    playbook.write_text(yaml.safe_dump(CAREFUL))
-    synth_here(out, "--playbook", str(playbook))
-    return load_stack(out, CAREFUL["name"])
-
-
 @pytest.fixture(scope="module")
 def careful_stack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _synth(tmp_path_factory.mktemp("careful") / "cdktf.out")
+    return synth_playbook(tmp_path_factory.mktemp("careful") / "cdktf.out", CAREFUL)
 
 
-def write_careful_stack(dest: Path, _synthesized: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "cdktf.out"
-        _synth(out)
-        shutil.copytree(out / "stacks" / CAREFUL["name"], dest)
-
-
-TO_VALIDATE["approval"] = write_careful_stack  # see tests/conftest.py
+TO_VALIDATE["approval"] = stack_writer(CAREFUL)  # see tests/conftest.py
 
 
 def _of_function(stack: dict[str, Any], kind: str, key: str) -> list[dict[str, Any]]:

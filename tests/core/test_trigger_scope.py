@@ -4,15 +4,12 @@ bus, and a platform's own source only through a bus of its own with named publis
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.conftest import TO_VALIDATE, Validation, load_stack, synth_here
+from tests.conftest import TO_VALIDATE, Validation, load_stack, stack_writer, synth_playbook
 
 PUBLISHER = "arn:aws:iam::123456789012:role/acme-monitor"
 CUSTOM = {
@@ -31,26 +28,12 @@ CUSTOM = {
 }
 
 
-def _synth_custom(out: Path) -> dict[str, Any]:
-    playbook = out.parent / "custom.yaml"
-    playbook.write_text(yaml.safe_dump(CUSTOM))
-    synth_here(out, "--playbook", str(playbook))
-    return load_stack(out, CUSTOM["name"])
-
-
 @pytest.fixture(scope="module")
 def custom_stack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return _synth_custom(tmp_path_factory.mktemp("custom") / "cdktf.out")
+    return synth_playbook(tmp_path_factory.mktemp("custom") / "cdktf.out", CUSTOM)
 
 
-def write_custom_stack(dest: Path, _synthesized: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "cdktf.out"
-        _synth_custom(out)
-        shutil.copytree(out / "stacks" / CUSTOM["name"], dest)
-
-
-TO_VALIDATE["custom-source-bus"] = write_custom_stack  # see tests/conftest.py
+TO_VALIDATE["custom-source-bus"] = stack_writer(CUSTOM)  # see tests/conftest.py
 
 
 def _rule(stack: dict[str, Any]) -> dict[str, Any]:

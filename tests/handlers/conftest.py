@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -163,3 +164,22 @@ def topic_queue(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[dict[str, 
         return [json.loads(m["Body"]) for m in messages]
 
     return read
+
+
+def create_store(name: str) -> Any:
+    """The recovery's store as synthesis makes it (pk/sk strings, on demand), in moto;
+    returns the DynamoDB client."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client

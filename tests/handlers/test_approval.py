@@ -7,12 +7,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 
 from healstack_lambda import approvals, decide
 from healstack_lambda.approval import handle
 from healstack_lambda.errors import ApprovalPending, ApprovalRejected, InvalidInput
+from tests.handlers.conftest import create_store
 
 Reader = Callable[[], list[dict[str, Any]]]
 TABLE = "healstack-approvals-test"
@@ -23,19 +23,7 @@ ALICE = "arn:aws:sts::123456789012:assumed-role/oncall/alice"
 def store(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("HEALSTACK_TARGET_KIND", "ec2_instance")
     monkeypatch.setenv("HEALSTACK_TABLE", TABLE)
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    client.create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    client = create_store(TABLE)
     return client
 
 

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
-import boto3
 import pytest
 
 from healstack.cli import main
 from healstack_lambda import approvals, decide
+from tests.handlers.conftest import create_store
 
 TABLE = "healstack-approve-cli"
 ONCALL = "arn:aws:iam::123456789012:role/oncall"
@@ -107,19 +107,7 @@ def world(monkeypatch: pytest.MonkeyPatch, function_url: str, tmp_path: Any) -> 
         return function_url
 
     monkeypatch.setattr("healstack.providers.aws.approval_client.decision_url", lookup)
-    store = boto3.client("dynamodb", region_name="us-east-1")
-    store.create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    store = create_store(TABLE)
     now = int(time.time())
     store.put_item(
         TableName=TABLE,

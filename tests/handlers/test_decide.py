@@ -6,10 +6,10 @@ import json
 import time
 from typing import Any
 
-import boto3
 import pytest
 
 from healstack_lambda import approvals, decide
+from tests.handlers.conftest import create_store
 
 TABLE = "healstack-test-recoveries"
 ONCALL = "arn:aws:iam::123456789012:role/oncall"
@@ -23,20 +23,7 @@ def store(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("HEALSTACK_TABLE", TABLE)
     monkeypatch.setenv("HEALSTACK_APPROVERS", f"{ONCALL},arn:aws:iam::123456789012:user/bob")
     monkeypatch.setenv("HEALSTACK_RECOVERY", "healstack-x")
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return dynamodb
+    return create_store(TABLE)
 
 
 def pending(store: Any, *, expires_in: int = 600) -> None:

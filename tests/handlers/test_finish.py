@@ -12,7 +12,7 @@ import pytest
 from healstack_lambda import aws
 from healstack_lambda.errors import TransientError
 from healstack_lambda.notify import notify
-from tests.handlers.conftest import fresh
+from tests.handlers.conftest import create_store, fresh
 from tests.handlers.test_notify import EXECUTION_ARN, notify_payload
 
 TABLE = "healstack-ec2-status-check-recovery"
@@ -22,18 +22,7 @@ Reader = Callable[[], list[dict[str, Any]]]
 
 @pytest.fixture
 def table(monkeypatch: pytest.MonkeyPatch) -> str:
-    aws.client("dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_store(TABLE)
     monkeypatch.setenv("HEALSTACK_TABLE", TABLE)
     monkeypatch.setenv("HEALSTACK_HISTORY_DAYS", "7")
     return TABLE
