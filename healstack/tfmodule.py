@@ -7,7 +7,7 @@ How: the playbooks are synthesized through the very constructs the stacks use
 JSON is then post-processed:
 
 * the provider configuration and the backend go (a module must not configure either;
-  ``required_providers`` stays, so the caller's provider must be hashicorp/aws 5.100.0);
+  ``required_providers`` stays, so the caller's provider must be within the proven range);
 * chosen literals become inputs: each playbook is synthesized with a sentinel name prefix
   of its own, and every occurrence of ``<sentinel>-<playbook>`` becomes
   ``${local.name_<playbook>}`` (``join("-", [var.name_prefix, playbook, var.stage])``);
@@ -413,6 +413,8 @@ def _default_text(value: Any) -> str:
 
 def readme(playbooks: Sequence[Playbook], resource_count: int) -> str:
     """The module's README: its inputs and outputs, from the same definitions."""
+    from healstack.providers.aws.resource_base import version_constraint
+
     names = [pb.name for pb in playbooks]
     first = names[0]
     lines = [
@@ -428,7 +430,8 @@ def readme(playbooks: Sequence[Playbook], resource_count: int) -> str:
         "",
         "The module configures no provider and no backend: your root module does (region, "
         "credentials, `default_tags`, where the state lives). It needs Terraform "
-        f"`{REQUIRED_TERRAFORM}` and `hashicorp/aws` 5.100.0. `terraform apply` deploys the "
+        f"`{REQUIRED_TERRAFORM}` and `hashicorp/aws` `{version_constraint()}` (the versions "
+        "healstack proves). `terraform apply` deploys the "
         "functions (the `live` alias the workflow invokes follows each apply).",
         "",
         "```hcl",

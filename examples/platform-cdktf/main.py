@@ -11,12 +11,9 @@ import json
 import os
 from pathlib import Path
 
-# healstack's AWS provider first: it registers the AWS bindings package without running its
-# eager __init__ (~2,100 modules, ~13 s), so the binding imports below load only what they
-# name (~3 s). In another order everything still works, only slower.
-import healstack.providers.aws.provider as healstack_aws
-
-# isort: split
+# the platform's own AWS provider bindings, of whatever version it uses: healstack brings
+# none (its resources are its own layer on cdktf core), and references between the two are
+# ordinary tokens
 from cdktf import App, LocalBackend, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
@@ -25,6 +22,7 @@ from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from constructs import Construct
 
+import healstack.providers.aws.provider as healstack_aws
 from healstack.loader import load_playbook
 from healstack.modules.recovery_workflow import RecoveryWorkflow
 from healstack.providers.interfaces import DeploymentSettings

@@ -10,7 +10,7 @@ from typing import Any
 
 from constructs import Construct
 
-from healstack.providers.aws import bindings as aws
+from healstack.providers.aws import resources as aws
 
 ALARM_PERIOD_SECONDS = 60
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from constructs import Construct
 
-from healstack.providers.aws import bindings as aws
+from healstack.providers.aws import resources as aws
 
 NAMESPACE = "healstack"
 PERIOD_SECONDS = 300

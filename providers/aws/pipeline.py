@@ -38,7 +38,7 @@ import yaml
 from constructs import Construct
 
 from healstack.errors import UsageError
-from healstack.providers.aws import bindings as aws
+from healstack.providers.aws import resources as aws
 from healstack.providers.aws import signing
 from healstack.providers.aws.alarms import function_error_alarm
 from healstack.providers.aws.checkov import declare_skips
@@ -369,20 +369,20 @@ class _Pipeline(Construct):
             ignore_public_acls=True,
             restrict_public_buckets=True,
         )
-        versioning = aws.S3BucketVersioningA(
+        versioning = aws.S3BucketVersioning(
             self,
             "artifacts-versioning",
             bucket=bucket.id,
             versioning_configuration={"status": "Enabled"},
         )
-        encryption = aws.S3BucketServerSideEncryptionConfigurationA(
+        encryption = aws.S3BucketServerSideEncryptionConfiguration(
             self,
             "artifacts-encryption",
             bucket=bucket.id,
             rule=[
-                aws.S3BucketServerSideEncryptionConfigurationRuleA(
+                aws.S3BucketServerSideEncryptionConfigurationRule(
                     apply_server_side_encryption_by_default=(
-                        aws.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                        aws.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault(
                             sse_algorithm="aws:kms", kms_master_key_id=self.key.arn
                         )
                     ),
@@ -540,21 +540,29 @@ class _Pipeline(Construct):
         config_name = deployment_config_name(self.base, rollout)
         depends: list[Any] = []
         if not config_name.startswith(CODEDEPLOY_DEFAULT):  # this stack's own rollout
-            kind = "TimeBasedCanary" if rollout.style == "canary" else "TimeBasedLinear"
-            block = "time_based_canary" if rollout.style == "canary" else "time_based_linear"
+            every, percent = rollout.interval_minutes, rollout.percent
+            routing = (
+                aws.CodedeployDeploymentConfigTrafficRoutingConfig(
+                    type="TimeBasedCanary",
+                    time_based_canary=aws.CodedeployDeploymentConfigTrafficRoutingConfigTimeBasedCanary(
+                        interval=every, percentage=percent
+                    ),
+                )
+                if rollout.style == "canary"
+                else aws.CodedeployDeploymentConfigTrafficRoutingConfig(
+                    type="TimeBasedLinear",
+                    time_based_linear=aws.CodedeployDeploymentConfigTrafficRoutingConfigTimeBasedLinear(
+                        interval=every, percentage=percent
+                    ),
+                )
+            )
             depends.append(
                 aws.CodedeployDeploymentConfig(
                     self,
                     "rollout",
                     deployment_config_name=config_name,
                     compute_platform="Lambda",
-                    traffic_routing_config={
-                        "type": kind,
-                        block: {
-                            "interval": rollout.interval_minutes,
-                            "percentage": rollout.percent,
-                        },
-                    },
+                    traffic_routing_config=routing,
                 )
             )
         if given_alarms is not None:  # e.g. monitoring's, which know the expected errors

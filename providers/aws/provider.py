@@ -22,7 +22,6 @@ from cdktf import (
     IAspect,
     StringConcat,
     TerraformAsset,
-    TerraformResource,
     TerraformStack,
     Token,
     Tokenization,
@@ -31,8 +30,8 @@ from constructs import Construct, IConstruct
 
 from healstack import packaging
 from healstack.errors import UsageError
-from healstack.providers.aws import bindings as aws
 from healstack.providers.aws import monitoring
+from healstack.providers.aws import resources as aws
 from healstack.providers.aws.asl import (
     DYNAMODB,
     EXPIRY_ATTRIBUTE,
@@ -53,6 +52,7 @@ from healstack.providers.aws.naming import (
     principal_problem,
 )
 from healstack.providers.aws.packages import function_modules
+from healstack.providers.aws.resource_base import AwsResource
 from healstack.providers.aws.steps import (
     ARN,
     STAR_RESOURCE_REASONS,
@@ -485,7 +485,7 @@ class _Recovery(Construct):
                 "maximum_retry_attempts": settings.trigger_max_retries,
             },
         )
-        name = rule.name_input
+        name = rule.argument("name")
         if name not in self.dead_letter_rules:
             self.dead_letter_rules.append(name)
         self._dlq_policy.policy = self._dead_letter_policy()
@@ -641,7 +641,7 @@ class _RolePath:
     healstack's roles as one set (M3)."""
 
     def visit(self, node: IConstruct) -> None:
-        if isinstance(node, aws.IamRole) and node.path_input is None:
+        if isinstance(node, aws.IamRole) and node.argument("path") is None:
             node.path = ROLE_PATH
 
 
@@ -698,11 +698,9 @@ class AwsProvider:
         """Resource-level tags on everything under ``scope`` that takes tags (the bindings
         say which: a ``tags`` attribute); a resource's own tags win over these."""
         for node in scope.node.find_all():
-            if isinstance(node, TerraformResource) and isinstance(
-                getattr(type(node), "tags", None), property
-            ):
-                own = node.tags_input or {}  # type: ignore[attr-defined]
-                node.tags = dict(sorted({**tags, **own}.items()))  # type: ignore[attr-defined]
+            if isinstance(node, AwsResource) and node.takes("tags"):
+                own = node.argument("tags") or {}
+                node.set_argument("tags", dict(sorted({**tags, **own}.items())))
 
     # -- parts ---------------------------------------------------------------------------
 

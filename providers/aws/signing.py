@@ -31,13 +31,13 @@ from typing import Any
 
 from constructs import Construct
 
-from healstack.providers.aws import bindings as aws
+from healstack.providers.aws import resources as aws
 from healstack.providers.interfaces import DeploymentSettings
 
 #: the Signer platform for Lambda zips
 PLATFORM = "AWSLambda-SHA384-ECDSA"
 #: Signer's default, stated: a signature older than this no longer deploys
-SIGNATURE_VALIDITY = {"value": 135, "type": "MONTHS"}
+SIGNATURE_VALIDITY = aws.SignerSigningProfileSignatureValidityPeriod(value=135, type="MONTHS")
 #: artifact-bucket prefixes: Terraform's uploads of each function's first zip, the Package
 #: stage's uploads of what it packaged, and every signed zip (Signer writes there)
 INITIAL_PREFIX = "initial/"
@@ -128,13 +128,12 @@ class CodeSigning(Construct):
                 },
                 destination={"s3": {"bucket": bucket.id, "prefix": INITIAL_SIGNED_PREFIX}},
             )
-            signed = job.signed_object.get(0).s3.get(0)
             function = item.function
-            function.reset_filename()
+            function.filename = None
             # Lambda reports the signed zip's hash; Terraform's change signal is the s3_key
-            function.reset_source_code_hash()
-            function.s3_bucket = signed.bucket
-            function.s3_key = signed.key
+            function.source_code_hash = None
+            function.s3_bucket = job.attr("signed_object[0].s3[0].bucket")
+            function.s3_key = job.attr("signed_object[0].s3[0].key")
             jobs[item.key] = job
         self.signed_initial_code = True
         return jobs

@@ -1,15 +1,14 @@
-"""Dependencies point one way, and the fast bindings import changes nothing in the output."""
+"""Dependencies point one way; the AWS resources are healstack's own generated layer."""
 
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import REPO, all_playbook_args, synth
+from tests.conftest import REPO
 
 BINDINGS = "cdktf_cdktf_provider_aws"
 
@@ -33,24 +32,34 @@ def python_files(*folders: str) -> list[Path]:
     return sorted(p for f in folders for p in (REPO / f).rglob("*.py"))
 
 
-def test_only_the_bindings_seam_imports_aws_bindings() -> None:
+def test_no_product_code_imports_prebuilt_provider_bindings() -> None:
+    """healstack's own typed layer (providers/aws/resources.py) replaces the prebuilt
+    bindings; only the platform example (a consumer, with bindings of its own) uses them."""
     offenders = []
     for path in [
-        *python_files("healstack", "modules", "providers", "lambda_src", "tests"),
+        *python_files("healstack", "modules", "providers", "lambda_src"),
         REPO / "main.py",
     ]:
         if path.is_relative_to(REPO / "healstack" / "modules") or path.is_relative_to(
             REPO / "healstack" / "providers"
         ):
             continue  # symlinks to the top-level folders, scanned there
-        text = path.read_text()
-        if (
-            BINDINGS in text
-            and path != REPO / "providers" / "aws" / "bindings.py"
-            and path != Path(__file__)
-        ):
+        if BINDINGS in path.read_text():
             offenders.append(str(path.relative_to(REPO)))
     assert offenders == []
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert not any(d.startswith("cdktf-cdktf-provider-aws") for d in dependencies)
+
+
+def test_the_resource_layer_is_what_its_generator_writes() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "generate_resources.py"), "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_modules_and_the_model_know_no_cloud() -> None:
@@ -109,28 +118,3 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
             parts = init.parent.relative_to(REPO).parts
             found.add(".".join(parts if top == "healstack" else ("healstack", *parts)))
     assert found == listed
-
-
-@pytest.mark.slow
-def test_fast_bindings_import_gives_byte_identical_output(
-    synthesized: Path, tmp_path: Path
-) -> None:
-    eager = tmp_path / "eager"
-    synth(eager, *all_playbook_args(), env={"HEALSTACK_EAGER_BINDINGS": "1"})
-    for path in sorted(synthesized.rglob("*")):
-        if path.is_file():
-            twin = eager / path.relative_to(synthesized)
-            assert twin.read_bytes() == path.read_bytes(), path.relative_to(synthesized)
-    assert len(list(eager.rglob("*"))) == len(list(synthesized.rglob("*")))
-
-
-def test_the_seam_really_skips_the_eager_init() -> None:
-    code = (
-        "import sys, healstack.providers.aws.bindings; "
-        f"loaded = [m for m in sys.modules if m.startswith('{BINDINGS}.')]; "
-        "print(len(loaded))"
-    )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    # the submodules used and the few their types reference; the eager __init__ loads ~2,100
-    assert int(result.stdout.strip()) < 200

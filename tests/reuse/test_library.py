@@ -24,7 +24,7 @@ def platform_app(out: Path, build: Any) -> dict[str, Any]:
     stack), with ``build(stack, provider)`` adding to it; the synthesized JSON."""
     from cdktf import App, TerraformStack
 
-    from healstack.providers.aws import bindings as aws
+    from healstack.providers.aws import resources as aws
     from healstack.providers.registry import provider
 
     app = App(outdir=str(out), stack_traces=False)
@@ -61,7 +61,7 @@ def owned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     made: dict[str, Any] = {}
 
     def build(stack: Any, cloud: Any) -> None:
-        from healstack.providers.aws import bindings as aws
+        from healstack.providers.aws import resources as aws
 
         key = aws.KmsKey(stack, "platform-key", enable_key_rotation=True)
         topic = aws.SnsTopic(stack, "alerts", name="alerts", kms_master_key_id=key.arn)

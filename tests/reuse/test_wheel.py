@@ -65,7 +65,9 @@ def test_the_wheel_holds_healstack_and_the_handlers_only(wheel: Path) -> None:
         "healstack/modules/compile.py",
         "healstack/providers/interfaces.py",
         "healstack/providers/aws/provider.py",
-        "healstack/providers/aws/bindings.py",
+        "healstack/providers/aws/resources.py",
+        "healstack/providers/aws/resource_base.py",
+        "healstack/providers/aws/schema/aws-5.100.0.json",
         "healstack/tfmodule.py",
         "healstack/playbooks/ec2-status-check-recovery.yaml",
         "healstack/py.typed",
@@ -80,7 +82,9 @@ def test_the_wheel_holds_healstack_and_the_handlers_only(wheel: Path) -> None:
     for folder in ("modules", "providers"):
         in_repo = sorted(p.relative_to(REPO).as_posix() for p in (REPO / folder).rglob("*.py"))
         in_wheel = sorted(
-            n.removeprefix("healstack/") for n in names if n.startswith(f"healstack/{folder}/")
+            n.removeprefix("healstack/")
+            for n in names
+            if n.startswith(f"healstack/{folder}/") and n.endswith(".py")
         )
         assert in_wheel == in_repo
     metadata = zipfile.ZipFile(wheel).read(f"healstack-{__version__}.dist-info/METADATA").decode()
