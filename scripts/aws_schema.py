@@ -439,7 +439,7 @@ class Assembly:
 
     def module_of(self, kind: str, name: str) -> str:
         """The generated JavaScript file of a type's class (``lib/<module>/index.js``)."""
-        location = self.types[self.classes[(kind, name)]]["locationInModule"]["filename"]
+        location = str(self.types[self.classes[(kind, name)]]["locationInModule"]["filename"])
         return "lib/" + location.removeprefix("src/").removesuffix(".ts") + ".js"
 
 
