@@ -30,7 +30,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], list[Row]]]:
 
     repeats = 2 if args.quick else args.repeats
     return {
-        "synthesis": lambda: synthesis.measure(repeats),
+        "synthesis": lambda: synthesis.measure(repeats, setup=args.setup),
         "lambda": lambda: cold_path.measure(repeats),
         "cost": cost.measure,
         "storm": lambda: storm.measure(
@@ -86,6 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="retry throttles as shipped, or with the short transient policy (the old stack)",
     )
     parser.add_argument("--quick", action="store_true", help="2 repeats, a 200-event storm")
+    parser.add_argument(
+        "--setup",
+        action="store_true",
+        help="synthesis: also time a fresh venv install, old and new (slow)",
+    )
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args(argv)

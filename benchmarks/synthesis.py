@@ -1,37 +1,47 @@
-"""Synthesis wall time: ``python main.py`` in fresh processes, against what it cannot beat.
+"""Synthesis: healstack's own resource layer against the prebuilt bindings, in one run.
 
-- *floor*: a process that imports cdktf and loads the AWS bindings' jsii assembly, exactly what
-  ``providers/aws/bindings.py`` does before it imports its submodules. Every synthesis pays it.
-- *plain import*: ``import cdktf_cdktf_provider_aws`` (all ~2,100 submodules), what synthesis
-  would cost without the bindings seam.
-- the default stack, 1 playbook and 10 playbooks (the shipped ones, renamed ``<name>-01`` ...,
-  each validated), so ``(t10 - t1) / 9`` is the cost of one more playbook.
+The previous implementation is a git worktree of ``BEFORE_LAYER`` (the last commit that built
+resources through ``cdktf-cdktf-provider-aws``; the test extra still installs those bindings,
+for the platform example), run with the same interpreter: ``python main.py`` there imports
+that commit's healstack. Measured in fresh processes, old and new side by side:
 
-Targets (issue #6): default synth within 1.5x the floor; each additional playbook < 1 s.
+- the default ``python main.py``: wall time (median) and peak memory (the largest process:
+  Python or jsii's Node);
+- the cost of each additional playbook: ``(t10 - t1) / 9`` over 10 valid playbooks;
+- ``import`` of the construct library (``RecoveryWorkflow`` and the AWS provider);
+- the install: the size of what the product's dependencies put into a venv, with and without
+  the bindings, and (``--setup``, slow: two fresh venvs) the first ``./dev synth`` set-up.
+
+Targets (issue 12): default wall <= 0.35x the old, <= 150 MB peak; each additional playbook
+<= 0.15 s; set-up time halved.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
+from importlib import metadata
 from pathlib import Path
 
 import yaml
 
-from benchmarks.common import PYTHON, REPO, Row, median_of, seconds
+from benchmarks.common import PYTHON, REPO, Row, child_env, median_of, seconds
 from healstack.loader import load_playbook, shipped_playbook_path, shipped_playbooks
 
-FLOOR = """
-import importlib, importlib.util, sys
-import cdktf
-spec = importlib.util.find_spec("cdktf_cdktf_provider_aws")
-package = importlib.util.module_from_spec(spec)
-package.__path__ = list(spec.submodule_search_locations)
-sys.modules[spec.name] = package
-importlib.import_module("cdktf_cdktf_provider_aws._jsii")
-"""
-PLAIN_IMPORT = "import cdktf_cdktf_provider_aws"
+#: the last commit whose resources came from the prebuilt bindings
+BEFORE_LAYER = "de21a8d"
 MANY = 10
+IMPORT_LIBRARY = "import healstack.modules.recovery_workflow, healstack.providers.aws.provider"
+PEAK = (
+    "import resource, subprocess, sys; "
+    "subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
 
 
 def generate_playbooks(folder: Path, count: int = MANY) -> list[Path]:
@@ -49,47 +59,184 @@ def generate_playbooks(folder: Path, count: int = MANY) -> list[Path]:
     return paths
 
 
-def _synth(out: Path, playbooks: list[Path]) -> list[str]:
-    args = [PYTHON, str(REPO / "main.py"), "--out", str(out)]
+def _synth(tree: Path, out: Path, playbooks: list[Path]) -> list[str]:
+    args = [PYTHON, str(tree / "main.py"), "--out", str(out)]
     for path in playbooks:
         args += ["--playbook", str(path)]
     return args
 
 
-def measure(repeats: int = 5) -> list[Row]:
+def _peak_mb(args: list[str], cwd: Path) -> float:
+    result = subprocess.run(
+        [PYTHON, "-c", PEAK, *args],
+        cwd=cwd,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(result.stdout.strip()) / 1024
+
+
+def _worktree(work: Path) -> Path:
+    tree = work / "before"
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(tree), BEFORE_LAYER],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
+    return tree
+
+
+def _distribution_mb(name: str) -> float:
+    """What one installed distribution occupies (its RECORD), in MB."""
+    dist = metadata.distribution(name)
+    total = 0
+    for file in dist.files or ():
+        path = Path(str(dist.locate_file(file)))
+        if path.is_file():
+            total += path.stat().st_size
+    return total / 1e6
+
+
+def _product_closure(with_bindings: bool) -> list[str]:
+    """The product's dependencies (not the test extra), recursively, by distribution name."""
+    seen: set[str] = set()
+    todo = ["cdktf", "constructs", "boto3", "pydantic", "PyYAML"]
+    if with_bindings:
+        todo.append("cdktf-cdktf-provider-aws")
+    while todo:
+        name = todo.pop()
+        key = name.lower().replace("_", "-")
+        if key in seen:
+            continue
+        try:
+            requirements = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue  # a dependency for another Python (its marker excludes this one)
+        seen.add(key)
+        for requirement in requirements:
+            if "extra ==" in requirement:
+                continue
+            found = re.match(r"[A-Za-z0-9_.-]+", requirement)
+            if found:
+                todo.append(found.group(0))
+    return sorted(seen)
+
+
+def _setup_seconds(tree: Path, work: Path, label: str) -> float:
+    """A fresh venv and ``pip install -e .`` of ``tree`` (what the first ``./dev synth`` does)."""
+    venv = work / f"venv-{label}"
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-e", str(tree)],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - began
+
+
+def measure(repeats: int = 5, setup: bool = False) -> list[Row]:
     work = Path(tempfile.mkdtemp(prefix="healstack-bench-synth-"))
     try:
+        before = _worktree(work)
         playbooks = generate_playbooks(work / "playbooks")
-        floor, _ = median_of(repeats, [PYTHON, "-c", FLOOR])
-        plain, _ = median_of(repeats, [PYTHON, "-c", PLAIN_IMPORT])
-        default, _ = median_of(repeats, _synth(work / "out-default", []))
-        one, _ = median_of(repeats, _synth(work / "out-1", playbooks[:1]))
-        many, _ = median_of(repeats, _synth(work / "out-10", playbooks))
+        figures: dict[str, dict[str, float]] = {}
+        for label, tree in (("old", before), ("new", REPO)):
+            out = work / label
+            default, _ = median_of(repeats, _synth(tree, out / "d", []), cwd=tree)
+            one, _ = median_of(repeats, _synth(tree, out / "1", playbooks[:1]), cwd=tree)
+            many, _ = median_of(repeats, _synth(tree, out / "10", playbooks), cwd=tree)
+            imported, _ = median_of(repeats, [PYTHON, "-c", IMPORT_LIBRARY], cwd=tree)
+            figures[label] = {
+                "default": default,
+                "peak": _peak_mb(_synth(tree, out / "p", []), tree),
+                "per_playbook": (many - one) / (MANY - 1),
+                "import": imported,
+            }
+            if setup:
+                figures[label]["setup"] = _setup_seconds(tree, work, label)
+        old_stack = json.loads(
+            (
+                work / "old" / "d" / "stacks" / "ec2-status-check-recovery" / "cdk.tf.json"
+            ).read_text()
+        )
+        new_stack = json.loads(
+            (
+                work / "new" / "d" / "stacks" / "ec2-status-check-recovery" / "cdk.tf.json"
+            ).read_text()
+        )
     finally:
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(work / "before")],
+            cwd=REPO,
+            capture_output=True,
+        )
         shutil.rmtree(work, ignore_errors=True)
-    per_playbook = (many - one) / (MANY - 1)
-    ratio = default / floor
+    old, new = figures["old"], figures["new"]
+    for stack in (old_stack, new_stack):
+        stack["terraform"]["required_providers"]["aws"].pop("version")
+    same = old_stack == new_stack
+    bindings = _distribution_mb("cdktf-cdktf-provider-aws")
+    product = sum(_distribution_mb(n) for n in _product_closure(False))
     section = "synthesis"
-    how = f"median of {repeats} fresh processes"
-    return [
-        Row(section, "floor: import cdktf + load the AWS jsii assembly", seconds(floor), note=how),
-        Row(section, "plain `import cdktf_cdktf_provider_aws`", seconds(plain), note=how),
+    how = f"median of {repeats} fresh processes; old = {BEFORE_LAYER} (prebuilt bindings)"
+    ratio = new["default"] / old["default"]
+    rows = [
         Row(
             section,
-            "`python main.py` (default stack)",
-            f"{seconds(default)} = {ratio:.2f}x floor",
-            "<= 1.5x floor",
-            ratio <= 1.5,
+            "`python main.py` (default stack), old -> new",
+            f"{seconds(old['default'])} -> {seconds(new['default'])} = {ratio:.2f}x",
+            "<= 0.35x",
+            ratio <= 0.35,
             how,
         ),
-        Row(section, "`python main.py`, 1 playbook", seconds(one), note=how),
-        Row(section, f"`python main.py`, {MANY} playbooks", seconds(many), note=how),
         Row(
             section,
-            "each additional playbook",
-            seconds(per_playbook),
-            "< 1 s",
-            per_playbook < 1.0,
+            "peak memory of that synthesis (largest process), old -> new",
+            f"{old['peak']:.0f} MB -> {new['peak']:.0f} MB",
+            "<= 150 MB",
+            new["peak"] <= 150,
+        ),
+        Row(
+            section,
+            "each additional playbook, old -> new",
+            f"{seconds(old['per_playbook'])} -> {seconds(new['per_playbook'])}",
+            "<= 0.15 s",
+            new["per_playbook"] <= 0.15,
             f"(t{MANY} - t1) / {MANY - 1}",
         ),
+        Row(
+            section,
+            "`import` of the construct library, old -> new",
+            f"{seconds(old['import'])} -> {seconds(new['import'])}",
+            note=how,
+        ),
+        Row(
+            section,
+            "the product's installed dependencies, old -> new",
+            f"{product + bindings:.0f} MB -> {product:.0f} MB (the bindings: {bindings:.0f} MB)",
+        ),
+        Row(
+            section,
+            "default stack, old vs new, but for the provider version constraint",
+            "identical" if same else "DIFFERENT",
+            "identical",
+            same,
+        ),
     ]
+    if setup:
+        half = new["setup"] <= old["setup"] / 2
+        rows.append(
+            Row(
+                section,
+                "first set-up (`venv` + `pip install -e .`), old -> new",
+                f"{seconds(old['setup'])} -> {seconds(new['setup'])}",
+                "halved",
+                half,
+                "pip's cache as this machine has it",
+            )
+        )
+    return rows

@@ -44,6 +44,7 @@ from healstack.providers.aws.alarms import function_error_alarm
 from healstack.providers.aws.checkov import declare_skips
 from healstack.providers.aws.provider import (
     LIVE_ALIAS,
+    ROLE_PATH,
     _Recovery,
     allow,
     assume_role,
@@ -508,6 +509,7 @@ class _Pipeline(Construct):
             self,
             f"{id_}-role",
             name=role_name(self.base, id_),
+            path=ROLE_PATH,
             description=description,
             assume_role_policy=assume_role(
                 service, self.acct.account, self._arn(source) if source else None

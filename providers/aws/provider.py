@@ -14,19 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsii
 from cdktf import (
-    Aspects,
     AssetType,
     DefaultTokenResolver,
-    IAspect,
     StringConcat,
     TerraformAsset,
     TerraformStack,
     Token,
     Tokenization,
 )
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from healstack import packaging
 from healstack.errors import UsageError
@@ -334,7 +331,6 @@ class _Recovery(Construct):
         self.topic: Any = None
         self._topic_policy: Any = None
         self.publisher_roles: list[str] = []
-        Aspects.of(scope).add(_RolePath())
         #: the recovery's own key, or None when the platform gave ``encryption_key_id``
         self.key: Any = None
         self.key_arn: str
@@ -632,17 +628,6 @@ def _reference(scope: Construct, token: str) -> str:
         resolver=DefaultTokenResolver(StringConcat()),
     )
     return str(resolved)
-
-
-@jsii.implements(IAspect)
-class _RolePath:
-    """Every IAM role of a recovery (also those ``pipeline.py`` and ``trigger`` create) is
-    on ``ROLE_PATH``, so an account's PassRole guards (SCP, permissions boundary) can name
-    healstack's roles as one set (M3)."""
-
-    def visit(self, node: IConstruct) -> None:
-        if isinstance(node, aws.IamRole) and node.argument("path") is None:
-            node.path = ROLE_PATH
 
 
 class AwsProvider:
@@ -1052,6 +1037,7 @@ class AwsProvider:
             scope,
             "trigger-role",
             name=base_name + ROLE_SUFFIX_TRIGGER,
+            path=ROLE_PATH,
             description="healstack trigger: start this one state machine",
             assume_role_policy=assume_role("events.amazonaws.com", shared.account.account),
         )

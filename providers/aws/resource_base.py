@@ -79,7 +79,9 @@ def _is_token(value: Any) -> bool:
     return bool(Token.is_unresolved(value))
 
 
-def check_block(where: str, kind: str, block: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+def check_block(
+    where: object, kind: str, block: Mapping[str, Any], values: Mapping[str, Any]
+) -> None:
     """Every key of ``values`` is an argument or a nested block of ``block`` (recursively)."""
     attributes = block.get("attributes", {})
     blocks = block.get("block_types", {})
@@ -100,7 +102,7 @@ def check_block(where: str, kind: str, block: Mapping[str, Any], values: Mapping
             items = value if isinstance(value, Sequence) and not isinstance(value, str) else [value]
             for index, item in enumerate(items):
                 if isinstance(item, Mapping):
-                    check_block(f"{where}.{name}[{index}]", kind, nested, item)
+                    check_block(_Inside(where, name, index), kind, nested, item)
                 elif not _is_token(item):
                     raise ResourceSchemaError(
                         f"{where}.{name}[{index}]: a block of {kind} takes an object, "
@@ -115,18 +117,39 @@ def check_block(where: str, kind: str, block: Mapping[str, Any], values: Mapping
 
 
 def check_required(
-    where: str, kind: str, block: Mapping[str, Any], values: Mapping[str, Any]
+    where: object, kind: str, block: Mapping[str, Any], values: Mapping[str, Any]
 ) -> None:
     for name, spec in block.get("attributes", {}).items():
         if spec.get("required") and values.get(name) is None:
             raise ResourceSchemaError(f"{where}: {kind} needs {name} (hashicorp/aws {PINNED})")
 
 
+class _Where:
+    """Where an argument was given: ``<type> <construct path>``, worked out only for an error
+    (a construct's path is a round trip to jsii's runtime; a resource is checked many times)."""
+
+    def __init__(self, kind: str, scope: Construct, id_: str) -> None:
+        self.kind, self.scope, self.id = kind, scope, id_
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.scope.node.path}/{self.id}"
+
+
+class _Inside:
+    """A nested block's place: ``<where>.<block>[<index>]``, also worked out only for an error."""
+
+    def __init__(self, where: object, name: str, index: int) -> None:
+        self.where, self.name, self.index = where, name, index
+
+    def __str__(self) -> str:
+        return f"{self.where}.{self.name}[{self.index}]"
+
+
 class _Arguments:
     """The arguments of one resource, data source or provider block, checked as they come."""
 
     KIND: ClassVar[str]
-    _where: str
+    _where: _Where
     _arguments: dict[str, Any]
 
     @classmethod
@@ -134,7 +157,7 @@ class _Arguments:
         raise NotImplementedError
 
     @classmethod
-    def _checked(cls, where: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    def _checked(cls, where: object, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """``arguments`` without the unset ones, once the schema accepts them (before the
         construct joins the tree: a refused one leaves nothing behind)."""
         check_block(where, cls.KIND, cls._block(), arguments)
@@ -184,8 +207,7 @@ class AwsResource(_Arguments, TerraformResource):
         count: Any = None,
         for_each: Any = None,
     ) -> None:
-        where = f"{self.KIND} {scope.node.path}/{id_}"
-        checked = self._checked(where, arguments)
+        checked = self._checked(_Where(self.KIND, scope, id_), arguments)
         super().__init__(
             scope,
             id_,
@@ -197,7 +219,7 @@ class AwsResource(_Arguments, TerraformResource):
             count=count,
             for_each=for_each,
         )
-        self._where, self._arguments = where, checked
+        self._where, self._arguments = _Where(self.KIND, scope, id_), checked
 
     @classmethod
     def _block(cls) -> Mapping[str, Any]:
@@ -212,15 +234,14 @@ class AwsDataSource(_Arguments, TerraformDataSource):
     """One AWS data source of the pinned schema (``KIND`` without the ``data.`` prefix)."""
 
     def __init__(self, scope: Construct, id_: str, arguments: Mapping[str, Any]) -> None:
-        where = f"data.{self.KIND} {scope.node.path}/{id_}"
-        checked = self._checked(where, arguments)
+        checked = self._checked(_Where(f"data.{self.KIND}", scope, id_), arguments)
         super().__init__(
             scope,
             id_,
             terraform_resource_type=self.KIND,
             terraform_generator_metadata=metadata(),
         )
-        self._where, self._arguments = where, checked
+        self._where, self._arguments = _Where(f"data.{self.KIND}", scope, id_), checked
 
     @classmethod
     def _block(cls) -> Mapping[str, Any]:
@@ -235,8 +256,7 @@ class AwsProviderBase(_Arguments, TerraformProvider):
     def __init__(
         self, scope: Construct, id_: str, arguments: Mapping[str, Any], alias: str | None = None
     ) -> None:
-        where = f"provider aws {scope.node.path}/{id_}"
-        checked = self._checked(where, arguments)
+        checked = self._checked(_Where("provider aws", scope, id_), arguments)
         super().__init__(
             scope,
             id_,
@@ -246,7 +266,7 @@ class AwsProviderBase(_Arguments, TerraformProvider):
         )
         if alias is not None:
             self.alias = alias
-        self._where, self._arguments = where, checked
+        self._where, self._arguments = _Where("provider aws", scope, id_), checked
 
     @classmethod
     def _block(cls) -> Mapping[str, Any]:
