@@ -164,6 +164,15 @@ def _settings_args(parser: argparse.ArgumentParser) -> None:
         help=f"a tag on every resource (repeatable; else ${TAGS_ENV}, comma-separated pairs)",
     )
     parser.add_argument(
+        "--aws-provider-version",
+        metavar="CONSTRAINT",
+        help=described(
+            "aws_provider_version",
+            "the hashicorp/aws versions the stacks declare, within the proven range "
+            "(e.g. 5.100.0 or '~> 6.0'); default: the whole proven range",
+        ),
+    )
+    parser.add_argument(
         "--aws-endpoint",
         metavar="URL",
         help=described(

@@ -42,6 +42,7 @@ SETTINGS_ENV = {
     "stage": "HEALSTACK_STAGE",
     "region": "HEALSTACK_REGION",
     "aws_endpoint": "HEALSTACK_AWS_ENDPOINT",
+    "aws_provider_version": "HEALSTACK_AWS_PROVIDER_VERSION",
 }
 #: tags on every resource: ``KEY=VALUE`` pairs, comma-separated (AWS tags cannot hold a comma)
 TAGS_ENV = "HEALSTACK_TAGS"
@@ -50,6 +51,7 @@ SETTINGS_DEFAULTS: dict[str, str | None] = {
     "stage": None,
     "region": "us-east-1",
     "aws_endpoint": None,
+    "aws_provider_version": None,
 }
 
 
@@ -73,7 +75,9 @@ def settings_from_options(
                 values[name] = SETTINGS_DEFAULTS[name]
     prefix, stage, region = values["prefix"], values["stage"], values["region"]
     assert prefix is not None and region is not None  # defaults are set
-    settings = _checked_settings(prefix, stage, region, values["aws_endpoint"], labels)
+    settings = _checked_settings(
+        prefix, stage, region, values["aws_endpoint"], labels, values["aws_provider_version"]
+    )
     if tags:
         parsed = parse_tags(tags, "--tag")
     else:
@@ -103,6 +107,7 @@ def _checked_settings(
     region: str,
     aws_endpoint: str | None,
     label: Mapping[str, str],
+    aws_provider_version: str | None = None,
 ) -> DeploymentSettings:
     """``label``: how each setting was given, for the errors."""
     if not _WORD.match(prefix):
@@ -124,6 +129,13 @@ def _checked_settings(
                 "(use e.g. http://127.0.0.1:5000)"
             )
         options = {"aws": {"endpoint": aws_endpoint.rstrip("/")}}
+    if aws_provider_version is not None:
+        from healstack.providers.aws.versions import check_user_choice
+
+        problem = check_user_choice(aws_provider_version)
+        if problem is not None:
+            raise UsageError(f"{label['aws_provider_version']}: {problem}")
+        options = {"aws": {**options.get("aws", {}), "version": aws_provider_version.strip()}}
     return DeploymentSettings(
         name_prefix=prefix, stage=stage, region=region, provider_options=options
     )

@@ -413,7 +413,7 @@ def _default_text(value: Any) -> str:
 
 def readme(playbooks: Sequence[Playbook], resource_count: int) -> str:
     """The module's README: its inputs and outputs, from the same definitions."""
-    from healstack.providers.aws.resource_base import version_constraint
+    from healstack.providers.aws.versions import DEFAULT_CONSTRAINT
 
     names = [pb.name for pb in playbooks]
     first = names[0]
@@ -430,7 +430,7 @@ def readme(playbooks: Sequence[Playbook], resource_count: int) -> str:
         "",
         "The module configures no provider and no backend: your root module does (region, "
         "credentials, `default_tags`, where the state lives). It needs Terraform "
-        f"`{REQUIRED_TERRAFORM}` and `hashicorp/aws` `{version_constraint()}` (the versions "
+        f"`{REQUIRED_TERRAFORM}` and `hashicorp/aws` `{DEFAULT_CONSTRAINT}` (the versions "
         "healstack proves). `terraform apply` deploys the "
         "functions (the `live` alias the workflow invokes follows each apply).",
         "",

@@ -166,6 +166,7 @@ class Writer:
             self.emit("        for_each: Any = None,")
         if base == "AwsProviderBase":
             self.emit("        alias: str | None = None,")
+            self.emit("        version: str | None = None,")
         self.emit("        **unknown: Never,")
         self.emit("    ) -> None:")
         self.emit("        arguments: dict[str, Any] = {")
@@ -185,7 +186,7 @@ class Writer:
             self.emit("            for_each=for_each,")
             self.emit("        )")
         elif base == "AwsProviderBase":
-            self.emit("        super().__init__(scope, id_, arguments, alias)")
+            self.emit("        super().__init__(scope, id_, arguments, alias, version)")
         else:
             self.emit("        super().__init__(scope, id_, arguments)")
         if base == "AwsProviderBase":

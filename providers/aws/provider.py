@@ -59,6 +59,7 @@ from healstack.providers.aws.steps import (
     StepImplementation,
     implementation,
 )
+from healstack.providers.aws.versions import DEFAULT_CONSTRAINT
 from healstack.providers.interfaces import (
     MANAGED_BY,
     DeploymentSettings,
@@ -672,6 +673,9 @@ class AwsProvider:
             "aws",
             region=settings.region,
             default_tags=[{"tags": {**MANAGED_BY, **dict(sorted(settings.tags.items()))}}],
+            # the provider versions the stack declares: the proven range, or a setting's
+            # narrower choice (checked where it was given: settings.py)
+            version=options.get("version") or DEFAULT_CONSTRAINT,
             **extra,
         )
 

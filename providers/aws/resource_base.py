@@ -12,8 +12,9 @@ healstack emits. What this module does for every one of them:
   nulls), so the Terraform JSON is what the prebuilt bindings wrote, byte for byte;
 - attributes read back as tokens (``get_string_attribute`` & co.), so references between
   resources, and to and from a platform's own bindings-typed resources, are ordinary tokens;
-- the provider version the stacks declare is a range (``versions.DEFAULT_CONSTRAINT``), which
-  a setting may narrow; the schema the layer is generated from is ``PINNED``.
+- the provider version a stack declares is its provider block's: the proven range
+  (``versions.DEFAULT_CONSTRAINT``) unless a setting narrows it; the schema the layer is
+  generated from is ``PINNED``.
 """
 
 from __future__ import annotations
@@ -35,15 +36,13 @@ from constructs import Construct
 
 from healstack.errors import UsageError
 
+# what stacks and the module declare unless a setting narrows it (the proven range)
+from healstack.providers.aws.versions import DEFAULT_CONSTRAINT
+
 #: the provider version the layer is generated from (its schema snapshot is in schema/)
 PINNED = "5.100.0"
-#: what stacks and the module declare unless a setting narrows it (the proven range)
-DEFAULT_CONSTRAINT = ">= 5.100.0, < 7.0.0"
 PROVIDER_SOURCE = "aws"
 SCHEMA_FILE = Path(__file__).resolve().parent / "schema" / f"aws-{PINNED}.json"
-
-#: the constraint new resources declare; ``set_version_constraint`` narrows it per process
-_constraint = [DEFAULT_CONSTRAINT]
 
 
 class ResourceSchemaError(UsageError):
@@ -56,20 +55,13 @@ def schema() -> dict[str, Any]:
     return dict(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
 
 
-def metadata() -> TerraformProviderGeneratorMetadata:
-    """What cdktf writes into ``terraform.required_providers.aws``."""
+def metadata(constraint: str = DEFAULT_CONSTRAINT) -> TerraformProviderGeneratorMetadata:
+    """The generator metadata of the layer's elements. cdktf writes the *provider block's*
+    into ``terraform.required_providers.aws``: the versions a stack declares are the
+    provider's (``AwsProvider(version=...)``, a setting's choice), whatever the resources say."""
     return TerraformProviderGeneratorMetadata(
-        provider_name="aws", provider_version_constraint=_constraint[0]
+        provider_name="aws", provider_version_constraint=constraint
     )
-
-
-def set_version_constraint(constraint: str) -> None:
-    """The provider version constraint the next synthesized resources declare."""
-    _constraint[0] = constraint
-
-
-def version_constraint() -> str:
-    return _constraint[0]
 
 
 def _is_token(value: Any) -> bool:
@@ -254,14 +246,19 @@ class AwsProviderBase(_Arguments, TerraformProvider):
     KIND = "aws"
 
     def __init__(
-        self, scope: Construct, id_: str, arguments: Mapping[str, Any], alias: str | None = None
+        self,
+        scope: Construct,
+        id_: str,
+        arguments: Mapping[str, Any],
+        alias: str | None = None,
+        version: str | None = None,
     ) -> None:
         checked = self._checked(_Where("provider aws", scope, id_), arguments)
         super().__init__(
             scope,
             id_,
             terraform_resource_type="aws",
-            terraform_generator_metadata=metadata(),
+            terraform_generator_metadata=metadata(version or DEFAULT_CONSTRAINT),
             terraform_provider_source=PROVIDER_SOURCE,
         )
         if alias is not None:
@@ -282,6 +279,4 @@ __all__ = [
     "ResourceSchemaError",
     "metadata",
     "schema",
-    "set_version_constraint",
-    "version_constraint",
 ]

@@ -420,6 +420,7 @@ class AwsProvider(AwsProviderBase):
         endpoints: Sequence[AwsProviderEndpoints] | None = None,
         ignore_tags: Sequence[AwsProviderIgnoreTags] | None = None,
         alias: str | None = None,
+        version: str | None = None,
         **unknown: Never,
     ) -> None:
         arguments: dict[str, Any] = {
@@ -458,7 +459,7 @@ class AwsProvider(AwsProviderBase):
             "ignore_tags": ignore_tags,
             **unknown,
         }
-        super().__init__(scope, id_, arguments, alias)
+        super().__init__(scope, id_, arguments, alias, version)
 
 
 class DataAwsCallerIdentity(AwsDataSource):
