@@ -14,7 +14,7 @@ from healstack.errors import UsageError
 from healstack.providers.interfaces import DeploymentSettings
 
 if TYPE_CHECKING:  # cdktf starts the jsii runtime: keep `validate` free of it
-    from cdktf import TerraformStack
+    from healstack.cdk import TerraformStack
 
 #: prefix and stage: what every physical name is built from (the module's variables too)
 WORD_PATTERN = r"^[a-z][a-z0-9-]{0,19}$"
@@ -161,7 +161,7 @@ class StateBackend:
 
     def configure(self, stack: TerraformStack) -> None:
         """Write this backend into ``stack`` (s3 only; local is ``RecoveryStack``'s default)."""
-        from cdktf import S3Backend
+        from healstack.cdk import S3Backend
 
         assert self.kind == "s3" and self.bucket and self.region
         S3Backend(

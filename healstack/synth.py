@@ -71,8 +71,7 @@ def synthesize(
     state = state or StateBackend()
     check_names(playbooks, settings, provider_name)
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from cdktf import App
-
+    from healstack.cdk import App
     from healstack.modules.stack import RecoveryStack
 
     provider = registry.provider(provider_name)

@@ -254,8 +254,7 @@ def _check_out(out_dir: Path) -> None:
 
 def _synthesize(playbooks: Sequence[Playbook], out: Path) -> dict[str, Any]:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from cdktf import App, TerraformOutput, TerraformStack
-
+    from healstack.cdk import App, TerraformOutput, TerraformStack
     from healstack.modules.recovery_workflow import RecoveryWorkflow
 
     provider = registry.provider("aws")

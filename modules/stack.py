@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cdktf import LocalBackend, TerraformOutput, TerraformStack
 from constructs import Construct
 
+from healstack.cdk import LocalBackend, TerraformOutput, TerraformStack
 from healstack.modules.recovery_workflow import RecoveryWorkflow
 from healstack.playbook import Playbook
 from healstack.providers.interfaces import CloudProvider, DeploymentSettings

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cdktf import (
+from constructs import Construct
+
+from healstack import packaging
+from healstack.cdk import (
     AssetType,
     DefaultTokenResolver,
     StringConcat,
@@ -23,9 +26,6 @@ from cdktf import (
     Token,
     Tokenization,
 )
-from constructs import Construct
-
-from healstack import packaging
 from healstack.errors import UsageError
 from healstack.providers.aws import monitoring
 from healstack.providers.aws import resources as aws

@@ -25,15 +25,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cdktf import (
+from constructs import Construct
+
+from healstack.cdk import (
     TerraformDataSource,
     TerraformProvider,
     TerraformProviderGeneratorMetadata,
     TerraformResource,
     Token,
 )
-from constructs import Construct
-
 from healstack.errors import UsageError
 
 # what stacks and the module declare unless a setting narrows it (the proven range)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Never, TypedDict
 
-from cdktf import TerraformProvider
 from constructs import Construct
 
+from healstack.cdk import TerraformProvider
 from healstack.providers.aws.resource_base import (
     AwsDataSource,
     AwsProviderBase,

@@ -87,6 +87,26 @@ def test_the_model_imports_no_cdktf() -> None:
         assert bad == [], name
 
 
+def test_only_the_seam_imports_the_cdk_core() -> None:
+    """cdktf or cdktn, whichever is installed: every product module takes the core's names
+    from healstack/cdk.py, which alone imports either package."""
+    offenders = []
+    for path in [
+        *python_files("healstack", "modules", "providers", "lambda_src", "scripts"),
+        REPO / "main.py",
+    ]:
+        if path.is_relative_to(REPO / "healstack" / "modules") or path.is_relative_to(
+            REPO / "healstack" / "providers"
+        ):
+            continue  # symlinks to the top-level folders, scanned there
+        if path == REPO / "healstack" / "cdk.py":
+            continue
+        core = [m for m in imports_of(path) if m.split(".")[0] in ("cdktf", "cdktn")]
+        if core:
+            offenders.append(f"{path.relative_to(REPO)}: {core}")
+    assert offenders == []
+
+
 def test_no_code_imports_the_top_level_folders_by_their_bare_names() -> None:
     # installed, they are healstack.modules / healstack.providers: a bare `modules` would
     # collide with a platform repo's own package of that name
