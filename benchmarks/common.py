@@ -15,6 +15,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+#: the last commit whose AWS resources came from the prebuilt bindings (before healstack's own
+#: layer): the synthesis benchmark and the emulator's migration check compare against it
+BINDINGS_COMMIT = "de21a8d"
 
 
 @dataclass(frozen=True)

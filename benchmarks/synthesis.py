@@ -30,11 +30,19 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.common import PYTHON, REPO, Row, child_env, median_of, seconds
+from benchmarks.common import (
+    BINDINGS_COMMIT,
+    PYTHON,
+    REPO,
+    Row,
+    child_env,
+    median_of,
+    seconds,
+)
 from healstack.loader import load_playbook, shipped_playbook_path, shipped_playbooks
 
 #: the last commit whose resources came from the prebuilt bindings
-BEFORE_LAYER = "de21a8d"
+BEFORE_LAYER = BINDINGS_COMMIT
 MANY = 10
 IMPORT_LIBRARY = "import healstack.modules.recovery_workflow, healstack.providers.aws.provider"
 PEAK = (

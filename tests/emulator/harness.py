@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +25,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from benchmarks.common import BINDINGS_COMMIT
 from healstack.emulator import (
     MotoServer,
     StackOutput,
@@ -256,6 +259,57 @@ class EmulatorSession:
                 "terraform plan after apply wants changes (exit 2); the emulator's answers "
                 "differ from what was applied:\n" + _plan_changes(result.stdout)
             )
+
+    def replan_with_previous_implementation(self, commit: str = BINDINGS_COMMIT) -> None:
+        """The migration check: the stack as the previous implementation (the prebuilt
+        bindings, ``commit``) synthesizes it for this server, planned against the state this
+        implementation applied, must want no change. So a state an older healstack created
+        plans clean under this one (the configurations are the same but for the provider
+        version constraint, which a plan does not diff)."""
+        with self.step("previous implementation: re-plan"):
+            tree = self.workdir / "previous"
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", str(tree), commit],
+                cwd=REPO,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+            try:
+                out = self.workdir / "previous-out"
+                command = [sys.executable, "-m", "healstack.cli", "synth", "--out", str(out)]
+                result = subprocess.run(
+                    [*command, "--aws-endpoint", self.server.url],
+                    cwd=tree,
+                    env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                    check=False,
+                )
+                if result.returncode != 0:
+                    raise EmulatorCheckFailed(f"{commit}'s synth failed: {result.stderr[-800:]}")
+                applied = self.stack.stack_dir / "cdk.tf.json"
+                ours = applied.read_bytes()
+                previous = out / "stacks" / self.stack.name / "cdk.tf.json"
+                applied.write_bytes(previous.read_bytes())
+                try:
+                    plan = self.terraform.plan_changes(timeout_s=PLAN_TIMEOUT_S)
+                finally:
+                    applied.write_bytes(ours)
+            finally:
+                subprocess.run(
+                    ["git", "worktree", "remove", "--force", str(tree)],
+                    cwd=REPO,
+                    capture_output=True,
+                    timeout=120,
+                )
+        if plan.returncode != 0:
+            raise EmulatorCheckFailed(
+                f"the stack as {commit} (prebuilt bindings) synthesizes it wants changes "
+                "against the state this implementation applied:\n" + _plan_changes(plan.stdout)
+            )
+        self.log(f"   {commit}'s stack plans no change against this state")
 
     def recover_impaired_instance(self) -> Recovery:
         """Start an instance, fail its status checks, send the alarm event, follow the run."""

@@ -38,6 +38,9 @@ def test_apply_replan_recover_destroy(emulator: EmulatorSession) -> None:
     assert any(r.startswith("aws_sfn_state_machine.") for r in resources)
 
     emulator.replan()  # raises, listing the changes, unless the plan is empty
+    # a state the previous implementation (the prebuilt bindings) would have created plans
+    # clean under this one (issue 12: every address and argument unchanged)
+    emulator.replan_with_previous_implementation()
 
     recovery = emulator.recover_impaired_instance()
     check_recovery(recovery)  # SUCCEEDED, one reboot on moto's EC2, "recovered" on SNS
