@@ -32,18 +32,19 @@ def python_files(*folders: str) -> list[Path]:
     return sorted(p for f in folders for p in (REPO / f).rglob("*.py"))
 
 
+def product_files(*folders: str) -> list[Path]:
+    """The Python files of ``folders`` and ``main.py``, each once (``healstack/modules`` and
+    ``healstack/providers`` are symlinks to the top-level folders, scanned there)."""
+    linked = (REPO / "healstack" / "modules", REPO / "healstack" / "providers")
+    found = [*python_files(*folders), REPO / "main.py"]
+    return [p for p in found if not any(p.is_relative_to(link) for link in linked)]
+
+
 def test_no_product_code_imports_prebuilt_provider_bindings() -> None:
     """healstack's own typed layer (providers/aws/resources.py) replaces the prebuilt
     bindings; only the platform example (a consumer, with bindings of its own) uses them."""
     offenders = []
-    for path in [
-        *python_files("healstack", "modules", "providers", "lambda_src"),
-        REPO / "main.py",
-    ]:
-        if path.is_relative_to(REPO / "healstack" / "modules") or path.is_relative_to(
-            REPO / "healstack" / "providers"
-        ):
-            continue  # symlinks to the top-level folders, scanned there
+    for path in product_files("healstack", "modules", "providers", "lambda_src"):
         if BINDINGS in path.read_text():
             offenders.append(str(path.relative_to(REPO)))
     assert offenders == []
@@ -91,14 +92,7 @@ def test_only_the_seam_imports_the_cdk_core() -> None:
     """cdktf or cdktn, whichever is installed: every product module takes the core's names
     from healstack/cdk.py, which alone imports either package."""
     offenders = []
-    for path in [
-        *python_files("healstack", "modules", "providers", "lambda_src", "scripts"),
-        REPO / "main.py",
-    ]:
-        if path.is_relative_to(REPO / "healstack" / "modules") or path.is_relative_to(
-            REPO / "healstack" / "providers"
-        ):
-            continue  # symlinks to the top-level folders, scanned there
+    for path in product_files("healstack", "modules", "providers", "lambda_src", "scripts"):
         if path == REPO / "healstack" / "cdk.py":
             continue
         core = [m for m in imports_of(path) if m.split(".")[0] in ("cdktf", "cdktn")]
