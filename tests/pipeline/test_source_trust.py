@@ -9,6 +9,7 @@ import fnmatch
 import json
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -446,9 +447,15 @@ def test_every_requirement_of_a_lock_file_has_a_hash(stage: str) -> None:
 
 
 def test_the_locks_pin_what_pyproject_pins() -> None:
-    project = (REPO / "pyproject.toml").read_text()
+    # the pipeline's builds run healstack on cdktf: the base, the cdktf extra, the test extra
+    # (not the cdktn extra, whose constructs pin is CDK Terrain's)
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    specs = [*project["dependencies"], *extras["cdktf"], *extras["test"]]
     pins = {
-        n.lower(): v for n, v in re.findall(r'"([A-Za-z0-9_.-]+)(?:\[\w+\])?==([^"]+)"', project)
+        n.lower(): v
+        for spec in specs
+        for n, v in re.findall(r"^([A-Za-z0-9_.-]+)(?:\[\w+\])?==(\S+)$", spec)
     }
     for stage in STAGES:
         wanted = (REPO / pipeline.LOCKS[stage]).with_suffix(".in").read_text()
