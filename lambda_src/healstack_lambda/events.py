@@ -172,12 +172,23 @@ def _from_health(event: dict[str, Any], detail_type: str) -> tuple[str, str]:
 
 
 def _from_rds_event(event: dict[str, Any], detail_type: str) -> tuple[str, str]:
+    """The DB instance's ARN (``resources[0]``, else ``detail.SourceArn``): it names the
+    instance with its account and region (checked against our own), where
+    ``detail.SourceIdentifier`` may carry a prefix (``rds:my-db`` in older events); the
+    identifier only when the event has no DB instance ARN."""
+    resources = event.get("resources")
+    first = resources[0] if isinstance(resources, list) and resources else None
+    for value, where in (
+        (first, "resources[0]"),
+        (event["detail"].get("SourceArn"), "detail.SourceArn"),
+    ):
+        if _non_empty_str(value) and ids.RDS_INSTANCE_ARN.match(str(value).strip()):
+            return str(value), where
     value = event["detail"].get("SourceIdentifier")
     if _non_empty_str(value):
         return str(value), "detail.SourceIdentifier"
-    resources = event.get("resources")
-    if isinstance(resources, list) and resources and _non_empty_str(resources[0]):
-        return str(resources[0]), "resources[0]"
+    if _non_empty_str(first):
+        return str(first), "resources[0]"
     raise MalformedEvent(f"{detail_type} event has no detail.SourceIdentifier nor resources[0]")
 
 

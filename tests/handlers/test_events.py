@@ -275,7 +275,12 @@ def test_event_that_does_not_fit_the_target_kind_names_source_detail_type_and_ki
         (
             "rds-db-instance-event.json",
             "rds_instance",
-            lambda e: e["detail"].update({"SourceIdentifier": "orders_db"}),
+            # an event without the DB instance's ARN: the identifier is what names it
+            lambda e: (
+                e.update({"resources": []}),
+                e["detail"].pop("SourceArn"),
+                e["detail"].update({"SourceIdentifier": "orders_db"}),
+            ),
             "detail.SourceIdentifier",
         ),
     ],
@@ -473,8 +478,10 @@ def test_ecs_service_arn_of_another_account_or_region_is_refused(
         (
             "rds-db-instance-event.json",
             "rds_instance",
-            lambda e: e["detail"].update(
-                {"SourceIdentifier": "arn:aws:rds:us-east-1:999999999999:db:orders-db-prod"}
+            # the ARN names the instance (its account and region are checked), before the
+            # identifier, which carries neither
+            lambda e: e.update(
+                {"resources": ["arn:aws:rds:us-east-1:999999999999:db:orders-db-prod"]}
             ),
         ),
     ],
