@@ -34,9 +34,25 @@ def load_playbook(path: str | Path) -> Playbook:
     file = Path(path)
     if not file.is_file():
         raise PlaybookError("", "no such file (check the path)", source=source)
-    text = file.read_text(encoding="utf-8")
+    size = file.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise PlaybookError(
+            "",
+            f"is {size:,} bytes; a playbook is at most {MAX_FILE_BYTES:,} (is it the right file?)",
+            source=source,
+        )
     try:
-        data = json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
+        text = file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlaybookError(
+            "", f"is not UTF-8 text (byte {exc.start}; save it as UTF-8)", source=source
+        ) from None
+    try:
+        if file.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            _check_expansion(text, source)
+            data = yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         line = _error_line(exc)
         raise PlaybookError(
@@ -48,6 +64,43 @@ def load_playbook(path: str | Path) -> Playbook:
         return playbook_from_dict(data)
     except PlaybookError as exc:
         raise exc.with_source(source) from None
+
+
+#: a playbook is a page of YAML; anything far larger is a wrong file (or an attack on the parser)
+MAX_FILE_BYTES = 256 * 1024
+#: the most values a playbook may hold once YAML aliases are expanded (``&a``/``*a`` can make a
+#: small file expand exponentially: the "billion laughs")
+MAX_EXPANDED_NODES = 20_000
+
+
+def _check_expansion(text: str, source: str) -> None:
+    """Refuse YAML whose aliases expand beyond ``MAX_EXPANDED_NODES`` values, counting
+    without building them (the composed node graph shares an aliased node)."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is None:
+        return
+    seen: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in seen:
+            return seen[key]
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        seen[key] = total
+        if total > MAX_EXPANDED_NODES:
+            raise PlaybookError(
+                "",
+                f"expands to more than {MAX_EXPANDED_NODES:,} values through YAML aliases "
+                "(write the values out, or use fewer aliases)",
+                source=source,
+            )
+        return total
+
+    size(root)
 
 
 def load_playbooks(paths: Iterable[str | Path]) -> list[Playbook]:

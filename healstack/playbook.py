@@ -377,6 +377,13 @@ class Playbook(_Strict):
                 "the last step of an attempt must be a check that runs on every attempt "
                 "(end the steps with `- check: status`)",
             )
+        if self.approval is not None and self.approval.timeout > self.timeout:
+            raise _FieldError(
+                ("approval", "timeout"),
+                f"{format_duration(self.approval.timeout)} is longer than the whole recovery's "
+                f"timeout {format_duration(self.timeout)} (shorten approval.timeout or raise "
+                "timeout)",
+            )
         if self.approval is not None:
             used = [s.action for s in self.steps if s.action is not None]
             for index, action in enumerate(self.approval.before):

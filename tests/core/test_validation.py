@@ -139,6 +139,19 @@ BAD = [
         mutate("trigger.max_event_age", "2h"),
         "trigger.max_event_age: 2h is out of range (use 1m to 1h)",
     ),
+    (
+        "an approval longer than the recovery",
+        mutate(
+            "approval",
+            {
+                "before": ["stop"],
+                "timeout": "2h",
+                "approvers": ["arn:aws:iam::123456789012:role/oncall"],
+            },
+        ),
+        "approval.timeout: 2h is longer than the whole recovery's timeout 1h (shorten "
+        "approval.timeout or raise timeout)",
+    ),
     ("empty steps", mutate("steps", []), "steps: is empty (give at least one)"),
     (
         "step with two kinds",
@@ -319,3 +332,38 @@ def test_shipped_playbooks_are_valid(capsys: pytest.CaptureFixture[str]) -> None
     paths = [str(shipped_playbook_path(n)) for n in shipped_playbooks()]
     assert len(paths) >= 3
     assert main(["validate", *paths]) == 0
+
+
+def test_a_file_that_is_not_utf8_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\xe9-recovery\n".encode("latin-1"))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"healstack: error: {path}: is not UTF-8 text (byte 9; save it as UTF-8)\n"
+
+
+def test_a_file_far_larger_than_a_playbook_is_refused_unread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_text("# " + "x" * (300 * 1024) + "\n" + yaml.safe_dump(VALID))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a playbook is at most 262,144" in err
+
+
+def test_yaml_aliases_that_explode_are_refused_before_they_expand(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for n in range(1, 9):  # 9^9 values once expanded, from a 1 KB file
+        refs = ", ".join([f"*a{n - 1}"] * 9)
+        lines.append(f"a{n}: &a{n} [{refs}]")
+    lines.append("name: *a8")
+    path = tmp_path / "laughs.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "expands to more than 20,000 values through YAML aliases" in err
