@@ -34,6 +34,10 @@ class TargetKind:
     destructive: tuple[str, ...]
     #: actions that may only undo what this same execution did
     undoes: tuple[Undo, ...] = ()
+    #: the event sources whose events name this kind where ResolveTarget finds it without an
+    #: ``id_path`` (the handler's shapes: ``healstack_lambda.events.FITS``; a test keeps the
+    #: two the same)
+    event_sources: tuple[str, ...] = ()
 
 
 TARGET_KINDS: dict[str, TargetKind] = {
@@ -46,6 +50,7 @@ TARGET_KINDS: dict[str, TargetKind] = {
             actions=("reboot", "stop", "start"),
             states=("pending", "running", "stopping", "stopped", "shutting-down", "terminated"),
             destructive=("reboot", "stop", "start"),
+            event_sources=("aws.cloudwatch", "aws.ec2", "aws.health"),
             undoes=(Undo("start", "stop", evidence="stopped_here", param="own_stop"),),
         ),
         TargetKind(
@@ -55,6 +60,7 @@ TARGET_KINDS: dict[str, TargetKind] = {
             actions=("force_redeploy",),
             states=("steady", "degraded", "in_progress", "failed", "stopped"),
             destructive=("force_redeploy",),
+            event_sources=("aws.cloudwatch", "aws.ecs", "aws.health"),
         ),
         TargetKind(
             name="rds_instance",
@@ -73,6 +79,7 @@ TARGET_KINDS: dict[str, TargetKind] = {
                 "incompatible-parameters",
             ),
             destructive=("reboot",),
+            event_sources=("aws.cloudwatch", "aws.rds", "aws.health"),
         ),
     )
 }

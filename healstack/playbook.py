@@ -7,6 +7,7 @@ one ``PlaybookError`` line with the field path.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,7 @@ from pydantic import (
 
 from healstack.catalog import TARGET_KINDS, Undo
 from healstack.durations import format_duration, parse_duration
+from healstack.event_pattern import problems as pattern_problems
 
 Seconds = Annotated[int, BeforeValidator(parse_duration)]
 
@@ -101,6 +103,13 @@ class Trigger(_Strict):
         if not 60 <= value <= 3600:
             raise ValueError(f"{format_duration(value)} is out of range (use 1m to 1h)")
         return value
+
+    @model_validator(mode="after")
+    def _pattern_grammar(self) -> Trigger:
+        """What the event bus would refuse, refused here, with the field path and the fix."""
+        for path, message in pattern_problems(self.event_pattern()):
+            raise _FieldError(_pattern_loc(path), message)
+        return self
 
     @model_validator(mode="after")
     def _sources_need_a_bus(self) -> Trigger:
@@ -368,6 +377,7 @@ class Playbook(_Strict):
                     f'"{step.on_attempts}" never runs with attempts.max {self.attempts.max} '
                     f"(use a range within 1-{self.attempts.max})",
                 )
+        _check_sources(self.trigger, self.target, kind.name, kind.event_sources)
         _check_undo_rules(self.steps, kind.undoes, self.attempts.max)
         _check_scope(self, kind.destructive)
         final = self.steps[-1]
@@ -494,3 +504,30 @@ def _check_scope(playbook: Playbook, destructive: tuple[str, ...]) -> None:
             "but names no scope (set require_tag: {healstack: enabled} to act only on tagged "
             f"resources, or scope: {WHOLE_ACCOUNT} to act on all of them)",
         )
+
+
+def _pattern_loc(path: str) -> tuple[str | int, ...]:
+    """``detail-type[0]`` / ``detail.state.value[1]`` as a field location of the trigger."""
+    loc: list[str | int] = []
+    for part in path.split(".") if path else []:
+        name, *indexes = re.split(r"\[(\d+)\]", part)
+        if name:
+            loc.append("detail_type" if name == "detail-type" else name)
+        loc.extend(int(i) for i in indexes if i)
+    return tuple(loc)
+
+
+def _check_sources(trigger: Trigger, target: Target, kind: str, sources: tuple[str, ...]) -> None:
+    """Without ``id_path`` the resource is found in the known shapes of the kind's sources:
+    a source that cannot carry the kind (or that AWS does not emit: ``aws.heath``) is named."""
+    if target.id_path is not None or trigger.bus is not None:
+        return
+    for index, source in enumerate(trigger.source):
+        if source not in sources:
+            close = difflib.get_close_matches(source, sources, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise _FieldError(
+                ("trigger", "source", index),
+                f'"{source}" events do not name a {kind} where healstack can find it ({hint}use '
+                f"{', '.join(sources)}, or set target.id_path)",
+            )

@@ -152,6 +152,54 @@ BAD = [
         "approval.timeout: 2h is longer than the whole recovery's timeout 1h (shorten "
         "approval.timeout or raise timeout)",
     ),
+    (
+        "a pattern leaf that is not a list",
+        mutate("trigger.detail", {"state": {"value": "ALARM"}}),
+        'trigger.detail.state.value: "ALARM" is not a list (write ["ALARM"])',
+    ),
+    (
+        "an unknown pattern operator",
+        mutate("trigger.detail", {"alarmName": [{"startswith": "healstack-"}]}),
+        'trigger.detail.alarmName[0]: "startswith" is not an event pattern operator (use one '
+        "of: prefix, suffix, anything-but, numeric, exists, cidr, equals-ignore-case, wildcard)",
+    ),
+    (
+        "an empty prefix",
+        mutate("trigger.detail", {"alarmName": [{"prefix": ""}]}),
+        "trigger.detail.alarmName[0].prefix: takes a non-empty string",
+    ),
+    (
+        "an empty matcher list",
+        mutate("trigger.detail", {"state": {"value": []}}),
+        "trigger.detail.state.value: is an empty list, which matches nothing",
+    ),
+    (
+        "a malformed numeric matcher",
+        mutate("trigger.detail", {"count": [{"numeric": [">>", 3]}]}),
+        'trigger.detail.count[0].numeric: takes [">", 0] or [">", 0, "<=", 5]',
+    ),
+    (
+        "an $or with one branch",
+        mutate("trigger.detail", {"$or": [{"a": ["b"]}]}),
+        "trigger.detail.$or: $or takes a list of two or more patterns",
+    ),
+    (
+        "a pattern too large for the bus",
+        mutate("trigger.detail", {"alarmName": [f"healstack-{n:04d}" for n in range(200)]}),
+        "characters; EventBridge takes 2048 by default",
+    ),
+    (
+        "a misspelled source",
+        mutate("trigger.source", "aws.heath"),
+        'trigger.source[0]: "aws.heath" events do not name a ec2_instance where healstack can '
+        "find it (did you mean aws.health? use aws.cloudwatch, aws.ec2, aws.health, or set "
+        "target.id_path)",
+    ),
+    (
+        "a source that cannot carry the kind",
+        mutate("trigger.source", "aws.rds"),
+        '"aws.rds" events do not name a ec2_instance where healstack can find it',
+    ),
     ("empty steps", mutate("steps", []), "steps: is empty (give at least one)"),
     (
         "step with two kinds",
@@ -367,3 +415,35 @@ def test_yaml_aliases_that_explode_are_refused_before_they_expand(
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "expands to more than 20,000 values through YAML aliases" in err
+
+
+def test_the_kinds_sources_are_the_shapes_resolve_target_knows() -> None:
+    """One fact in two packages (the handlers ship without healstack): kept the same here."""
+    from healstack.catalog import TARGET_KINDS
+    from healstack_lambda.events import FITS
+
+    for name, kind in TARGET_KINDS.items():
+        assert set(kind.event_sources) == {source for source, _ in FITS[name]}, name
+
+
+def test_every_operator_the_grammar_knows_is_accepted() -> None:
+    from healstack.event_pattern import problems
+
+    pattern = {
+        "source": ["aws.cloudwatch"],
+        "detail": {
+            "alarmName": [
+                {"prefix": "healstack-"},
+                {"suffix": {"equals-ignore-case": "-PROD"}},
+                {"equals-ignore-case": "x"},
+                {"wildcard": "healstack-*-web"},
+                {"anything-but": {"prefix": "test-"}},
+            ],
+            "count": [{"numeric": [">", 0, "<=", 5]}],
+            "ip": [{"cidr": "10.0.0.0/24"}],
+            "gone": [{"exists": False}],
+            "state": {"value": ["ALARM", None, 3, True]},
+            "$or": [{"a": ["b"]}, {"c": [{"anything-but": ["d", "e"]}]}],
+        },
+    }
+    assert problems(pattern) == []
