@@ -34,8 +34,6 @@ class Context(Enum):
     EXECUTION_ID = "execution_id"
     EXECUTION_NAME = "execution_name"
     STATE_NAME = "state_name"
-    #: the token a callback task hands out; whoever holds it resumes the workflow
-    CALLBACK_TOKEN = "callback_token"
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ class ErrorCategory(Enum):
     CONDITION_FAILED = "condition_failed"
     #: the store is throttled or briefly unavailable
     STORE_TRANSIENT = "store_transient"
-    #: a task ran past its timeout (e.g. an approval nobody answered)
+    #: a task ran past its timeout
     TIMEOUT = "timeout"
     #: a person rejected an approval request
     REJECTED = "rejected"
@@ -144,8 +142,6 @@ class Task:
     retry: tuple[RetryPolicy, ...] = ()
     catch: tuple[Catch, ...] = ()
     comment: str = ""
-    #: pause until someone returns the callback token (approval); timeout_seconds bounds it
-    callback: bool = False
 
     @property
     def end(self) -> bool:

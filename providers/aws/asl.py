@@ -38,7 +38,6 @@ from healstack.providers.workflow import (
 )
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
-LAMBDA_CALLBACK = "arn:aws:states:::lambda:invoke.waitForTaskToken"
 DYNAMODB = {"lock": "putItem", "record": "putItem", "count": "updateItem", "release": "deleteItem"}
 
 #: neutral error categories -> the error names Step Functions reports
@@ -75,7 +74,6 @@ _CONTEXT = {
     Context.EXECUTION_ID: "$$.Execution.Id",
     Context.EXECUTION_NAME: "$$.Execution.Name",
     Context.STATE_NAME: "$$.State.Name",
-    Context.CALLBACK_TOKEN: "$$.Task.Token",
 }
 
 #: the store's attribute names (DynamoDB table: pk/sk strings, TTL on expires_at)
@@ -171,7 +169,7 @@ def _task(task: Task, arns: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {"Type": "Task"}
     if task.comment:
         out["Comment"] = task.comment
-    out["Resource"] = LAMBDA_CALLBACK if task.callback else LAMBDA_INVOKE
+    out["Resource"] = LAMBDA_INVOKE
     out["Parameters"] = {"FunctionName": arns[task.function], "Payload": _fields(task.payload)}
     if task.result is not None:
         out["ResultSelector"] = _fields(task.result, result_root="$.Payload")
