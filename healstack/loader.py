@@ -48,11 +48,7 @@ def load_playbook(path: str | Path) -> Playbook:
             "", f"is not UTF-8 text (byte {exc.start}; save it as UTF-8)", source=source
         ) from None
     try:
-        if file.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            _check_expansion(text, source)
-            data = yaml.safe_load(text)
+        data = json.loads(text) if file.suffix.lower() == ".json" else _safe_yaml(text, source)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         line = _error_line(exc)
         raise PlaybookError(
@@ -73,12 +69,23 @@ MAX_FILE_BYTES = 256 * 1024
 MAX_EXPANDED_NODES = 20_000
 
 
-def _check_expansion(text: str, source: str) -> None:
-    """Refuse YAML whose aliases expand beyond ``MAX_EXPANDED_NODES`` values, counting
-    without building them (the composed node graph shares an aliased node)."""
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is None:
-        return
+def _safe_yaml(text: str, source: str) -> Any:
+    """``yaml.safe_load``, parsed once: the node graph is composed, its size with every alias
+    expanded is counted (an aliased node is shared, so counting builds nothing), and only then
+    are the values constructed."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        _check_expansion(root, source)
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, source: str) -> None:
+    """Refuse YAML whose aliases expand beyond ``MAX_EXPANDED_NODES`` values."""
     seen: dict[int, int] = {}
 
     def size(node: yaml.Node) -> int:
