@@ -59,7 +59,6 @@ from healstack.providers.aws.steps import (
     StepImplementation,
     implementation,
 )
-from healstack.providers.aws.versions import DEFAULT_CONSTRAINT
 from healstack.providers.interfaces import (
     MANAGED_BY,
     DeploymentSettings,
@@ -675,7 +674,7 @@ class AwsProvider:
             default_tags=[{"tags": {**MANAGED_BY, **dict(sorted(settings.tags.items()))}}],
             # the provider versions the stack declares: the proven range, or a setting's
             # narrower choice (checked where it was given: settings.py)
-            version=options.get("version") or DEFAULT_CONSTRAINT,
+            version=options.get("version"),
             **extra,
         )
 
