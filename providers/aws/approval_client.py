@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from healstack.errors import UsageError
-from healstack.providers.aws.naming import function_name
+from healstack.providers.aws.naming import LIVE_ALIAS, function_name
 
-#: the alias the workflow invokes and the URL is attached to (providers/aws/provider.py)
-LIVE_ALIAS = "live"
 TIMEOUT_SECONDS = 10
 
 

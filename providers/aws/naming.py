@@ -53,6 +53,9 @@ ROLE_SUFFIX_FUNCTION = "-fn"
 ROLE_SUFFIX_WORKFLOW = "-sfn"
 ROLE_SUFFIX_TRIGGER = "-events"
 DLQ_SUFFIX = "-dlq"
+#: the alias of every function (always a whole published version, never $LATEST): the workflow
+#: invokes it, the pipeline moves it, the decide function's URL sits on it
+LIVE_ALIAS = "live"
 FINALIZER_SUFFIX = "-ended"
 
 

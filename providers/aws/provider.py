@@ -41,6 +41,7 @@ from healstack.providers.aws.checkov import write_config as write_checkov_config
 from healstack.providers.aws.naming import (
     DLQ_SUFFIX,
     FINALIZER_SUFFIX,
+    LIVE_ALIAS,
     ROLE_SUFFIX_FUNCTION,
     ROLE_SUFFIX_TRIGGER,
     ROLE_SUFFIX_WORKFLOW,
@@ -83,8 +84,6 @@ LAMBDA_RUNTIME = "python3.12"
 LAMBDA_ARCHITECTURE = "arm64"
 LAMBDA_TIMEOUT_SECONDS = 10
 LAMBDA_MEMORY_MB = 128
-#: the alias the workflow invokes: always a whole published version, never $LATEST
-LIVE_ALIAS = "live"
 KMS_DATA_KEY_REUSE_SECONDS = 300
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 #: every role healstack creates lives here (``iam:PassRole`` guards can name them as a set)
