@@ -448,10 +448,12 @@ def test_every_requirement_of_a_lock_file_has_a_hash(stage: str) -> None:
 
 def test_the_locks_pin_what_pyproject_pins() -> None:
     # the pipeline's builds run healstack on cdktf: the base, the cdktf extra, the test extra
-    # (not the cdktn extra, whose constructs pin is CDK Terrain's)
+    # and the simulate extra it includes (not the cdktn extra, whose constructs pin is CDK
+    # Terrain's)
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    specs = [*project["dependencies"], *extras["cdktf"], *extras["test"]]
+    assert "healstack[simulate]" in extras["test"]
+    specs = [*project["dependencies"], *extras["cdktf"], *extras["simulate"], *extras["test"]]
     pins = {
         n.lower(): v
         for spec in specs
