@@ -127,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
         decide.add_argument("--reason", default="", help="why (one line, kept in the history)")
         _settings_args(decide)
 
+    sub.add_parser(
+        "schema",
+        help="print the playbook JSON Schema (for editors: yaml-language-server, VS Code)",
+    )
+
     package = sub.add_parser(
         "package", help="write every handler's reproducible zip and a manifest into DIR"
     )
@@ -228,6 +233,11 @@ def run(argv: Sequence[str]) -> int:
         return _simulate(args)
     if args.command == "diagram":
         sys.stdout.write(_diagram(args.playbook or shipped_playbook_path()))
+        return EXIT_OK
+    if args.command == "schema":
+        from healstack.schema import schema_text
+
+        sys.stdout.write(schema_text())
         return EXIT_OK
     if args.command == "package":
         _package(args.out)
