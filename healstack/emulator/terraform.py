@@ -4,14 +4,21 @@ Every command runs with ``-no-color -input=false``, in its own process group (a 
 terraform *and* its provider plugin), with the offline-mirror CLI config when this machine has
 one and with no real AWS credentials or profile in the environment: an emulator stack carries
 its own test credentials in the provider block, and nothing should reach real AWS.
+
+A process group of its own also means a Ctrl-C at the terminal never reaches terraform, so
+the caller stops it: ``run_bounded`` stops its group when the waiting thread is interrupted
+(``KeyboardInterrupt``), and ``stop_running()`` stops every group still running (for a
+signal handler: commands waited on from other threads too).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +33,9 @@ _COLOR_COMMANDS = frozenset({"init", "plan", "apply", "destroy", "validate", "ou
 _KILL_GRACE_S = 5.0
 #: variables that could point the provider at real AWS credentials or another endpoint
 _AWS_ENV_PREFIXES = ("AWS_",)
+#: the commands ``run_bounded`` is waiting on, in any thread (``stop_running``)
+_RUNNING: set[subprocess.Popen[str]] = set()
+_RUNNING_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -197,23 +207,48 @@ def run_bounded(
     argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout_s: float
 ) -> Finished:
     """Run ``argv`` in its own process group with no stdin; past ``timeout_s`` the whole group
-    is stopped (a CLI's children too) and ``timed_out`` is set."""
-    process = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    is stopped (a CLI's children too) and ``timed_out`` is set. Interrupted while waiting
+    (Ctrl-C, a signal handler raising), the group is stopped before the exception goes on."""
+    with _RUNNING_LOCK:  # a signal handler's stop_running() must see it from its start
+        process = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        _RUNNING.add(process)
     try:
         stdout, stderr = process.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         stdout, stderr = stop_process_group(process)
         return Finished(-1, stdout, stderr, timed_out=True)
+    except BaseException:
+        stop_process_group(process)
+        raise
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process)
     return Finished(process.returncode, stdout, stderr, timed_out=False)
+
+
+def stop_running() -> int:
+    """Stop the process group of every command ``run_bounded`` is waiting on (in any thread):
+    TERM, then KILL after a grace. Returns how many there were."""
+    with _RUNNING_LOCK:
+        processes = list(_RUNNING)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        alive = [p for p in processes if p.poll() is None]
+        for process in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+        deadline = time.monotonic() + _KILL_GRACE_S
+        while any(p.poll() is None for p in alive) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return len(processes)
 
 
 def stop_process_group(process: subprocess.Popen[str]) -> tuple[str, str]:
