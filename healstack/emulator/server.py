@@ -6,8 +6,8 @@ free port: no race between choosing and binding), posts the moto config through 
 ``/moto-api/config`` endpoint, yields the endpoint, and always stops the server (after
 resetting every backend, so nothing leaks into the next user of this process).
 
-moto is a test dependency of healstack (``pip install 'healstack[test]'``); it is imported
-only when a server is started.
+moto comes with the ``simulate`` extra (``pip install 'healstack[simulate]'``); it is imported,
+and its version checked, only when a server is started.
 """
 
 from __future__ import annotations
@@ -100,12 +100,11 @@ def moto_server(
     ``config`` (default ``EXECUTION_CONFIG``) is posted before the block starts; None leaves
     moto's defaults. The server is reset and stopped when the block ends, even on errors.
     """
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise EmulatorError(
-            "moto[server] is not installed; install the test extra: pip install -e '.[test]'"
-        ) from exc
+    # a missing or untested moto: MotoVersionError, one line (healstack.simulate.moto_version)
+    from healstack.simulate.moto_version import require_moto
+
+    require_moto()
+    from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
     _start(server, start_timeout_s)
