@@ -34,16 +34,12 @@ from benchmarks.common import REPO, Row
 from benchmarks.shape import analyse
 from healstack.loader import load_playbook, shipped_playbook_path, shipped_playbooks
 from healstack.playbook import Playbook
+from healstack.providers.aws import kinds
 from healstack.simulate.runner import PlaybookRun, SynthesizedRecovery, run_playbook
 from healstack.simulate.synthesized import synthesized_recovery
 
 UNHEALTHY = {"return": {"healthy": False, "state": "running"}}
 REALISTIC_INVOCATION_S = 0.100
-SAMPLE_EVENTS = {
-    "ec2_instance": "cloudwatch-alarm-ec2-status-check.json",
-    "ecs_service": "ecs-deployment-state-change.json",
-    "rds_instance": "rds-db-instance-event.json",
-}
 
 
 @dataclass(frozen=True)
@@ -122,7 +118,9 @@ def _per_attempt_end(states: list[str], terminal: set[str]) -> list[str]:
 def simulate(playbook: Playbook, recovery: SynthesizedRecovery) -> tuple[PlaybookRun, PlaybookRun]:
     checks = check_states(playbook)
     event = json.loads(
-        (REPO / "examples" / "events" / SAMPLE_EVENTS[playbook.target.kind]).read_text()
+        (
+            REPO / "examples" / "events" / kinds.get(playbook.target.kind).simulation.sample_event
+        ).read_text()
     )
     recovered = run_playbook(
         playbook, event, synthesized=recovery, scenario={"mocks": {checks[0]: {"1": UNHEALTHY}}}

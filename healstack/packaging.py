@@ -73,9 +73,10 @@ def package_modules(name: str, modules: Iterable[str]) -> Package:
 
 
 def library_modules() -> list[str]:
-    """Every module of the handler package, as archive paths (``healstack_lambda/x.py``)."""
-    folder = source_root() / PACKAGE
-    return sorted(f"{PACKAGE}/{p.name}" for p in folder.glob("*.py"))
+    """Every module of the handler package and its subpackages (the kinds' units), as archive
+    paths (``healstack_lambda/x.py``, ``healstack_lambda/kinds/x.py``)."""
+    root = source_root()
+    return sorted(p.relative_to(root).as_posix() for p in (root / PACKAGE).rglob("*.py"))
 
 
 _scratch: Path | None = None

@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from healstack.catalog import TARGET_KINDS, Undo
+from healstack.catalog import TARGET_KINDS, Action, TargetKind, Undo
 from healstack.durations import format_duration, parse_duration
 from healstack.event_pattern import problems as pattern_problems
 
@@ -369,7 +369,7 @@ class Playbook(_Strict):
     def _cross_field_rules(self) -> Playbook:
         kind = TARGET_KINDS[self.target.kind]
         for index, step in enumerate(self.steps):
-            _check_step(step, index, kind.name, kind.checks, kind.actions, kind.states)
+            _check_step(step, index, kind)
             first, last = step.attempt_range(self.attempts.max)
             if first > last or first < 1 or last > self.attempts.max:
                 raise _FieldError(
@@ -379,7 +379,7 @@ class Playbook(_Strict):
                 )
         _check_sources(self.trigger, self.target, kind.name, kind.event_sources)
         _check_undo_rules(self.steps, kind.undoes, self.attempts.max)
-        _check_scope(self, kind.destructive)
+        _check_scope(self, kind.actions)
         final = self.steps[-1]
         if final.kind != "check" or final.on_attempts is not None:
             raise _FieldError(
@@ -438,31 +438,56 @@ class _FieldError(ValueError):
         super().__init__(message)
 
 
-def _check_step(
-    step: Step,
-    index: int,
-    kind: str,
-    checks: tuple[str, ...],
-    actions: tuple[str, ...],
-    states: tuple[str, ...],
-) -> None:
+def _check_step(step: Step, index: int, kind: TargetKind) -> None:
+    checks, actions, states = kind.checks, kind.actions, kind.states
     if step.check is not None and step.check not in checks:
         raise _FieldError(
             ("steps", index, "check"),
-            f'"{step.check}" is not a check of {kind} (use one of: {", ".join(checks)})',
+            f'"{step.check}" is not a check of {kind.name} (use one of: {", ".join(checks)})',
         )
     if step.action is not None and step.action not in actions:
         raise _FieldError(
             ("steps", index, "action"),
-            f'"{step.action}" is not an action of {kind} (use one of: {", ".join(actions)})',
+            f'"{step.action}" is not an action of {kind.name} (use one of: {", ".join(actions)})',
         )
     if step.wait_until is not None and step.wait_until.state not in states:
         raise _FieldError(
             ("steps", index, "wait_until", "state"),
-            f'"{step.wait_until.state}" is not a state of {kind} (use one of: {", ".join(states)})',
+            f'"{step.wait_until.state}" is not a state of {kind.name} (use one of: '
+            f"{', '.join(states)})",
         )
     if step.params and step.kind in ("wait", "wait_until"):
         raise _FieldError(("steps", index, "params"), "waits take no params (remove params)")
+    if step.params and step.check is not None:
+        raise _FieldError(
+            ("steps", index, "params"), f'check "{step.check}" takes no params (remove params)'
+        )
+    if step.action is not None:
+        _check_params(step, index, kind.name, kind.action(step.action))
+
+
+def _check_params(step: Step, index: int, kind: str, action: Action) -> None:
+    """Each param is one the action's schema names, of its type; internal ones (set by the
+    workflow) may not be given."""
+    accepted = action.user_params()
+    for name, value in step.params.items():
+        where = ("steps", index, "params", name)
+        param = action.params.get(name)
+        if param is not None and param.internal:
+            raise _FieldError(
+                where, f"is set by healstack itself for {action.name}; remove it from params"
+            )
+        if param is None:
+            hint = f"accepted: {', '.join(accepted)}" if accepted else "it takes none"
+            close = difflib.get_close_matches(name, accepted, n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            raise _FieldError(
+                where,
+                f'"{name}" is not a param of {kind} {action.name} ({guess}{hint}; remove it)',
+            )
+        problem = param.problem(value)
+        if problem is not None:
+            raise _FieldError(where, f"{problem} ({param.description})")
 
 
 def _check_undo_rules(steps: list[Step], undoes: tuple[Undo, ...], max_attempts: int) -> None:
@@ -488,7 +513,7 @@ def _check_undo_rules(steps: list[Step], undoes: tuple[Undo, ...], max_attempts:
             )
 
 
-def _check_scope(playbook: Playbook, destructive: tuple[str, ...]) -> None:
+def _check_scope(playbook: Playbook, acting_actions: tuple[str, ...]) -> None:
     """A playbook that changes resources names its scope: a tag, or the whole account."""
     target = playbook.target
     if target.require_tag is not None and target.scope is not None:
@@ -496,7 +521,7 @@ def _check_scope(playbook: Playbook, destructive: tuple[str, ...]) -> None:
             ("target", "scope"),
             f"{target.scope} contradicts require_tag (keep one of them)",
         )
-    acting = [s.action for s in playbook.steps if s.action in destructive]
+    acting = [s.action for s in playbook.steps if s.action in acting_actions]
     if acting and target.require_tag is None and target.scope is None:
         raise _FieldError(
             ("target", "require_tag"),

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from healstack.catalog import TARGET_KINDS, Undo
+from healstack.catalog import Undo
+from healstack.catalog import kind as target_kind
 from healstack.durations import format_duration
 from healstack.playbook import Playbook, Step
 from healstack.providers.interfaces import FunctionSpec
@@ -187,15 +188,29 @@ class CompiledRecovery:
     functions: tuple[FunctionSpec, ...]
 
 
-def function_key(step: Step) -> str:
-    """The function a step runs: one per distinct operation (a wait_until polls the check)."""
+def operation_key(operation: str, *, is_check: bool) -> str:
+    """The function key of an operation: ``check-<check>`` or ``<action>``, dashed."""
+    return (f"check-{operation}" if is_check else operation).replace("_", "-")
+
+
+def function_key(step: Step, kind: str) -> str:
+    """The function a step runs: one per distinct operation (a wait_until polls the kind's
+    state check)."""
     if step.check is not None:
-        return f"check-{step.check}".replace("_", "-")
+        return operation_key(step.check, is_check=True)
     if step.action is not None:
-        return step.action.replace("_", "-")
+        return operation_key(step.action, is_check=False)
     if step.wait_until is not None:
-        return "check-status"
+        return operation_key(target_kind(kind).state_check.name, is_check=True)
     raise ValueError("waits run no function")
+
+
+def _operation_of(kind: str, key: str) -> str:
+    """The operation a function key runs (the inverse of ``operation_key``)."""
+    registered = target_kind(kind)
+    keys = {operation_key(c, is_check=True): c for c in registered.checks}
+    keys.update({operation_key(a, is_check=False): a for a in registered.actions})
+    return keys[key]
 
 
 def function_keys(playbook: Playbook) -> list[str]:
@@ -203,7 +218,7 @@ def function_keys(playbook: Playbook) -> list[str]:
     keys = [RESOLVE_FUNCTION]
     for step in playbook.steps:
         if step.kind != "wait":
-            key = function_key(step)
+            key = function_key(step, playbook.target.kind)
             if key not in keys:
                 keys.append(key)
     if playbook.approval is not None:
@@ -291,13 +306,12 @@ def _function_spec(playbook: Playbook, key: str) -> FunctionSpec:
             },
             uses_store=True,
         )
-    operation = key.removeprefix("check-").replace("-", "_")
     return FunctionSpec(
         key,
         "step",
         kind,
-        operation,
-        f"{key}: {TARGET_KINDS[kind].description}",
+        _operation_of(kind, key),
+        f"{key}: {target_kind(kind).description}",
         config=scope_config(playbook),
     )
 
@@ -359,7 +373,7 @@ class _Compiler:
             (i for i, s in enumerate(playbook.steps) if s.kind == "action"), len(playbook.steps)
         )
         approve = set(playbook.approval.before) if playbook.approval else set()
-        kind = TARGET_KINDS[playbook.target.kind]
+        kind = target_kind(playbook.target.kind)
         #: undone action -> its undo rule, for the actions this playbook runs
         used = {s.action for s in playbook.steps if s.action}
         self.undos: dict[str, Undo] = {u.undoes: u for u in kind.undoes if u.undoes in used}
@@ -545,7 +559,7 @@ class _Compiler:
             params[undo.param] = Ref((CTX, f"own_{undo.undoes}", "done"))
         return Task(
             name=name,
-            function=function_key(step),
+            function=function_key(step, self.p.target.kind),
             payload=self._step_payload(params),
             result=result,
             result_at=result_at,

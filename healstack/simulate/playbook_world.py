@@ -1,25 +1,22 @@
 """The moto resources a playbook's recovery acts on, and reading back what it left.
 
-Runs inside the simulation's mock: the topic, the store table, the target resources named by the events (EC2 instances, ECS
-clusters + services, RDS instances), and afterwards the notifications, the store and the
-targets' states.
+Runs inside the simulation's mock: the topic, the store table, the target resources named by
+the events (each kind's unit seeds its own: ``providers/aws/kinds``), and afterwards the
+notifications, the store and the targets' states.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from moto.sns.models import sns_backends
 
-from healstack.errors import UsageError
+from healstack.providers.aws import kinds
 from healstack.simulate import world
 
 REGION = "us-east-1"
-AMI = "ami-12c6146b"
-_ECS_SERVICE = re.compile(r"^arn:aws[\w-]*:ecs:[\w-]+:\d{12}:service/([^/]+)/(.+)$")
 
 
 def client(service: str) -> Any:
@@ -53,84 +50,21 @@ def seed_targets(
     kind: str, target_ids: Iterable[str], tags: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """Create one resource per distinct id, carrying ``tags`` (the playbook's required tag:
-    the resources a platform opted in); map each event id to the simulated one (moto picks
-    EC2 instance ids itself, the other kinds keep the event's id)."""
+    the resources a platform opted in), as the kind's unit seeds it
+    (``providers/aws/kinds``); map each event id to the simulated one (moto picks EC2
+    instance ids itself, the other kinds keep the event's id)."""
     wanted = [t for t in dict.fromkeys(target_ids) if not unresolved(t)]
     seeded = {t: t for t in dict.fromkeys(target_ids) if unresolved(t)}
     tag_list = [{"Key": k, "Value": v} for k, v in sorted((tags or {}).items())]
     if not wanted:
         return seeded
-    if kind == "ec2_instance":
-        request: dict[str, Any] = {"ImageId": AMI, "MinCount": len(wanted), "MaxCount": len(wanted)}
-        if tag_list:
-            request["TagSpecifications"] = [{"ResourceType": "instance", "Tags": tag_list}]
-        reservation = client("ec2").run_instances(**request)
-        ids = [str(i["InstanceId"]) for i in reservation["Instances"]]
-        return {**seeded, **dict(zip(wanted, ids, strict=True))}
-    for target_id in wanted:
-        if kind == "ecs_service":
-            _seed_ecs_service(target_id, tag_list)
-        else:
-            _seed_rds_instance(target_id, tag_list)
-        seeded[target_id] = target_id
-    return seeded
-
-
-def _seed_ecs_service(target_id: str, tags: list[dict[str, str]]) -> None:
-    match = _ECS_SERVICE.match(target_id)
-    if match is None:
-        raise UsageError(f"cannot seed an ECS service from {target_id!r}")
-    cluster, service = match.groups()
-    ecs = client("ecs")
-    ecs.create_cluster(clusterName=cluster)
-    ecs.register_task_definition(
-        family=service, containerDefinitions=[{"name": "app", "image": "app:1", "memory": 128}]
-    )
-    ecs.create_service(
-        cluster=cluster,
-        serviceName=service,
-        taskDefinition=service,
-        desiredCount=1,
-        tags=[{"key": t["Key"], "value": t["Value"]} for t in tags],
-    )
-
-
-def _seed_rds_instance(target_id: str, tags: list[dict[str, str]]) -> None:
-    client("rds").create_db_instance(
-        Tags=tags,
-        DBInstanceIdentifier=target_id,
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="admin",
-        MasterUserPassword="simulation-only",
-        AllocatedStorage=20,
-    )
+    return {**seeded, **kinds.get(kind).simulation.seed(client, wanted, tag_list)}
 
 
 def target_states(kind: str, target_ids: Iterable[str]) -> dict[str, str | None]:
     """The current state of each target (None for an unresolved one)."""
-    ids = list(dict.fromkeys(target_ids))
-    states: dict[str, str | None] = {t: None for t in ids if unresolved(t)}
-    wanted = [t for t in ids if not unresolved(t)]
-    if kind == "ec2_instance" and wanted:
-        for reservation in client("ec2").describe_instances(InstanceIds=wanted)["Reservations"]:
-            for instance in reservation["Instances"]:
-                states[str(instance["InstanceId"])] = str(instance["State"]["Name"])
-        return states
-    for target_id in wanted:
-        states[target_id] = _target_state(kind, target_id)
-    return states
-
-
-def _target_state(kind: str, target_id: str) -> str | None:
-    if kind == "ecs_service":
-        cluster = target_id.split("/")[-2]
-        services = client("ecs").describe_services(cluster=cluster, services=[target_id])[
-            "services"
-        ]
-        return str(services[0]["status"]).lower() if services else None
-    instances = client("rds").describe_db_instances(DBInstanceIdentifier=target_id)["DBInstances"]
-    return str(instances[0]["DBInstanceStatus"])
+    read = kinds.get(kind).simulation.state
+    return {t: None if unresolved(t) else read(client, t) for t in dict.fromkeys(target_ids)}
 
 
 def read_notifications(topic_arn: str) -> list[dict[str, Any]]:

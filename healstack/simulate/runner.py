@@ -53,7 +53,6 @@ from healstack.simulate.synthesized import (
 )
 from healstack.simulate.trace import SimulationResult
 
-AMI = targets.AMI
 #: environment the handlers see while simulating (never real credentials)
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -490,7 +489,6 @@ def load_event(path: Path) -> dict[str, Any]:
 
 __all__ = [
     "ACCOUNT",
-    "AMI",
     "REGION",
     "PlaybookError",
     "PlaybookRun",

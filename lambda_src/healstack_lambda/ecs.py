@@ -36,8 +36,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import aws, ids
+from . import aws
 from .errors import ResourceNotFound, aws_errors
+from .kinds.ecs_service import EcsService, parse_service_arn
 from .step import (
     CHANGING,
     NOT_IN_SCOPE,
@@ -56,14 +57,14 @@ KIND = "ecs_service"
 GONE_STATUSES = frozenset({"INACTIVE", "DRAINING"})
 
 
-def _service_ref(request: StepRequest) -> ids.EcsService:
-    parsed = ids.parse_ecs_service_arn(request.resource_id)
+def _service_ref(request: StepRequest) -> EcsService:
+    parsed = parse_service_arn(request.resource_id)
     if parsed is None:  # parse_step already validated the ARN; kept for type narrowing
         raise ResourceNotFound(f"not an ECS service ARN: {request.resource_id}")
     return parsed
 
 
-def describe_service(ref: ids.EcsService, *, allow_gone: bool = False) -> dict[str, Any]:
+def describe_service(ref: EcsService, *, allow_gone: bool = False) -> dict[str, Any]:
     """DescribeServices (with its tags) for one service; ``ResourceNotFound`` when missing
     or, unless ``allow_gone``, deleted (INACTIVE) or being deleted (DRAINING)."""
     with aws_errors(ref.arn):
@@ -82,7 +83,7 @@ def describe_service(ref: ids.EcsService, *, allow_gone: bool = False) -> dict[s
     return service
 
 
-def _refuse_gone(ref: ids.EcsService, service: dict[str, Any]) -> None:
+def _refuse_gone(ref: EcsService, service: dict[str, Any]) -> None:
     status = str(service.get("status", ""))
     if status in GONE_STATUSES:
         raise ResourceNotFound(
@@ -90,7 +91,7 @@ def _refuse_gone(ref: ids.EcsService, service: dict[str, Any]) -> None:
         )
 
 
-def _label(ref: ids.EcsService) -> str:
+def _label(ref: EcsService) -> str:
     return f"ECS service {ref.name} in cluster {ref.cluster}"
 
 

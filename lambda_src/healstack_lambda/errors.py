@@ -110,17 +110,13 @@ NOT_PERMITTED_CODES = frozenset(
         "AuthFailure",
     }
 )
-NOT_FOUND_CODES = frozenset(
-    {
-        "InvalidInstanceID.NotFound",
-        "InvalidInstanceID.Malformed",
-        "ServiceNotFoundException",
-        "ServiceNotActiveException",
-        "ClusterNotFoundException",
-        "DBInstanceNotFound",
-        "DBInstanceNotFoundFault",
-    }
-)
+
+
+def _not_found_codes() -> frozenset[str]:
+    """Every target kind's not-found codes (its unit in ``healstack_lambda.kinds``)."""
+    from . import kinds  # the kinds import this module
+
+    return kinds.not_found_codes()
 
 
 def one_line(text: str, limit: int = 500) -> str:
@@ -168,7 +164,7 @@ def map_client_error(err: ClientError, resource: str) -> HealstackError | None:
         return TransientError(text)
     if code in NOT_PERMITTED_CODES:
         return NotPermitted(text)
-    if code in NOT_FOUND_CODES:
+    if code in _not_found_codes():
         return ResourceNotFound(text)
     return None
 

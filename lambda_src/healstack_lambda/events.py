@@ -2,7 +2,7 @@
 
 Payload::
 
-    {"event": <raw EventBridge event>, "target_kind": "ec2_instance"|"ecs_service"|"rds_instance",
+    {"event": <raw EventBridge event>, "target_kind": a registered kind (healstack_lambda.kinds),
      "id_path": optional str, "execution_id": str, "playbook": str,
      "window_seconds": optional positive int, "max_event_age_seconds": optional positive int}
 
@@ -26,15 +26,12 @@ is an ARN once it is found). The message is a short text plus ``(code: ...)``:
 original event of an execution that timed out, long after it arrived).
 
 With ``id_path`` (see ``healstack_lambda.jsonpath``) the id is read from there and any
-source/detail-type is accepted. Without it the id is found in the documented AWS shapes:
-
-- CloudWatch Alarm State Change: ``detail.configuration.metrics[*].metricStat.metric.dimensions``
-  ``InstanceId`` / ``DBInstanceIdentifier`` / ``ClusterName`` + ``ServiceName`` (the service
-  ARN is built from the event's account and region). Several different ids -> refused.
-- EC2 Instance State-change Notification: ``detail.instance-id``.
-- AWS Health Event: ``detail.affectedEntities[0].entityValue``, else ``resources[0]``.
-- ECS Deployment State Change, ECS Service Action: ``resources[0]`` (a service ARN).
-- RDS DB Instance Event: ``detail.SourceIdentifier``, else the name in ``resources[0]``.
+source/detail-type is accepted. Without it the id is found in the event shapes the kind's
+unit declares (``healstack_lambda.kinds.<kind>``; the extractors are in
+``healstack_lambda.shapes``): e.g. a CloudWatch Alarm State Change's metric dimensions
+(several different ids -> refused), an EC2 state change's ``detail.instance-id``, an AWS
+Health event's ``detail.affectedEntities[0].entityValue``, an ECS event's ``resources[0]``,
+an RDS event's ARN in ``resources[0]`` before its ``detail.SourceIdentifier``.
 
 Every flaw in the event raises ``MalformedEvent`` naming the field and the detail-type; a
 flaw in the payload around it raises ``InvalidInput``. The id must fit the kind. Messages
@@ -49,29 +46,20 @@ import time
 from datetime import datetime
 from typing import Any
 
-from . import aws, ids, jsonpath
+from . import aws, ids, jsonpath, kinds, shapes
 from .errors import EventRefused, InvalidInput, MalformedEvent, aws_errors, describe_value
 from .step import optional_int, require_str, run_logged
 
-ALARM = ("aws.cloudwatch", "CloudWatch Alarm State Change")
-EC2_STATE_CHANGE = ("aws.ec2", "EC2 Instance State-change Notification")
-HEALTH = ("aws.health", "AWS Health Event")
-ECS_DEPLOYMENT = ("aws.ecs", "ECS Deployment State Change")
-ECS_SERVICE_ACTION = ("aws.ecs", "ECS Service Action")
-RDS_INSTANCE_EVENT = ("aws.rds", "RDS DB Instance Event")
-
-FITS: dict[str, tuple[tuple[str, str], ...]] = {
-    "ec2_instance": (ALARM, EC2_STATE_CHANGE, HEALTH),
-    "ecs_service": (ALARM, ECS_DEPLOYMENT, ECS_SERVICE_ACTION, HEALTH),
-    "rds_instance": (ALARM, RDS_INSTANCE_EVENT, HEALTH),
-}
-ALARM_DIMENSIONS = "detail.configuration.metrics[*].metricStat.metric.dimensions"
-SHAPES = (ALARM, EC2_STATE_CHANGE, HEALTH, ECS_DEPLOYMENT, ECS_SERVICE_ACTION, RDS_INSTANCE_EVENT)
-KNOWN_DETAIL_TYPES = frozenset(detail_type for _, detail_type in SHAPES)
-KNOWN_SOURCES = frozenset(source for source, _ in SHAPES)
 DEFAULT_MAX_EVENT_AGE = 600
 MAX_CLOCK_SKEW = 300
 TIME_TEXT_MAX = 64
+KNOWN_DETAIL_TYPES = frozenset(detail_type for _, detail_type in shapes.KNOWN)
+KNOWN_SOURCES = frozenset(source for source, _ in shapes.KNOWN)
+
+
+def fits(kind: str) -> tuple[shapes.Shape, ...]:
+    """The event shapes that name ``kind`` (its unit's), for ResolveTarget without id_path."""
+    return tuple(kinds.get(kind).shapes)
 
 
 def _name(value: str) -> str:
@@ -83,113 +71,7 @@ def _source_name(value: str) -> str:
     return repr(value) if value in KNOWN_SOURCES else describe_value(value)
 
 
-def _non_empty_str(value: Any) -> bool:
-    return isinstance(value, str) and bool(value.strip())
-
-
-def _alarm_dimensions(detail: dict[str, Any], detail_type: str) -> list[dict[str, Any]]:
-    configuration = detail.get("configuration")
-    if not isinstance(configuration, dict):
-        raise MalformedEvent(f"{detail_type} event has no detail.configuration")
-    metrics = configuration.get("metrics")
-    if not isinstance(metrics, list) or not metrics:
-        raise MalformedEvent(
-            f"{detail_type} event has no detail.configuration.metrics "
-            "(a composite alarm carries no dimensions; set id_path)"
-        )
-    found: list[dict[str, Any]] = []
-    for metric in metrics:
-        stat = metric.get("metricStat") if isinstance(metric, dict) else None
-        inner = stat.get("metric") if isinstance(stat, dict) else None
-        dimensions = inner.get("dimensions") if isinstance(inner, dict) else None
-        if isinstance(dimensions, dict):
-            found.append(dimensions)
-    return found
-
-
-def _single(values: list[str], where: str, detail_type: str) -> str:
-    distinct = sorted(set(values))
-    if not distinct:
-        raise MalformedEvent(f"{detail_type} event has no {where}")
-    if len(distinct) > 1:
-        raise MalformedEvent(
-            f"{detail_type} event names several targets at {where} ({len(distinct)} different "
-            "values); set id_path to pick one"
-        )
-    return distinct[0]
-
-
-def _from_alarm(event: dict[str, Any], kind: str, detail_type: str) -> tuple[str, str]:
-    dimensions = _alarm_dimensions(event["detail"], detail_type)
-    if kind == "ec2_instance":
-        where = f"{ALARM_DIMENSIONS}.InstanceId"
-        values = [d["InstanceId"] for d in dimensions if _non_empty_str(d.get("InstanceId"))]
-        return _single(values, where, detail_type), where
-    if kind == "rds_instance":
-        where = f"{ALARM_DIMENSIONS}.DBInstanceIdentifier"
-        values = [
-            d["DBInstanceIdentifier"]
-            for d in dimensions
-            if _non_empty_str(d.get("DBInstanceIdentifier"))
-        ]
-        return _single(values, where, detail_type), where
-    where = f"{ALARM_DIMENSIONS}.ClusterName+ServiceName"
-    pairs = [
-        f"{d['ClusterName']}/{d['ServiceName']}"
-        for d in dimensions
-        if _non_empty_str(d.get("ClusterName")) and _non_empty_str(d.get("ServiceName"))
-    ]
-    cluster_and_service = _single(pairs, where, detail_type)
-    account = event.get("account")
-    region = event.get("region")
-    for name, value in (("account", account), ("region", region)):
-        if not _non_empty_str(value):
-            raise MalformedEvent(
-                f"{detail_type} event has no '{name}' to build the ECS service ARN"
-            )
-    return f"arn:aws:ecs:{region}:{account}:service/{cluster_and_service}", where
-
-
-def _first_resource(event: dict[str, Any], detail_type: str) -> str:
-    resources = event.get("resources")
-    if isinstance(resources, list) and resources and _non_empty_str(resources[0]):
-        return str(resources[0])
-    raise MalformedEvent(f"{detail_type} event has no resources[0]")
-
-
-def _from_health(event: dict[str, Any], detail_type: str) -> tuple[str, str]:
-    entities = event["detail"].get("affectedEntities")
-    if isinstance(entities, list) and entities and isinstance(entities[0], dict):
-        value = entities[0].get("entityValue")
-        if _non_empty_str(value):
-            return str(value), "detail.affectedEntities[0].entityValue"
-    resources = event.get("resources")
-    if isinstance(resources, list) and resources and _non_empty_str(resources[0]):
-        return str(resources[0]), "resources[0]"
-    raise MalformedEvent(
-        f"{detail_type} event has no detail.affectedEntities[0].entityValue nor resources[0]"
-    )
-
-
-def _from_rds_event(event: dict[str, Any], detail_type: str) -> tuple[str, str]:
-    """The DB instance's ARN (``resources[0]``, else ``detail.SourceArn``): it names the
-    instance with its account and region (checked against our own), where
-    ``detail.SourceIdentifier`` may carry a prefix (``rds:my-db`` in older events); the
-    identifier only when the event has no DB instance ARN."""
-    resources = event.get("resources")
-    first = resources[0] if isinstance(resources, list) and resources else None
-    for value, where in (
-        (first, "resources[0]"),
-        (event["detail"].get("SourceArn"), "detail.SourceArn"),
-    ):
-        if _non_empty_str(value) and ids.RDS_INSTANCE_ARN.match(str(value).strip()):
-            return str(value), where
-    value = event["detail"].get("SourceIdentifier")
-    if _non_empty_str(value):
-        return str(value), "detail.SourceIdentifier"
-    if _non_empty_str(first):
-        return str(first), "resources[0]"
-    raise MalformedEvent(f"{detail_type} event has no detail.SourceIdentifier nor resources[0]")
+_non_empty_str = shapes.non_empty_str
 
 
 def _auto_detect(event: dict[str, Any], kind: str, detail_type: str) -> tuple[str, str]:
@@ -197,24 +79,14 @@ def _auto_detect(event: dict[str, Any], kind: str, detail_type: str) -> tuple[st
     if not _non_empty_str(source):
         raise MalformedEvent(f"{detail_type} event has no 'source'")
     shape = (str(source), str(event["detail-type"]))
-    if shape not in FITS[kind]:
-        expected = "; ".join(f"{s} / {d}" for s, d in FITS[kind])
+    extractors = kinds.get(kind).shapes
+    if shape not in extractors:
+        expected = "; ".join(f"{s} / {d}" for s, d in extractors)
         raise MalformedEvent(
             f"event source {_source_name(str(source))} with {detail_type} does not fit target "
             f"kind {kind!r} (expected one of: {expected}; or set id_path)"
         )
-    if shape == ALARM:
-        return _from_alarm(event, kind, detail_type)
-    if shape == EC2_STATE_CHANGE:
-        value = event["detail"].get("instance-id")
-        if not _non_empty_str(value):
-            raise MalformedEvent(f"{detail_type} event has no detail.instance-id")
-        return str(value), "detail.instance-id"
-    if shape == HEALTH:
-        return _from_health(event, detail_type)
-    if shape == RDS_INSTANCE_EVENT:
-        return _from_rds_event(event, detail_type)
-    return _first_resource(event, detail_type), "resources[0]"
+    return extractors[shape](event, detail_type)
 
 
 def _from_path(event: dict[str, Any], id_path: str, detail_type: str) -> tuple[str, str]:
@@ -317,8 +189,7 @@ def resolve(
     if not isinstance(event, dict):
         raise InvalidInput("payload field 'event' must be the raw EventBridge event object")
     kind = require_str(payload, "target_kind")
-    if kind not in ids.TARGET_KINDS:
-        raise InvalidInput(f"target_kind {kind!r} is not one of {', '.join(ids.TARGET_KINDS)}")
+    kinds.get(kind)  # InvalidInput for a kind no unit defines
     id_path = payload.get("id_path")
     if id_path is not None and not _non_empty_str(id_path):
         raise InvalidInput("payload field 'id_path' must be a non-empty string when given")
@@ -357,7 +228,7 @@ def resolve(
     if not ids.is_valid(kind, resource_id):
         raise MalformedEvent(
             f"value at {where} {describe_value(raw_id)} in {detail_type} event is not "
-            f"{ids.EXPECTED[kind]}"
+            f"{ids.expected(kind)}"
         )
     fields["resource_id"] = resource_id
     clock = int(now)

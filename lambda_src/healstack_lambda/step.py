@@ -109,7 +109,7 @@ def parse_step(event: Any, kind: str, allowed_params: Collection[str] = ()) -> S
         raise InvalidInput(f"step payload must be a JSON object, got {type(event).__name__}")
     resource_id = require_str(event, "resource_id")
     if not ids.is_valid(kind, resource_id):
-        raise InvalidInput(f"resource_id {resource_id!r} is not {ids.EXPECTED[kind]}")
+        raise InvalidInput(f"resource_id {resource_id!r} is not {ids.expected(kind)}")
     state = event.get("state", "")
     if not isinstance(state, str):
         raise InvalidInput(f"payload field 'state' must be a string, got {type(state).__name__}")

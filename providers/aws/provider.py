@@ -27,7 +27,7 @@ from healstack.cdk import (
     Tokenization,
 )
 from healstack.errors import UsageError
-from healstack.providers.aws import monitoring
+from healstack.providers.aws import kinds, monitoring
 from healstack.providers.aws import resources as aws
 from healstack.providers.aws.asl import (
     DYNAMODB,
@@ -52,9 +52,7 @@ from healstack.providers.aws.naming import (
 from healstack.providers.aws.packages import function_modules
 from healstack.providers.aws.resource_base import AwsResource
 from healstack.providers.aws.steps import (
-    ARN,
     STAR_RESOURCE_REASONS,
-    TAG_CONDITION_KEY,
     TRACING,
     Permission,
     StepImplementation,
@@ -89,21 +87,19 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 #: every role healstack creates lives here (``iam:PassRole`` guards can name them as a set)
 ROLE_PATH = "/healstack/"
 
-#: every AWS service a healstack stack touches: the endpoints an emulator must serve
+#: the AWS services healstack's own resources touch (each kind adds its handlers' own:
+#: ``emulated_services``): the endpoints an emulator must serve
 EMULATED_SERVICES = (
     "cloudwatch",
     "codebuild",
     "codedeploy",
     "codepipeline",
     "dynamodb",
-    "ec2",
-    "ecs",
     "events",
     "iam",
     "kms",
     "lambda",
     "logs",
-    "rds",
     "s3",
     "sfn",
     "signer",
@@ -111,6 +107,15 @@ EMULATED_SERVICES = (
     "sqs",
     "sts",
 )
+
+
+def emulated_services() -> tuple[str, ...]:
+    """Every service the emulator gives an endpoint: healstack's own and every kind's."""
+    own = set(EMULATED_SERVICES)
+    for kind in kinds.registry().values():
+        own.update(kind.services)
+    return tuple(sorted(own))
+
 
 #: the key administrators (the account root, so IAM policies can delegate use)
 KEY_ADMIN_ACTIONS = (
@@ -654,7 +659,7 @@ class AwsProvider:
         endpoint = options.get("endpoint")
         if endpoint:  # a local emulator (e.g. a moto server); never real AWS
             extra = {
-                "endpoints": [{service: endpoint for service in EMULATED_SERVICES}],
+                "endpoints": [{service: endpoint for service in emulated_services()}],
                 "access_key": options.get("access_key", "test"),
                 "secret_key": options.get("secret_key", "test"),
                 "skip_credentials_validation": True,
@@ -1204,8 +1209,8 @@ def _statement(
     extra: dict[str, Any] = {}
     if permission.mutating and scope_tag:
         ((tag, value),) = scope_tag.items()
-        extra["Condition"] = {"StringEquals": {f"{TAG_CONDITION_KEY[kind]}/{tag}": value}}
+        extra["Condition"] = {"StringEquals": {f"{kinds.get(kind).tag_condition_key}/{tag}": value}}
     return allow(permission.actions, account.arn(permission.resource), **extra)
 
 
-__all__ = ["ARN", "AwsProvider"]
+__all__ = ["AwsProvider"]

@@ -1,6 +1,8 @@
 """Each neutral operation's AWS implementation: its handler and the IAM it needs, once.
 
-Permissions come from what a step does (like aws-cdk's state graph collecting the
+Each target kind's operations live in its unit (``providers/aws/kinds/<kind>.py``); the
+functions every recovery has (resolve, notify, approval) are here. Permissions come from
+what a step does (like aws-cdk's state graph collecting the
 statements each task declares), never from a hand-written list per stack. ``*`` as a
 resource appears only for actions in ``STAR_RESOURCE_REASONS``: AWS offers no resource-level
 permission for them, and the reason is written next to each.
@@ -8,100 +10,22 @@ permission for them, and the reason is written next to each.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
+from healstack.providers.aws import kinds
+from healstack.providers.aws.permissions import (
+    STAR_RESOURCE_REASONS,
+    Permission,
+    StepImplementation,
+)
 from healstack.providers.interfaces import FunctionSpec
 
-#: Action -> why it must use Resource "*". Reviewed list; a test fails on any other "*".
-STAR_RESOURCE_REASONS: dict[str, str] = {
-    "ec2:DescribeInstances": "EC2 Describe* actions support no resource-level permissions",
-    "ec2:DescribeInstanceStatus": "EC2 Describe* actions support no resource-level permissions",
-    "xray:PutTraceSegments": "X-Ray write APIs support no resource-level permissions",
-    "xray:PutTelemetryRecords": "X-Ray write APIs support no resource-level permissions",
-    "xray:GetSamplingRules": "X-Ray sampling APIs support no resource-level permissions",
-    "xray:GetSamplingTargets": "X-Ray sampling APIs support no resource-level permissions",
-    "logs:CreateLogDelivery": "CloudWatch Logs vended-delivery APIs need Resource * (Step Functions logging)",
-    "logs:GetLogDelivery": "CloudWatch Logs vended-delivery APIs need Resource * (Step Functions logging)",
-    "logs:UpdateLogDelivery": "CloudWatch Logs vended-delivery APIs need Resource * (Step Functions logging)",
-    "logs:DeleteLogDelivery": "CloudWatch Logs vended-delivery APIs need Resource * (Step Functions logging)",
-    "logs:ListLogDeliveries": "CloudWatch Logs vended-delivery APIs need Resource * (Step Functions logging)",
-    "logs:PutResourcePolicy": "CloudWatch Logs resource policies are account-wide (Step Functions logging)",
-    "logs:DescribeResourcePolicies": "CloudWatch Logs resource policies are account-wide (Step Functions logging)",
-    "logs:DescribeLogGroups": "DescribeLogGroups supports no resource-level permissions",
-}
+__all__ = ["STAR_RESOURCE_REASONS", "Permission", "StepImplementation", "implementation"]
 
-#: ARN templates; {partition}, {region}, {account} are filled by the provider with tokens
-ARN = {
-    "ec2_instance": "arn:{partition}:ec2:{region}:{account}:instance/*",
-    "ecs_service": "arn:{partition}:ecs:{region}:{account}:service/*",
-    "rds_instance": "arn:{partition}:rds:{region}:{account}:db:*",
-}
-
-#: the condition key that limits a mutating action to resources carrying a tag
-TAG_CONDITION_KEY = {
-    "ec2_instance": "aws:ResourceTag",
-    "ecs_service": "aws:ResourceTag",
-    "rds_instance": "rds:db-tag",
-}
-
-
-@dataclass(frozen=True)
-class Permission:
-    actions: tuple[str, ...]
-    #: an ARN template, or "*" (then every action must be in STAR_RESOURCE_REASONS)
-    resource: str
-    #: mutating: limited by the playbook's require_tag when it sets one
-    mutating: bool = False
-
-
-@dataclass(frozen=True)
-class StepImplementation:
-    handler: str
-    permissions: tuple[Permission, ...]
-    #: the recovery's store: action -> the leading keys of the items it may touch (each
-    #: becomes a ``dynamodb:LeadingKeys`` condition), for functions that use the store
-    store: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-def _describe(kind: str) -> tuple[Permission, ...]:
-    if kind == "ec2_instance":
-        return (Permission(("ec2:DescribeInstances", "ec2:DescribeInstanceStatus"), "*"),)
-    if kind == "ecs_service":
-        return (Permission(("ecs:DescribeServices",), ARN[kind]),)
-    return (Permission(("rds:DescribeDBInstances",), ARN[kind]),)
-
-
-def _act(kind: str, action: str) -> tuple[Permission, ...]:
-    return (*_describe(kind), Permission((action,), ARN[kind], mutating=True))
-
-
-#: (target kind, operation) -> implementation; the catalog's vocabulary, realised on AWS
+#: (target kind, operation) -> implementation: every kind unit's operations
+#: (``providers/aws/kinds``), the catalog's vocabulary realised on AWS
 STEPS: dict[tuple[str, str], StepImplementation] = {
-    ("ec2_instance", "status"): StepImplementation(
-        "healstack_lambda.ec2.check", _describe("ec2_instance")
-    ),
-    ("ec2_instance", "reboot"): StepImplementation(
-        "healstack_lambda.ec2.reboot", _act("ec2_instance", "ec2:RebootInstances")
-    ),
-    ("ec2_instance", "stop"): StepImplementation(
-        "healstack_lambda.ec2.stop", _act("ec2_instance", "ec2:StopInstances")
-    ),
-    ("ec2_instance", "start"): StepImplementation(
-        "healstack_lambda.ec2.start", _act("ec2_instance", "ec2:StartInstances")
-    ),
-    ("ecs_service", "status"): StepImplementation(
-        "healstack_lambda.ecs.check", _describe("ecs_service")
-    ),
-    ("ecs_service", "force_redeploy"): StepImplementation(
-        "healstack_lambda.ecs.force_redeploy", _act("ecs_service", "ecs:UpdateService")
-    ),
-    ("rds_instance", "status"): StepImplementation(
-        "healstack_lambda.rds.check", _describe("rds_instance")
-    ),
-    ("rds_instance", "reboot"): StepImplementation(
-        "healstack_lambda.rds.reboot", _act("rds_instance", "rds:RebootDBInstance")
-    ),
+    (kind.name, operation): impl
+    for kind in kinds.registry().values()
+    for operation, impl in sorted(kind.operations.items())
 }
 
 RESOLVE_TARGET = StepImplementation("healstack_lambda.resolve.resolve_target", ())
@@ -151,10 +75,7 @@ def implementation(spec: FunctionSpec) -> StepImplementation:
     if spec.purpose == "decide":
         return DECIDE
     assert spec.operation is not None
-    try:
-        return STEPS[(spec.target_kind, spec.operation)]
-    except KeyError:
-        raise KeyError(f"no AWS implementation for {spec.target_kind}.{spec.operation}") from None
+    return kinds.get(spec.target_kind).implementation(spec.operation)
 
 
 def handler_module(handler: str) -> str:

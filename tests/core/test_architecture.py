@@ -131,4 +131,6 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
         for init in (REPO / top).rglob("__init__.py"):
             parts = init.parent.relative_to(REPO).parts
             found.add(".".join(parts if top == "healstack" else ("healstack", *parts)))
+    for init in (REPO / "lambda_src" / "healstack_lambda").rglob("__init__.py"):
+        found.add(".".join(init.parent.relative_to(REPO / "lambda_src").parts))
     assert found == listed

@@ -420,10 +420,10 @@ def test_yaml_aliases_that_explode_are_refused_before_they_expand(
 def test_the_kinds_sources_are_the_shapes_resolve_target_knows() -> None:
     """One fact in two packages (the handlers ship without healstack): kept the same here."""
     from healstack.catalog import TARGET_KINDS
-    from healstack_lambda.events import FITS
+    from healstack_lambda.events import fits
 
     for name, kind in TARGET_KINDS.items():
-        assert set(kind.event_sources) == {source for source, _ in FITS[name]}, name
+        assert set(kind.event_sources) == {source for source, _ in fits(name)}, name
 
 
 def test_every_operator_the_grammar_knows_is_accepted() -> None:
