@@ -2,6 +2,10 @@
 
 The output folder is replaced whole or not at all: synthesis writes to a sibling
 temporary folder and renames it into place, so a failure never leaves half a cdktf.out.
+What terraform keeps in a stack folder survives a re-synth, as with the cdktf CLI: each
+still-synthesized stack's ``.terraform.lock.hcl`` (meant to be committed) and ``.terraform``
+(the initialized providers and modules) move into the new output before it takes the old
+one's place (``TERRAFORM_KEEPS``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from healstack.playbook import Playbook
 from healstack.providers import registry
 from healstack.providers.interfaces import DeploymentSettings
 from healstack.settings import TAGS_ENV, StateBackend
+
+#: what ``terraform init`` leaves in a stack folder, kept across re-synthesis (globs
+#: relative to the output folder)
+TERRAFORM_KEEPS = ("stacks/*/.terraform.lock.hcl", "stacks/*/.terraform")
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ def synthesize(
 
     provider = registry.provider(provider_name)
     out_dir = out_dir.resolve()
-    with staged_output(out_dir) as staging:
+    with staged_output(out_dir, keep=TERRAFORM_KEEPS) as staging:
         app = App(outdir=str(staging), stack_traces=False)
         backend = state.configure if state.kind != "local" else None
         stacks = tuple(
@@ -91,19 +99,39 @@ def synthesize(
 
 
 @contextmanager
-def staged_output(out_dir: Path) -> Iterator[Path]:
+def staged_output(out_dir: Path, *, keep: Sequence[str] = ()) -> Iterator[Path]:
     """A sibling folder (not created) to write the output into: when the block ends normally
     it replaces ``out_dir`` whole; otherwise ``out_dir`` stays as it was. Either way the
-    staging folder is gone afterwards, so a failure never leaves half an output."""
+    staging folder is gone afterwards, so a failure never leaves half an output.
+
+    ``keep``: globs (relative to ``out_dir``) of what the new output takes over from the old
+    one, moved (not copied) when the new output has the folder it lives in and not the path
+    itself; moved back should the swap fail."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
+    moved: list[tuple[Path, Path]] = []
     try:
         yield staging
+        for pattern in keep if out_dir.is_dir() else ():
+            for kept in sorted(out_dir.glob(pattern)):
+                target = staging / kept.relative_to(out_dir)
+                if target.parent.is_dir() and not os.path.lexists(target):
+                    kept.rename(target)
+                    moved.append((target, kept))
         old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
         if out_dir.exists():
             out_dir.rename(old)
-        staging.rename(out_dir)
+        try:
+            staging.rename(out_dir)
+        except BaseException:
+            if old.exists():
+                old.rename(out_dir)
+            raise
+        moved.clear()
         shutil.rmtree(old, ignore_errors=True)
     finally:
+        for target, kept in reversed(moved):  # the swap failed: the old output as it was
+            if os.path.lexists(target) and not os.path.lexists(kept):
+                target.rename(kept)
         shutil.rmtree(staging, ignore_errors=True)
