@@ -4,7 +4,8 @@
 Reads a folder written by ``scripts/plan_stacks.py``, per stack ``<stack>.json``
 (``terraform show -json`` of the saved plan), optionally ``<stack>.txt`` (the plan's
 ``-no-color`` text), ``<stack>.error`` (why planning failed) and ``<stack>.mmd`` (the
-workflow diagram, ``healstack diagram``). Prints one comment body: a table of adds,
+workflow diagram, ``healstack diagram``) and ``review.settings`` (the stage and the playbook
+globs the review ran with, shown first). Prints one comment body: a table of adds,
 changes and destroys per stack, every resource to be REPLACED or DESTROYED called out
 loudly, each stack's changes and plan text folded away, and the workflow diagrams.
 
@@ -28,6 +29,8 @@ MARKER = "<!-- healstack:plan-summary -->"
 #: GitHub rejects comments over 65,536 characters; plan text is cut to fit
 MAX_COMMENT = 65_000
 MAX_PLAN_TEXT = 12_000
+#: written by scripts/plan_stacks.py: {"stage": ..., "playbooks": "GLOBS", "files": [...]}
+SETTINGS_FILE = "review.settings"
 
 
 @dataclass
@@ -112,8 +115,32 @@ def _read(path: Path) -> str | None:
     return path.read_text() if path.is_file() else None
 
 
-def render(stacks: Sequence[StackPlan], note: str | None = None) -> str:
+def load_settings(folder: Path) -> dict[str, Any] | None:
+    """What ``review.settings`` in ``folder`` says, or None when there is none."""
+    path = folder / SETTINGS_FILE
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    return data if isinstance(data, dict) else None
+
+
+def settings_line(settings: Mapping[str, Any]) -> str:
+    """``Stage `prod` · 3 playbooks from `playbooks/*.yaml```: what this plan is of."""
+    stage = settings.get("stage")
+    files = settings.get("files") or []
+    count = f"{len(files)} playbook{'' if len(files) == 1 else 's'}"
+    where = f"`{settings.get('playbooks')}`"
+    return f"{f'Stage `{stage}`' if stage else 'No stage'} · {count} from {where}"
+
+
+def render(
+    stacks: Sequence[StackPlan],
+    note: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+) -> str:
     lines = [MARKER, "## healstack: Terraform plan", ""]
+    if settings is not None:
+        lines += [settings_line(settings), ""]
     if note:
         lines += [f"> {note}", ""]
     planned = [s for s in stacks if s.planned or s.error]
@@ -227,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.dir.is_dir():
         print(f"plan_summary: error: {args.dir}: no such folder", file=sys.stderr)
         return 2
-    sys.stdout.write(render(load(args.dir), args.note))
+    sys.stdout.write(render(load(args.dir), args.note, load_settings(args.dir)))
     return 0
 
 

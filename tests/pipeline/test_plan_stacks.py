@@ -24,12 +24,23 @@ FAKE_DEV = """#!/usr/bin/env bash
 set -euo pipefail
 case $1 in
   synth)
-    shift; out=
-    while [[ $# -gt 0 ]]; do [[ $1 == --out ]] && out=$2; shift; done
-    for name in alpha beta; do
+    # one stack per playbook, named after the file (and the stage), as healstack names them
+    shift; out= stage= books=()
+    while [[ $# -gt 0 ]]; do
+      case $1 in
+        --out) out=$2; shift ;;
+        --stage) stage=-$2; shift ;;
+        --playbook) books+=("$2"); shift ;;
+      esac
+      shift
+    done
+    echo "$PWD synth ${books[*]}" >> "$FAKE_LOG.dev"
+    for book in "${books[@]}"; do
+      name=$(basename "$book" .yaml)$stage
       mkdir -p "$out/stacks/$name"; echo '{}' > "$out/stacks/$name/cdk.tf.json"
+      echo "synthesized: $out/stacks/$name/cdk.tf.json"
     done ;;
-  healstack) echo "flowchart TD" ;;
+  healstack) echo "flowchart TD %% $4" ;;
 esac
 """
 FAKE_TERRAFORM = """#!/usr/bin/env bash
@@ -56,16 +67,33 @@ def executable(path: Path, text: str) -> str:
 
 @pytest.fixture
 def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Fake ``dev`` and ``terraform``; the working directory is a platform repository with
+    ``playbooks/alpha.yaml`` and ``playbooks/beta.yaml``."""
     monkeypatch.setenv("FAKE_LOG", str(tmp_path / "terraform.log"))
-    for name in ("HEALSTACK_STATE_BUCKET", "FAKE_FAIL", "HEALSTACK_STATE_REGION", "AWS_REGION"):
+    for name in (
+        "HEALSTACK_STATE_BUCKET",
+        "FAKE_FAIL",
+        "HEALSTACK_STATE_REGION",
+        "AWS_REGION",
+        plan_stacks.PLAYBOOKS_ENV,
+        plan_stacks.STAGE_ENV,
+    ):
         monkeypatch.delenv(name, raising=False)
+    platform = tmp_path / "platform"
+    (platform / "playbooks").mkdir(parents=True)
+    for name in ("alpha", "beta"):
+        (platform / "playbooks" / f"{name}.yaml").write_text(f"name: {name}\n")
+    monkeypatch.chdir(platform)
     return {
         "dev": executable(tmp_path / "dev", FAKE_DEV),
         "terraform": executable(tmp_path / "terraform", FAKE_TERRAFORM),
     }
 
 
-def run(fakes: dict[str, str], tmp_path: Path, *extra: str) -> int:
+def run(fakes: dict[str, str], tmp_path: Path, *extra: str, globs: str | None = None) -> int:
+    """plan_stacks with the fakes; ``--playbooks playbooks/*.yaml`` unless ``globs`` says
+    otherwise ("" leaves the option out: the environment or the default decides)."""
+    chosen = "playbooks/*.yaml" if globs is None else globs
     code: int = plan_stacks.main(
         [
             "--out",
@@ -76,6 +104,7 @@ def run(fakes: dict[str, str], tmp_path: Path, *extra: str) -> int:
             fakes["dev"],
             "--terraform",
             fakes["terraform"],
+            *(["--playbooks", chosen] if chosen else []),
             *extra,
         ]
     )
@@ -85,13 +114,78 @@ def run(fakes: dict[str, str], tmp_path: Path, *extra: str) -> int:
 def test_plans_every_stack_and_draws_every_playbook(fakes: dict[str, str], tmp_path: Path) -> None:
     assert run(fakes, tmp_path) == 0
     plan = tmp_path / "plan"
-    shipped = {p.stem for p in (REPO / "healstack" / "playbooks").glob("*.yaml")}
-    assert {p.stem for p in plan.glob("*.mmd")} == shipped
+    assert sorted(p.name for p in plan.glob("*.mmd")) == ["alpha.mmd", "beta.mmd"]
     assert sorted(p.name for p in plan.glob("*.json")) == ["alpha.json", "beta.json"]
     assert (plan / "alpha.txt").read_text().startswith("Plan: 1 to add")
     log = (tmp_path / "terraform.log").read_text().splitlines()
     assert "alpha plan -input=false -no-color -lock=false -out=tfplan" in log
     assert not (tmp_path / "cdktf.out" / "stacks" / "alpha" / plan_stacks.OVERRIDE).exists()
+    # synth runs where the review runs (the repository root), with each playbook's path
+    (synth,) = (tmp_path / "terraform.log.dev").read_text().splitlines()
+    platform = tmp_path / "platform"
+    assert (
+        synth == f"{platform} synth {platform}/playbooks/alpha.yaml {platform}/playbooks/beta.yaml"
+    )
+
+
+def test_by_default_the_shipped_playbooks_are_reviewed(
+    fakes: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)
+    assert run(fakes, tmp_path, "--no-plan", globs="") == 0
+    shipped = {p.stem for p in (REPO / "healstack" / "playbooks").glob("*.yaml")}
+    assert {p.stem for p in (tmp_path / "plan").glob("*.mmd")} == shipped
+    assert plan_stacks.DEFAULT_PLAYBOOKS == "healstack/playbooks/*.yaml"
+
+
+def test_the_playbooks_setting_comes_from_the_environment_and_may_recurse(
+    fakes: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nested = tmp_path / "platform" / "playbooks" / "team-a" / "gamma.yaml"
+    nested.parent.mkdir()
+    nested.write_text("name: gamma\n")
+    monkeypatch.setenv(plan_stacks.PLAYBOOKS_ENV, "playbooks/alpha.yaml  playbooks/**/gamma.yaml")
+    assert run(fakes, tmp_path, globs="") == 0
+    plan = tmp_path / "plan"
+    assert sorted(p.name for p in plan.glob("*.json")) == ["alpha.json", "gamma.json"]
+    settings = plan_summary.load_settings(plan)
+    assert settings is not None
+    assert settings["files"] == ["playbooks/alpha.yaml", "playbooks/team-a/gamma.yaml"]
+
+
+@pytest.mark.parametrize("globs", ["playbooks/*.yml", "playbooks/*.yaml nowhere/*.yaml"])
+def test_a_glob_that_matches_nothing_is_one_line_and_exit_2(
+    fakes: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], globs: str
+) -> None:
+    assert run(fakes, tmp_path, globs=globs) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"plan_stacks: error: {plan_stacks.PLAYBOOKS_ENV}: ")
+    assert "matches no file" in err
+    assert not (tmp_path / "terraform.log.dev").exists()  # nothing synthesized
+
+
+def test_the_stage_reaches_synth_and_names_the_stacks_and_the_comment(
+    fakes: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(plan_stacks.STAGE_ENV, "prod")
+    monkeypatch.setenv("HEALSTACK_STATE_BUCKET", "acme-tfstate")
+    assert run(fakes, tmp_path) == 0
+    plan = tmp_path / "plan"
+    # the diagram and the plan of a stack meet under the stack's name
+    assert sorted(p.name for p in plan.glob("alpha*")) == [
+        "alpha-prod.json",
+        "alpha-prod.mmd",
+        "alpha-prod.txt",
+    ]
+    override = tmp_path / "cdktf.out" / "stacks" / "alpha-prod" / plan_stacks.OVERRIDE
+    key = json.loads(override.read_text())["terraform"]["backend"]["s3"]["key"]
+    assert key == "healstack/alpha-prod.tfstate"
+    summary = plan_summary.render(
+        plan_summary.load(plan), None, plan_summary.load_settings(plan)
+    ).splitlines()
+    assert summary[3] == "Stage `prod` · 2 playbooks from `playbooks/*.yaml`"
+    assert "| `alpha-prod` | 1 | 0 | 0 | 0 |" in summary
 
 
 def test_a_state_bucket_becomes_an_s3_backend_override_per_stack(

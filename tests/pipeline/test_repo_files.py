@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from healstack.settings import SETTINGS_ENV
 from tests.conftest import REPO
 
 WORKFLOW = REPO / ".github" / "workflows" / "plan.yml"
@@ -139,5 +140,24 @@ def test_the_plan_script_drives_the_project_entry_point() -> None:
     text = (REPO / "scripts" / "plan_stacks.py").read_text()
     assert '"synth"' in text and '"healstack", "diagram"' in text
     assert {"synth", "healstack"} <= dev_commands()
-    # every shipped playbook, which is what the workflow promises to plan
-    assert 'PLAYBOOKS.glob("*.yaml")' in text
+
+
+def test_the_plan_workflow_settings_are_at_the_top_and_documented() -> None:
+    """Which playbooks and which stage are the workflow's settings (its env, from repository
+    variables); the playbook default is the script's, the stage is healstack's own variable."""
+    from tests.pipeline.helpers import script
+
+    plan_stacks = script("plan_stacks")
+    workflow = load(WORKFLOW)
+    env = workflow["env"]
+    assert list(env)[:2] == [plan_stacks.PLAYBOOKS_ENV, plan_stacks.STAGE_ENV]
+    assert env[plan_stacks.PLAYBOOKS_ENV] == (
+        f"${{{{ vars.HEALSTACK_PLAN_PLAYBOOKS || '{plan_stacks.DEFAULT_PLAYBOOKS}' }}}}"
+    )
+    assert env[plan_stacks.STAGE_ENV] == "${{ vars.HEALSTACK_PLAN_STAGE }}"
+    assert plan_stacks.STAGE_ENV in SETTINGS_ENV.values()
+    # the synthesized region is the plan role's
+    assert env[SETTINGS_ENV["region"]] == env["HEALSTACK_STATE_REGION"]
+    header = WORKFLOW.read_text().split("\nname:")[0]
+    for name in (plan_stacks.PLAYBOOKS_ENV, plan_stacks.STAGE_ENV, "HEALSTACK_PLAN_STAGE"):
+        assert name in header, f"{name} is not documented at the top of plan.yml"
