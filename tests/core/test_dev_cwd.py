@@ -26,7 +26,8 @@ VENV_BIN = Path(sys.executable).parent
 @pytest.fixture
 def dev_copy(tmp_path: Path) -> Path:
     """``<tmp>/repo``: ``dev``, ``pyproject.toml``, ``main.py``, and a ``.venv`` whose
-    ``python``/``healstack`` forward to this interpreter's venv, stamped as set up."""
+    ``python``/``healstack`` forward to this interpreter's venv, stamped as set up (with the
+    test extras, which serve every command)."""
     repo = tmp_path / "repo"
     repo.mkdir()
     for name in ("dev", "pyproject.toml", "main.py"):
@@ -38,7 +39,7 @@ def dev_copy(tmp_path: Path) -> Path:
         script.write_text(f'#!/bin/sh\nexec "{VENV_BIN / tool}" "$@"\n')
         script.chmod(script.stat().st_mode | stat.S_IXUSR)
     want = hashlib.sha256((repo / "pyproject.toml").read_bytes()).hexdigest()
-    (repo / ".venv" / ".healstack-installed").write_text(f"{want} \n")
+    (repo / ".venv" / ".healstack-installed").write_text(f"{want} test\n")  # serves all
     return repo
 
 
@@ -104,3 +105,10 @@ def test_a_missing_relative_path_is_reported_against_the_caller(
     done = _dev(dev_copy, caller, "healstack", "validate", "playbooks/none.yaml")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "playbooks/none.yaml" in done.stderr
+
+
+def test_docs_runs_the_docs_build(dev_copy: Path, caller: Path) -> None:
+    done = _dev(dev_copy, caller, "docs", "--help")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: python -m healstack.docs_gen build")
+    assert "--strict" in done.stdout
