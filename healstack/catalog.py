@@ -205,8 +205,22 @@ def kind(name: str) -> TargetKind:
         raise UnknownKind(name) from None
 
 
-#: the outcomes a workflow reports; notifications and metrics use these words.
-OUTCOMES = ("recovered", "already_healthy", "gave_up", "failed")
+#: the outcomes a workflow reports; notifications, metrics and ``simulate --expect`` use these
+#: words (a test checks the compiled workflows emit exactly these)
+OUTCOMES = (
+    "recovered",
+    "already_healthy",
+    "skipped",
+    "already_recovering",
+    "gave_up",
+    "failed",
+    "refused",
+    "recovery_limit_reached",
+    "approval_rejected",
+    "approval_timed_out",
+)
+#: ``simulate``'s verdict for an event the trigger's pattern would not deliver
+NOT_TRIGGERED = "not_triggered"
 #: why a recovery did not act on a resource it checked (a check's ``skip`` code); each ends
 #: in the ``skipped`` outcome, told, and never in an action
 SKIP_REASONS = ("not_in_scope", "stopped_on_purpose", "changing")

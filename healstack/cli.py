@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from healstack import __version__
+from healstack.catalog import NOT_TRIGGERED, OUTCOMES
 from healstack.errors import HealstackError, UsageError
+from healstack.event_pattern import mismatch
 from healstack.loader import load_playbooks, shipped_playbook_path
 from healstack.providers.interfaces import DeploymentSettings
 
@@ -21,6 +23,8 @@ CDKTF_OUTDIR_ENV = "CDKTF_OUTDIR"
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
+#: ``simulate --expect``: the recovery ended in another outcome
+EXIT_UNEXPECTED = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,6 +102,24 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "keep the event's own time (by default it is run as if it arrived now; an old "
             "event is then refused as stale, as on AWS)"
+        ),
+    )
+    simulate.add_argument(
+        "--expect",
+        choices=(*OUTCOMES, NOT_TRIGGERED),
+        default=None,
+        metavar="OUTCOME",
+        help=(
+            "exit 3 unless the recovery ends in this outcome (a platform's CI guard): "
+            f"{', '.join((*OUTCOMES, NOT_TRIGGERED))}"
+        ),
+    )
+    simulate.add_argument(
+        "--ignore-trigger",
+        action="store_true",
+        help=(
+            "run the recovery even when the playbook's trigger would not deliver the event "
+            "(by default simulate says why and stops there, as EventBridge would)"
         ),
     )
     simulate.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -333,6 +355,17 @@ def _simulate(args: argparse.Namespace) -> int:
         from healstack.simulate import load_scenario
 
         scenario = load_scenario(args.scenario)  # its own errors before a 10 s synthesis
+    why_not = mismatch(playbook.trigger.event_pattern(), event)
+    if why_not is not None and not args.ignore_trigger:
+        # as delivery would: the rule never starts the workflow for this event
+        if args.json:
+            print(json.dumps({"outcome": NOT_TRIGGERED, "reason": why_not}, indent=2))
+        else:
+            print(
+                f"not triggered: {playbook.name}'s trigger would not deliver this event: "
+                f"{why_not} (--ignore-trigger runs the recovery anyway)"
+            )
+        return _expected(args.expect, NOT_TRIGGERED)
     run = run_playbook(
         playbook,
         event,
@@ -341,10 +374,25 @@ def _simulate(args: argparse.Namespace) -> int:
         keep_event_time=args.keep_event_time,
     )
     if args.json:
-        print(json.dumps(run_to_json(run, args.event.name), indent=2, default=str))
+        report = run_to_json(run, args.event.name)
+        if why_not is not None:
+            report["trigger_mismatch"] = why_not
+        print(json.dumps(report, indent=2, default=str))
     else:
+        if why_not is not None:
+            print(
+                f"note: run with --ignore-trigger; on AWS this event would not start it: {why_not}"
+            )
         print(render_run(run, args.event.name))
-    return EXIT_OK
+    return _expected(args.expect, run.outcome)
+
+
+def _expected(expect: str | None, outcome: str | None) -> int:
+    """``--expect``: exit 3 with one line unless the outcome is the expected one."""
+    if expect is None or outcome == expect:
+        return EXIT_OK
+    print(f"healstack: expected outcome {expect}, got {outcome or 'none'}", file=sys.stderr)
+    return EXIT_UNEXPECTED
 
 
 def main(argv: Sequence[str] | None = None) -> int:

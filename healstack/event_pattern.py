@@ -177,3 +177,125 @@ def _anything_but(argument: Any, where: str) -> Iterator[Problem]:
             yield (where, "holds an empty string (give the values to exclude)")
         elif not isinstance(value, str | int | float) or isinstance(value, bool):
             yield (where, "takes strings or numbers")
+
+
+# --- matching an event, as the bus does --------------------------------------------------
+
+_MISSING = object()
+
+
+def mismatch(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> str | None:
+    """Why the bus would not deliver ``event`` to a rule with ``pattern`` (the first field
+    that fails, with what the pattern wants), or None when it matches. The grammar is the
+    one ``problems`` checks; an event value that is a list matches when any element does."""
+    return _mismatch_object(pattern, event, "")
+
+
+def _mismatch_object(pattern: Mapping[str, Any], node: Any, path: str) -> str | None:
+    for key, wanted in pattern.items():
+        if key == "$or":
+            reasons = [_mismatch_object(sub, node, path) for sub in wanted]
+            if all(reasons):
+                return f"no branch of {_join(path, '$or')} matches ({reasons[0]})"
+            continue
+        value = node.get(key, _MISSING) if isinstance(node, Mapping) else _MISSING
+        where = _join(path, key)
+        if isinstance(wanted, Mapping):
+            reason = _mismatch_object(wanted, value if isinstance(value, Mapping) else {}, where)
+        else:
+            reason = _mismatch_leaf(wanted, value, where)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _mismatch_leaf(matchers: list[Any], value: Any, where: str) -> str | None:
+    values = value if isinstance(value, list) else [value]
+    if any(_matches(m, v) for m in matchers for v in values):
+        return None
+    if value is _MISSING:
+        return f"the event has no {where} (the pattern wants {_show(matchers)})"
+    return f"{where} is {_show(value)}; the pattern wants {_show(matchers)}"
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _matches(matcher: Any, value: Any) -> bool:
+    if not isinstance(matcher, Mapping):
+        if value is _MISSING:
+            return False
+        if isinstance(matcher, bool) or isinstance(value, bool) or matcher is None:
+            return matcher is value or (matcher == value and type(matcher) is type(value))
+        if isinstance(matcher, int | float) and isinstance(value, int | float):
+            return float(matcher) == float(value)
+        return bool(matcher == value)
+    ((operator, argument),) = matcher.items()
+    if operator == "exists":
+        return (value is not _MISSING) is bool(argument)
+    if value is _MISSING:
+        return False
+    if operator == "anything-but":
+        return _anything_but_matches(argument, value)
+    if operator == "numeric":
+        return _numeric_matches(argument, value)
+    if not isinstance(value, str):
+        return False
+    return _text_matches(operator, argument, value)
+
+
+def _text_matches(operator: str, argument: Any, value: str) -> bool:
+    if operator in ("prefix", "suffix") and isinstance(argument, Mapping):
+        ((_, text),) = argument.items()  # {"equals-ignore-case": ...}
+        value, argument = value.lower(), str(text).lower()
+    if operator == "prefix":
+        return value.startswith(str(argument))
+    if operator == "suffix":
+        return value.endswith(str(argument))
+    if operator == "equals-ignore-case":
+        return value.lower() == str(argument).lower()
+    if operator == "wildcard":
+        return _wildcard(str(argument), value)
+    if operator == "cidr":
+        import ipaddress
+
+        try:
+            return ipaddress.ip_address(value) in ipaddress.ip_network(str(argument), strict=False)
+        except ValueError:
+            return False
+    return False
+
+
+def _wildcard(glob: str, value: str) -> bool:
+    import re
+
+    parts = [re.escape(p.replace("\\*", "*")) for p in re.split(r"(?<!\\)\*", glob)]
+    return re.fullmatch(".*".join(parts), value, flags=re.DOTALL) is not None
+
+
+def _anything_but_matches(argument: Any, value: Any) -> bool:
+    if isinstance(argument, Mapping):
+        ((operator, text),) = argument.items()
+        if not isinstance(value, str):
+            return True
+        if isinstance(text, list):
+            return not any(_text_matches(operator, t, value) for t in text)
+        return not _text_matches(operator, text, value)
+    excluded = argument if isinstance(argument, list) else [argument]
+    return not any(_matches(e, value) for e in excluded)
+
+
+def _numeric_matches(argument: list[Any], value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    compare = {
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+        "=": lambda a, b: a == b,
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+    }
+    pairs = zip(argument[0::2], argument[1::2], strict=False)
+    return all(compare[op](float(value), float(bound)) for op, bound in pairs)

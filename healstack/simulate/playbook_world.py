@@ -8,7 +8,8 @@ notifications, the store and the targets' states.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from moto.sns.models import sns_backends
@@ -16,11 +17,24 @@ from moto.sns.models import sns_backends
 from healstack.providers.aws import kinds
 from healstack.simulate import world
 
-REGION = "us-east-1"
+#: where the simulated world lives: the account and region of the events it simulates
+#: (``located``); moto's default account and us-east-1 otherwise
+_where = {"account": "123456789012", "region": "us-east-1"}
+
+
+@contextmanager
+def located(account: str, region: str) -> Iterator[None]:
+    """Seed and read the world in ``account`` and ``region`` (the events' own)."""
+    saved = dict(_where)
+    _where.update(account=account, region=region)
+    try:
+        yield
+    finally:
+        _where.update(saved)
 
 
 def client(service: str) -> Any:
-    return world.client(service, REGION)
+    return world.client(service, _where["region"])
 
 
 def unresolved(target_id: str) -> bool:
@@ -75,7 +89,7 @@ def read_notifications(topic_arn: str) -> list[dict[str, Any]]:
     receive in moto, far too slow for a 1,000-execution storm.
     """
     account = topic_arn.split(":")[4]
-    topic = sns_backends[account][REGION].topics[topic_arn]
+    topic = sns_backends[account][_where["region"]].topics[topic_arn]
     return [
         {"subject": subject, "message": json.loads(message)}
         for _id, message, subject, _attributes, _group in topic.sent_notifications

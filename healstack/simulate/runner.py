@@ -25,6 +25,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -48,6 +49,7 @@ from healstack.simulate.synthesized import (
     REGION,
     FunctionSettings,
     SynthesizedRecovery,
+    rehomed,
     synthesize_for_simulation,
     synthesized_recovery,
 )
@@ -60,10 +62,36 @@ FAKE_AWS_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_REGION": REGION,
     "AWS_DEFAULT_REGION": REGION,
+    # every request acts in this account (moto's own setting; the events' account)
+    "MOTO_ACCOUNT_ID": ACCOUNT,
     "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
     # a seeded ECS service runs its desired count, as a healthy service would
     "MOTO_ECS_SERVICE_RUNNING": "1",
 }
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_REGION_NAME = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
+
+
+def events_home(events: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """The account and region the events name, where the simulation runs, as delivery would:
+    a recovery is deployed in its events' account and region (moto's default account and
+    us-east-1 for events that name none). Events naming different ones are refused."""
+    homes = set()
+    for event in events:
+        account, region = event.get("account"), event.get("region")
+        homes.add(
+            (
+                account if isinstance(account, str) and _ACCOUNT_ID.match(account) else ACCOUNT,
+                region if isinstance(region, str) and _REGION_NAME.match(region) else REGION,
+            )
+        )
+    if len(homes) > 1:
+        named = ", ".join(f"{a}/{r}" for a, r in sorted(homes))
+        raise UsageError(
+            f"the events name different accounts or regions ({named}); a recovery runs in one: "
+            "simulate each account and region on its own"
+        )
+    return homes.pop() if homes else (ACCOUNT, REGION)
 
 
 @dataclass
@@ -124,10 +152,14 @@ def quiet_handlers(level: int = logging.WARNING) -> Iterator[None]:
 
 
 @contextmanager
-def fake_aws_environment() -> Iterator[None]:
-    """Fake credentials and region for the simulation; the caller's are restored after."""
+def fake_aws_environment(account: str = ACCOUNT, region: str = REGION) -> Iterator[None]:
+    """Fake credentials, account and region for the simulation; the caller's are restored
+    after."""
     saved = {k: os.environ.get(k) for k in FAKE_AWS_ENV}
     os.environ.update(FAKE_AWS_ENV)
+    os.environ.update(
+        {"AWS_REGION": region, "AWS_DEFAULT_REGION": region, "MOTO_ACCOUNT_ID": account}
+    )
     try:
         yield
     finally:
@@ -209,14 +241,20 @@ def run_playbook_many(
     """
     work = Path(tempfile.mkdtemp(prefix="healstack-simulate-"))
     try:
-        recovery = synthesized or synthesize_for_simulation(playbook, work)
+        starts = [_as_start(e) for e in events]
+        account, region = events_home([dict(s.input) for s in starts])  # type: ignore[arg-type]
+        recovery = rehomed(
+            synthesized or synthesize_for_simulation(playbook, work), account, region
+        )
         batch = _Batch(
             playbook,
             recovery,
-            [_as_start(e) for e in events],
+            starts,
             prepare,
             finalizer,
             keep_event_time,
+            account=account,
+            region=region,
         )
         return batch.run(scenario, timeout_s, verbose, max_in_flight, seed, rate_limits)
     finally:
@@ -241,8 +279,12 @@ class _Batch:
         prepare: Callable[[SynthesizedRecovery, list[str]], None] | None,
         finalizer: bool,
         keep_event_time: bool = False,
+        *,
+        account: str = ACCOUNT,
+        region: str = REGION,
     ) -> None:
         self.playbook = playbook
+        self.account, self.region = account, region
         self.keep_event_time = keep_event_time
         self.recovery = recovery
         self.starts = starts
@@ -283,7 +325,11 @@ class _Batch:
         starts = [
             replace(start, input=self._event_for(index)) for index, start in enumerate(self.starts)
         ]
-        with fake_aws_environment(), quiet_handlers(logging.INFO if verbose else logging.ERROR):
+        with (
+            fake_aws_environment(self.account, self.region),
+            targets.located(self.account, self.region),
+            quiet_handlers(logging.INFO if verbose else logging.ERROR),
+        ):
             try:
                 results = simulate_many(
                     self.recovery.definition,
@@ -293,7 +339,7 @@ class _Batch:
                     setup=self._setup,
                     after=self._after,
                     on_end=self._finalize if self.finalizer is not None else None,
-                    region=REGION,
+                    region=self.region,
                     timeout_s=timeout_s,
                     seed=seed,
                     state_machine_name=self.recovery.state_machine_name,
@@ -399,9 +445,9 @@ class _Batch:
     def _finalize(self, result: SimulationResult) -> None:
         """Deliver the ended execution's status-change event, as EventBridge would."""
         assert self.finalizer is not None
-        description = world.describe_execution(REGION, result.execution_arn)
-        event = status_change_event(description, region=REGION, account=ACCOUNT)
-        delivery = deliver(self.finalizer, event, REGION)
+        description = world.describe_execution(self.region, result.execution_arn)
+        event = status_change_event(description, region=self.region, account=self.account)
+        delivery = deliver(self.finalizer, event, self.region)
         if delivery is not None:
             error = None
             if delivery.function_error:

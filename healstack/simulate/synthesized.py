@@ -1,14 +1,15 @@
 """What the simulator reads out of a synthesized stack (``cdk.tf.json``).
 
 Terraform references (``${aws_lambda_alias.x.arn}``) become the ARNs and names moto gives the
-same resources in its default account and ``us-east-1``.
+same resources in its default account and ``us-east-1``; ``rehomed`` moves them into the
+account and region an event names (a simulation runs where delivery would).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,32 @@ def synthesized_recovery(stack_file: Path) -> SynthesizedRecovery:
         state_machine_name=machines[0]["name"],
         finalizer=_finalizer(resources, resolve),
         settings=settings,
+    )
+
+
+def rehomed(recovery: SynthesizedRecovery, account: str, region: str) -> SynthesizedRecovery:
+    """The same recovery deployed in ``account`` and ``region``: every ARN the resolver built
+    (``arn:aws:<service>:us-east-1:123456789012:...``) names them instead."""
+    if (account, region) == (ACCOUNT, REGION):
+        return recovery
+    home, there = f":{REGION}:{ACCOUNT}:", f":{region}:{account}:"
+
+    def move(value: Any) -> Any:
+        return json.loads(json.dumps(value).replace(home, there))
+
+    finalizer = recovery.finalizer
+    if finalizer is not None:
+        finalizer = replace(
+            finalizer, pattern=move(finalizer.pattern), function=move(finalizer.function)
+        )
+    return replace(
+        recovery,
+        definition=move(recovery.definition),
+        functions={
+            name: (handler, move(environment))
+            for name, (handler, environment) in recovery.functions.items()
+        },
+        finalizer=finalizer,
     )
 
 
