@@ -29,12 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import prices
 from benchmarks.common import REPO, Row
 from benchmarks.shape import analyse
 from healstack.loader import load_playbook, shipped_playbook_path, shipped_playbooks
 from healstack.playbook import Playbook
-from healstack.providers.aws import kinds
+from healstack.providers.aws import kinds, prices
 from healstack.simulate.runner import PlaybookRun, SynthesizedRecovery, run_playbook
 from healstack.simulate.synthesized import synthesized_recovery
 

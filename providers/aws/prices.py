@@ -1,4 +1,5 @@
-"""AWS list prices the cost benchmark uses: one place, with their source and date.
+"""AWS list prices: one place, with their source and date (``healstack explain`` prices one
+recovery with them; the cost benchmark, ``benchmarks/cost.py``, prices simulated runs).
 
 us-east-1 list prices as stated in issue #6 (November 2026), from the AWS pricing pages
 below; check the pages before quoting a figure, prices change. Free tiers are ignored.

@@ -38,6 +38,12 @@ from healstack.providers.aws.asl import (
 )
 from healstack.providers.aws.checkov import declare_skips
 from healstack.providers.aws.checkov import write_config as write_checkov_config
+from healstack.providers.aws.function_settings import (
+    LAMBDA_ARCHITECTURE,
+    LAMBDA_MEMORY_MB,
+    LAMBDA_RUNTIME,
+    LAMBDA_TIMEOUT_SECONDS,
+)
 from healstack.providers.aws.naming import (
     DLQ_SUFFIX,
     FINALIZER_SUFFIX,
@@ -78,10 +84,6 @@ from healstack.providers.interfaces import (
 )
 from healstack.providers.workflow import StoreWrite, Template, Workflow
 
-LAMBDA_RUNTIME = "python3.12"
-LAMBDA_ARCHITECTURE = "arm64"
-LAMBDA_TIMEOUT_SECONDS = 10
-LAMBDA_MEMORY_MB = 128
 KMS_DATA_KEY_REUSE_SECONDS = 300
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 #: every role healstack creates lives here (``iam:PassRole`` guards can name them as a set)
