@@ -461,3 +461,28 @@ def test_a_step_never_enters_a_gate_that_cannot_admit_its_attempt() -> None:
     assert states["Reboot"]["Next"] == "WaitForStatusChecks"
     assert "StopOnThisAttempt" not in states  # unreachable, so not generated
     assert states["CheckBeforeActionHealthy"]["Default"] == "WaitForStatusChecks"
+
+
+def test_the_workflows_tell_exactly_the_catalogs_outcomes() -> None:
+    """Every outcome a compiled workflow can tell is one ``catalog.OUTCOMES`` names (the
+    words notifications, metrics and ``simulate --expect`` use), and each of them is told by
+    some workflow: the list is neither stale nor padded."""
+    from healstack.catalog import OUTCOMES
+
+    data = {
+        "name": "careful",
+        "trigger": {"source": "aws.ec2"},
+        "target": {"kind": "ec2_instance", "scope": "whole-account"},
+        "steps": [{"action": "stop"}, {"wait_until": {"state": "stopped"}}, {"check": "status"}],
+        "approval": {"before": ["stop"], "approvers": ["arn:aws:iam::123456789012:role/oncall"]},
+    }
+    playbooks = [load_playbook(shipped_playbook_path(n)) for n in shipped_playbooks()]
+    told: set[str] = set()
+    for playbook in [*playbooks, playbook_from_dict(data)]:
+        workflow = compile_playbook(playbook).workflow
+        for state in workflow.states:
+            payload = getattr(state, "payload", None) or {}
+            outcome = payload.get("outcome") if isinstance(payload, dict) else None
+            if isinstance(outcome, str) and outcome != "unhealthy":  # a step result, not told
+                told.add(outcome)
+    assert told == set(OUTCOMES)
