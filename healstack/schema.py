@@ -210,8 +210,9 @@ FIELD_DOCS: dict[str, dict[str, FieldDoc]] = {
             "2+",
         ),
         "params": FieldDoc(
-            "Extra parameters passed to a check's or an action's handler (waits take none).",
-            {},
+            "Parameters of an action, as its kind names them, each of its type (checks and "
+            "waits take none; params healstack sets itself may not be given).",
+            {"force": True},
         ),
     },
     "WaitUntil": {

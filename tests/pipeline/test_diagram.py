@@ -12,7 +12,7 @@ import pytest
 from healstack.cli import main
 from healstack.diagram import condition_text, to_mermaid
 from tests.conftest import REPO, load_stack
-from tests.pipeline.helpers import one, script
+from tests.pipeline.helpers import one
 
 NODE = re.compile(r'^  (s\d+)\W+"(.+?)"\W*$')
 EDGE = re.compile(r'^  (\w+) (-->|-\.->)(?:\|"(.*)"\|)? (\w+)$')
@@ -179,10 +179,3 @@ def test_a_bad_playbook_is_one_line_and_exit_2(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and "bad.yaml" in captured.err
-
-
-def test_readme_embeds_the_generated_diagram_of_the_default_playbook() -> None:
-    readme = script("readme_diagram")
-    embedded = readme.embedded((REPO / "README.md").read_text())
-    assert embedded is not None, "README.md lost its diagram block"
-    assert embedded == readme.generated(), "stale: run .venv/bin/python scripts/readme_diagram.py"
