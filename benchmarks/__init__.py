@@ -1,5 +1,5 @@
 """healstack's performance benchmarks (issue #6): not part of the test suite.
 
-Run ``.venv/bin/python -m benchmarks.run`` (see ``benchmarks/run.py`` and the README's
-"Performance" section). Each module measures one thing and returns rows for one table.
+Run ``.venv/bin/python -m benchmarks.run`` (see ``benchmarks/run.py`` and
+``docs/performance.md``). Each module measures one thing and returns rows for one table.
 """

@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.run                    # everything (~15 minutes here)
     .venv/bin/python -m benchmarks.run synthesis storm    # some sections
     .venv/bin/python -m benchmarks.run --quick            # fewer repeats, 200-event storm
-    .venv/bin/python -m benchmarks.run --markdown         # the table as Markdown (README)
+    .venv/bin/python -m benchmarks.run --markdown         # the table as Markdown (docs/performance.md)
     .venv/bin/python -m benchmarks.run storm --storm-policy short  # throttles retried as before
 
 Sections: ``synthesis``, ``lambda``, ``cost``, ``storm``, ``suite``. Exit status 0 when every

@@ -2,10 +2,10 @@
 
 Cloud-free: it compiles the playbook into the neutral workflow graph and asks the
 provider for a notifier, one function per distinct step, the workflow and its trigger.
-A platform repo adds it to its own cdktf stack (README, Reuse); healstack's own stacks do
+A platform repo adds it to its own cdktf stack (docs/reuse.md); healstack's own stacks do
 too. Its construct ids are part of the public API: they make the Terraform addresses of
 everything it creates, and a renamed id destroys and re-creates that resource in a
-user's plan (README, Versioning).
+user's plan (docs/development.md, Versioning).
 """
 
 from __future__ import annotations

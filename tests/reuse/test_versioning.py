@@ -69,7 +69,7 @@ def test_the_default_stacks_resource_addresses_are_unchanged(
         "(1) add a '### BREAKING' entry under '## Unreleased' in CHANGELOG.md naming the "
         "addresses and how users move their state (a `moved` block, `terraform state mv`, "
         "or cdktf's move_to/move_from_id), (2) regenerate the list: "
-        f"{regenerate}, (3) release it as a breaking version (README, Versioning)."
+        f"{regenerate}, (3) release it as a breaking version (docs/development.md, Versioning)."
     )
     assert not new, (
         f"The default stack has {len(new)} new resource address(es): {new[:10]}\n"
