@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from healstack.catalog import TARGET_KINDS, Action, TargetKind
 from healstack.playbook import (
     ATTEMPTS_PATTERN,
@@ -63,8 +65,9 @@ class FieldDoc:
     example: Any
 
 
-#: model class name -> field name -> its prose; a test fails on a model field without an
-#: entry, or an entry for a field the model does not have
+#: model class name -> field name -> its prose, for fields whose model gives none
+#: (``field_docs`` merges both; a test fails on a field with neither, or an entry for a field
+#: the model does not have)
 FIELD_DOCS: dict[str, dict[str, FieldDoc]] = {
     "Playbook": {
         "name": FieldDoc(
@@ -253,6 +256,47 @@ FIELD_DOCS: dict[str, dict[str, FieldDoc]] = {
         ),
     },
 }
+
+
+def models() -> dict[str, type[BaseModel]]:
+    """Every model reachable from ``Playbook``, by class name, in field order."""
+    found: dict[str, type[BaseModel]] = {}
+
+    def visit(model: type[BaseModel]) -> None:
+        found[model.__name__] = model
+        for info in model.model_fields.values():
+            for inner in _annotation_types(info.annotation):
+                known = isinstance(inner, type) and inner.__name__ in found
+                if isinstance(inner, type) and issubclass(inner, BaseModel) and not known:
+                    visit(inner)
+
+    visit(Playbook)
+    return found
+
+
+def _annotation_types(annotation: Any) -> list[Any]:
+    args = getattr(annotation, "__args__", ())
+    return [annotation, *[t for a in args for t in _annotation_types(a)]]
+
+
+def field_docs() -> dict[str, dict[str, FieldDoc]]:
+    """Each model field's prose: its ``FIELD_DOCS`` entry, or the model's own
+    ``Field(description=..., examples=[...])``. A field with neither is left out (a test
+    fails on it); one with both is an error (one place per fact)."""
+    docs: dict[str, dict[str, FieldDoc]] = {}
+    for name, model in models().items():
+        for field, info in model.model_fields.items():
+            here = FIELD_DOCS.get(name, {}).get(field)
+            own = (
+                FieldDoc(info.description, info.examples[0])
+                if info.description and info.examples
+                else None
+            )
+            if here is not None and own is not None:
+                raise ValueError(f"{name}.{field} is described twice (model and FIELD_DOCS)")
+            if here is not None or own is not None:
+                docs.setdefault(name, {})[field] = here or own  # type: ignore[assignment]
+    return docs
 
 
 def _duration(low: int, high: int) -> dict[str, Any]:
@@ -444,7 +488,7 @@ def playbook_schema() -> dict[str, Any]:
 
     schema["allOf"] = [_kind_rules(kind) for kind in kinds.values()]
 
-    for model, fields in FIELD_DOCS.items():
+    for model, fields in field_docs().items():
         for field, doc in fields.items():
             props[model][field]["description"] = doc.text
             props[model][field]["examples"] = [doc.example]

@@ -20,7 +20,7 @@ import pytest
 from healstack import docs_gen
 from healstack.cli import build_parser
 from healstack.errors import UsageError
-from healstack.schema import FIELD_DOCS, target_kinds
+from healstack.schema import field_docs, models, target_kinds
 from tests.conftest import REPO
 
 PAGES = sorted([REPO / "README.md", *(REPO / "docs").rglob("*.md")])
@@ -194,6 +194,8 @@ def problems_of(command: list[str], prose: bool = False) -> str | None:
             return None if _placeholder(args[1:]) else parse(args[1:], build_parser(), prose)
         if args[0] == "synth":  # ./dev synth runs main.py, which takes synth's options
             return parse(["synth", *args[1:]], build_parser(), prose)
+        if args[0] == "docs":  # ./dev docs runs python -m healstack.docs_gen build
+            return parse(["build", *args[1:]], docs_gen.build_parser(), prose)
         return None
     if head == "healstack":
         return None if _placeholder(args) else parse(args, build_parser(), prose)
@@ -223,6 +225,8 @@ def test_the_command_check_catches_a_wrong_command() -> None:
     assert problems_of(["./dev", "deploy"]) is not None
     assert problems_of(["./dev", "synth", "--stages", "dev"]) is not None
     assert problems_of(["./dev", "synth", "--stage", "dev"]) is None
+    assert problems_of(["./dev", "docs", "--strict", "--out", "/tmp/site"]) is None
+    assert problems_of(["./dev", "docs", "--strick"]) is not None
     assert problems_of(["healstack", "package"], prose=True) is None
     assert problems_of(["healstack", "package"]) is not None
     assert problems_of(["healstack", "packages"], prose=True) is not None
@@ -278,21 +282,16 @@ def test_every_relative_link_of_the_readme_resolves() -> None:
 # --- the generated references cover their sources ----------------------------------------
 
 
-def _models() -> dict[str, type]:
-    from tests.docs.test_schema import models
-
-    return models()
-
-
 def test_the_playbook_reference_covers_every_model_field() -> None:
     page = docs_gen.playbook_reference()
-    for name, model in _models().items():
+    docs = field_docs()
+    for name, model in models().items():
         anchor = name.lower()
         assert f"{{#{anchor}}}" in page, name
-        for field in model.model_fields:  # type: ignore[attr-defined]
+        for field in model.model_fields:
             assert f"{{#{anchor}-{field}}}" in page, f"{name}.{field}"
             assert f"[`{field}`](#{anchor}-{field})" in page, f"{name}.{field} has no table row"
-            assert FIELD_DOCS[name][field].text in page
+            assert docs[name][field].text in page
 
 
 def test_the_cli_reference_covers_every_subcommand_and_option() -> None:
