@@ -101,7 +101,9 @@ def test_a_broken_link_or_anchor_fails_the_strict_build(tmp_path: Path, planted:
 
 def test_a_generated_page_cannot_also_be_a_file(tmp_path: Path) -> None:
     config = _site_copy(tmp_path)
-    (tmp_path / "docs" / "reference" / "cli.md").write_text("# stale copy\n")
+    stale = tmp_path / "docs" / "reference" / "cli.md"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_text("# stale copy\n")
     result = run_build("--config", str(config), "--out", str(tmp_path / "site"))
     assert result.returncode != 0
     assert "reference/cli.md is generated" in result.stderr
