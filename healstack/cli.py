@@ -154,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the playbook JSON Schema (for editors: yaml-language-server, VS Code)",
     )
 
+    explain = sub.add_parser(
+        "explain",
+        help="bound one recovery from its generated workflow: time, transitions, calls, cost",
+    )
+    explain.add_argument("playbook", metavar="PLAYBOOK", type=Path)
+    form = explain.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    form.add_argument("--short", action="store_true", help="print the 3-5 line summary")
+
     package = sub.add_parser(
         "package", help="write every handler's reproducible zip and a manifest into DIR"
     )
@@ -253,6 +262,8 @@ def run(argv: Sequence[str]) -> int:
         return EXIT_OK
     if args.command == "simulate":
         return _simulate(args)
+    if args.command == "explain":
+        return _explain(args)
     if args.command == "diagram":
         sys.stdout.write(_diagram(args.playbook or shipped_playbook_path()))
         return EXIT_OK
@@ -279,6 +290,24 @@ def _diagram(path: Path) -> str:
     workflow = compile_playbook(playbook).workflow
     store = "store" if workflow.store is not None else None  # names only, like the ARNs
     return to_mermaid(render(workflow, {key: key for key in workflow.functions}, store))
+
+
+def _explain(args: argparse.Namespace) -> int:
+    """``healstack explain``: the bounds; exit 1 when the workflow fails a check (a
+    healstack bug: a path without a notification, an action outside the budget)."""
+    from healstack.explain import explain_playbook, failures, render_json, render_table, short_form
+
+    (playbook,) = load_playbooks([args.playbook])
+    explanation = explain_playbook(playbook)
+    if args.json:
+        sys.stdout.write(render_json(explanation))
+    elif args.short:
+        print("\n".join(short_form(explanation)))
+    else:
+        sys.stdout.write(render_table(explanation))
+    for failure in failures(explanation):
+        print(f"healstack: explain: {playbook.name}: {failure}", file=sys.stderr)
+    return EXIT_INTERNAL if failures(explanation) else EXIT_OK
 
 
 def _with_access(settings: DeploymentSettings, config: Path | None) -> DeploymentSettings:
