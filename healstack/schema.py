@@ -49,7 +49,9 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 #: what ``healstack.durations.parse_duration`` takes as text: whole seconds, or parts of
 #: d/h/m/s (case and surrounding blanks ignored); the integer form carries each field's range
 DURATION_TEXT = r"^\s*([0-9]+|([0-9]+[smhdSMHD])+)\s*$"
-STEP_KINDS = ("check", "action", "wait", "wait_until")
+#: the fields of a step that modify it; every other field of ``Step`` is a kind of step, and a
+#: step is exactly one kind
+STEP_MODIFIERS = ("name", "on_attempts", "params")
 
 
 def target_kinds() -> Mapping[str, TargetKind]:
@@ -451,7 +453,8 @@ def playbook_schema() -> dict[str, Any]:
             ]
         }
     )
-    models["Step"]["oneOf"] = [_given(kind) for kind in STEP_KINDS]
+    step_kinds = [f for f in models["Step"]["properties"] if f not in STEP_MODIFIERS]
+    models["Step"]["oneOf"] = [_given(kind) for kind in step_kinds]
     models["Step"]["if"] = {"anyOf": [_given("check"), _given("wait"), _given("wait_until")]}
     models["Step"]["then"] = {"properties": {"params": {"maxProperties": 0}}}
 
