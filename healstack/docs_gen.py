@@ -53,8 +53,10 @@ def _model_paths() -> list[tuple[str, str]]:
         for name, info in model.model_fields.items():
             for inner in _annotation_types(info.annotation):
                 if isinstance(inner, type) and issubclass(inner, BaseModel):
-                    many = "list" in str(info.annotation)
-                    visit(inner, f"{path}.{name}{'[]' if many else ''}".lstrip("."))
+                    shape = str(info.annotation)
+                    suffix = "[]" if "list[" in shape else ".<name>" if "dict[" in shape else ""
+                    if all(seen != inner.__name__ for seen, _ in found):
+                        visit(inner, f"{path}.{name}{suffix}".lstrip("."))
 
     visit(Playbook, "")
     return found
