@@ -351,6 +351,10 @@ def _params_rule(action: Action) -> dict[str, Any]:
     }
 
 
+#: a playbook that declares platform steps of its own (a field a later model may add)
+_NON_EMPTY_STEPS = {"properties": {"platform_steps": {"minProperties": 1}}}
+
+
 def _kind_rules(kind: TargetKind) -> dict[str, Any]:
     """What a step, an approval and the trigger may name when ``target.kind`` is ``kind``."""
     is_kind: dict[str, Any] = {
@@ -367,13 +371,14 @@ def _kind_rules(kind: TargetKind) -> dict[str, Any]:
         },
         "allOf": [_params_rule(action) for action in kind.action_ops],
     }
-    then: dict[str, Any] = {
-        "properties": {
-            "steps": {"items": step},
-            "approval": {"properties": {"before": {"items": {"enum": list(kind.actions)}}}},
-        }
-    }
+    then: dict[str, Any] = {"properties": {"steps": {"items": step}}}
     rules: list[dict[str, Any]] = [{"if": is_kind, "then": then}]
+    # an approval names the kind's actions, or (not expressible here) a platform step's name
+    only_kind_actions = {
+        "allOf": [is_kind, {"not": {"required": ["platform_steps"], **_NON_EMPTY_STEPS}}]
+    }
+    before = {"properties": {"before": {"items": {"enum": list(kind.actions)}}}}
+    rules.append({"if": only_kind_actions, "then": {"properties": {"approval": before}}})
     if kind.actions:  # every action changes the resource
         acting = {
             **is_kind,
