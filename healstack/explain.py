@@ -240,7 +240,7 @@ class _Graph:
         if not isinstance(state, Task):
             return None
         spec = self.functions.get(state.function)
-        if spec is None or spec.operation is None:
+        if spec is None or spec.purpose != "step" or spec.operation is None:
             return None
         operation = target_kind(spec.target_kind).operation(spec.operation)
         return (spec.target_kind, operation.name) if isinstance(operation, Action) else None
@@ -327,7 +327,11 @@ class _Graph:
                     ready.append(edge.target)
             ready.sort()
         if len(order) != len(self.edges):
-            looping = sorted({n.state for n, count in incoming.items() if count > 0})
+            # what neither start nor end can peel off: the loop's own states
+            left = {n for n, count in incoming.items() if count > 0}
+            while dead := {n for n in left if not any(e.target in left for e in self.edges[n])}:
+                left -= dead
+            looping = sorted({n.state for n in left})
             raise ExplainError(
                 f"workflow {self.workflow.name}: a loop no counter bounds runs through "
                 f"{', '.join(looping)}"
