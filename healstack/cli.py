@@ -167,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
         "package", help="write every handler's reproducible zip and a manifest into DIR"
     )
     package.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    package.add_argument(
+        "--platform-step",
+        action="append",
+        default=[],
+        metavar="NAME=FILE:FUNCTION",
+        help="also package a playbook's platform step (repeatable; the pipeline passes each)",
+    )
     return parser
 
 
@@ -273,7 +280,7 @@ def run(argv: Sequence[str]) -> int:
         sys.stdout.write(schema_text())
         return EXIT_OK
     if args.command == "package":
-        _package(args.out)
+        _package(args.out, [_platform_step(text) for text in args.platform_step])
         return EXIT_OK
     if args.command in ("approve", "reject"):
         return _decide(args)
@@ -356,14 +363,29 @@ def _decide(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _package(out: Path) -> None:
+def _platform_step(text: str) -> tuple[str, str, Path]:
+    """``NAME=FILE:FUNCTION`` -> (name, function, file), each checked."""
+    import re
+
+    match = re.fullmatch(r"([a-z][a-z0-9_]{0,30})=([^:=]+\.py):([A-Za-z_][A-Za-z0-9_]*)", text)
+    if match is None:
+        raise UsageError(
+            f"--platform-step {text}: not NAME=FILE:FUNCTION (e.g. drain=steps/drain.py:handler)"
+        )
+    name, file, function = match.groups()
+    if not Path(file).is_file():
+        raise UsageError(f"--platform-step {text}: {file} does not exist (check the path)")
+    return name, function, Path(file)
+
+
+def _package(out: Path, platform: list[tuple[str, str, Path]]) -> None:
     """The pipeline's Package stage: the same zips synthesis embeds, plus a manifest."""
     from healstack.providers.aws.packages import MANIFEST, write_all
 
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: is a file (give a folder)")
     out.mkdir(parents=True, exist_ok=True)
-    for path, package in write_all(out):
+    for path, package in write_all(out, platform):
         print(f"packaged: {path} sha256={package.sha256_base64}")
     print(f"manifest: {out / MANIFEST}")
 

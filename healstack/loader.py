@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
 from collections.abc import Iterable, Sequence
@@ -57,9 +58,62 @@ def load_playbook(path: str | Path) -> Playbook:
             source=source,
         ) from None
     try:
-        return playbook_from_dict(data)
+        playbook = playbook_from_dict(data)
     except PlaybookError as exc:
         raise exc.with_source(source) from None
+    attach_platform_code(playbook, file.parent, source)
+    return playbook
+
+
+#: a platform step is one small file (it may import boto3 and the standard library)
+MAX_PLATFORM_FILE_BYTES = 256 * 1024
+
+
+def attach_platform_code(playbook: Playbook, folder: Path, source: str = "") -> None:
+    """Tie the playbook's platform steps to their files (relative to ``folder``): each must be
+    a UTF-8 Python file below ``folder`` that defines its handler function at top level."""
+    root = folder.resolve()
+    for name, step in playbook.platform_steps.items():
+        field = f"platform_steps.{name}.handler"
+        path = (root / step.file).resolve()
+        if not path.is_relative_to(root):
+            raise PlaybookError(
+                field,
+                f"{step.file} leaves the playbook's folder (keep the code below it)",
+                source=source,
+            )
+        if not path.is_file():
+            raise PlaybookError(
+                field,
+                f"{step.file} does not exist (the path is relative to the playbook's folder)",
+                source=source,
+            )
+        if path.stat().st_size > MAX_PLATFORM_FILE_BYTES:
+            raise PlaybookError(
+                field,
+                f"{step.file} is larger than {MAX_PLATFORM_FILE_BYTES:,} bytes",
+                source=source,
+            )
+        try:
+            tree = ast.parse(path.read_bytes().decode("utf-8"), filename=step.file)
+        except (UnicodeDecodeError, SyntaxError) as exc:
+            line = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) else ""
+            raise PlaybookError(
+                field, f"{step.file} is not UTF-8 Python{line} (fix the file)", source=source
+            ) from None
+        functions = {
+            node.name
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        if step.function not in functions:
+            raise PlaybookError(
+                field,
+                f"{step.file} defines no top-level function {step.function!r} "
+                f"(found: {', '.join(sorted(functions)) or 'none'})",
+                source=source,
+            )
+    playbook._source_dir = root
 
 
 #: a playbook is a page of YAML; anything far larger is a wrong file (or an attack on the parser)

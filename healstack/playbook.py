@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -16,11 +18,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
 
-from healstack.catalog import TARGET_KINDS, Action, TargetKind, Undo
+from healstack.catalog import TARGET_KINDS, Action, Param, TargetKind, Undo
 from healstack.durations import format_duration, parse_duration
 from healstack.event_pattern import problems as pattern_problems
 
@@ -194,6 +197,8 @@ class Step(_Strict):
 
     check: str | None = None
     action: str | None = None
+    #: a platform-owned step (``platform_steps``): runs the platform's own code as an action
+    run: str | None = None
     wait: Seconds | None = None
     wait_until: WaitUntil | None = None
     name: str | None = None
@@ -203,12 +208,14 @@ class Step(_Strict):
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> Step:
         given = [
-            k for k in ("check", "action", "wait", "wait_until") if getattr(self, k) is not None
+            k
+            for k in ("check", "action", "run", "wait", "wait_until")
+            if getattr(self, k) is not None
         ]
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
             raise ValueError(
-                f"a step needs exactly one of check, action, wait, wait_until (found: {found})"
+                f"a step needs exactly one of check, action, run, wait, wait_until (found: {found})"
             )
         return self
 
@@ -239,13 +246,19 @@ class Step(_Strict):
 
     @property
     def kind(self) -> Literal["check", "action", "wait", "wait_until"]:
+        """A ``run`` step is an action (scope, budget, approval, dry run all apply)."""
         if self.check is not None:
             return "check"
-        if self.action is not None:
+        if self.action is not None or self.run is not None:
             return "action"
         if self.wait is not None:
             return "wait"
         return "wait_until"
+
+    @property
+    def acting(self) -> str | None:
+        """What an acting step does: its action, or the platform step it runs."""
+        return self.action or self.run
 
     def attempt_range(self, max_attempts: int) -> tuple[int, int]:
         """Inclusive (first, last) attempt on which this step runs."""
@@ -331,6 +344,142 @@ class Approval(_Strict):
         return value
 
 
+#: an IAM-style action, no wildcard: ``service:Action``
+PLATFORM_ACTION_PATTERN = re.compile(r"^[a-z0-9-]{2,40}:[A-Za-z0-9]{2,100}$")
+#: ``steps/drain.py:handler``: a Python file below the playbook's folder, and its function
+PLATFORM_HANDLER_PATTERN = re.compile(
+    r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9_./-]+\.py:[A-Za-z_][A-Za-z0-9_]*$"
+)
+PLATFORM_STEP_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+#: each step function runs in under 10 s (the brief's budget)
+MAX_PLATFORM_STEP_SECONDS = 10
+
+
+#: actions that only read: the only ones a platform step may hold on every resource (``*``)
+READ_ONLY_VERBS = ("Describe", "Get", "List")
+
+
+class PlatformPermission(_Strict):
+    """What a platform step may call: named actions on named resources, nothing wider. ``*``
+    as the resource only for read-only actions (Describe/Get/List) the service offers no
+    resource-level permission for, with the reason written down."""
+
+    actions: list[str] = Field(min_length=1)
+    resources: list[str] = Field(min_length=1)
+    #: why ``resources: ["*"]`` (required with it, refused without it)
+    reason: str | None = None
+
+    @field_validator("actions")
+    @classmethod
+    def _named_actions(cls, value: list[str]) -> list[str]:
+        for action in value:
+            if not PLATFORM_ACTION_PATTERN.match(action):
+                raise ValueError(
+                    f'"{action}" is not one action (name it as service:Action, e.g. '
+                    "elasticloadbalancing:DeregisterTargets; no wildcards)"
+                )
+        return value
+
+    @field_validator("resources")
+    @classmethod
+    def _scoped_resources(cls, value: list[str]) -> list[str]:
+        if value == ["*"]:
+            return value
+        for resource in value:
+            parts = resource.split(":", 5)
+            if (
+                len(parts) != 6
+                or parts[0] != "arn"
+                or parts[2] in ("", "*")
+                or parts[5].strip("*/:") == ""
+                or any(c.isspace() or c in "{}$" for c in resource)
+            ):
+                raise ValueError(
+                    f'"{resource}" is not a scoped resource (name an ARN of the service with '
+                    "the resource it acts on, e.g. arn:aws:elasticloadbalancing:us-east-1:"
+                    '111122223333:targetgroup/web/*; "*" alone only for read-only actions, '
+                    "with a reason)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _star_needs_a_reason(self) -> PlatformPermission:
+        if self.resources == ["*"]:
+            writing = [a for a in self.actions if not a.split(":")[1].startswith(READ_ONLY_VERBS)]
+            if writing:
+                raise _FieldError(
+                    ("resources",),
+                    f'"*" lets {", ".join(writing)} change any resource (name the resources; '
+                    '"*" is only for read-only Describe/Get/List actions)',
+                )
+            if not (self.reason or "").strip():
+                raise _FieldError(
+                    ("reason",),
+                    'resources "*" needs the reason the service offers no resource-level '
+                    "permission (e.g. reason: ELB Describe* actions take no resource ARN)",
+                )
+        elif self.reason is not None:
+            raise _FieldError(("reason",), 'a reason is only for resources: ["*"] (remove it)')
+        return self
+
+
+class PlatformParam(_Strict):
+    """One param a platform step takes from the steps that run it."""
+
+    type: Literal["boolean", "integer", "string"]
+    description: str = ""
+
+
+class PlatformStep(_Strict):
+    """A step implemented in the platform's own repository: healstack packages the file as
+    a function of its own with exactly ``permissions``, runs it as an action (scope,
+    anti-flap budget, approval, dry run, retries, catches and notifications as for a
+    built-in action), and ships it through the pipeline."""
+
+    #: ``path/to/file.py:function``, relative to the playbook's folder
+    handler: str
+    description: str = ""
+    permissions: list[PlatformPermission] = Field(min_length=1)
+    timeout: Seconds = 8
+    params: dict[str, PlatformParam] = Field(default_factory=dict)
+
+    @field_validator("handler")
+    @classmethod
+    def _handler_shape(cls, value: str) -> str:
+        if not PLATFORM_HANDLER_PATTERN.match(value):
+            raise ValueError(
+                f'"{value}" is not a handler (use a .py file below the playbook\'s folder and '
+                "its function, e.g. steps/drain.py:handler)"
+            )
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_budget(cls, value: int) -> int:
+        if not 1 <= value <= MAX_PLATFORM_STEP_SECONDS:
+            raise ValueError(
+                f"{format_duration(value)} is out of range (a step runs in 1s to "
+                f"{MAX_PLATFORM_STEP_SECONDS}s; split longer work into steps and waits)"
+            )
+        return value
+
+    @property
+    def file(self) -> str:
+        return self.handler.rsplit(":", 1)[0]
+
+    @property
+    def function(self) -> str:
+        return self.handler.rsplit(":", 1)[1]
+
+    def as_action(self, name: str) -> Action:
+        """Its vocabulary entry, checked like a kind's action."""
+        return Action(
+            name,
+            self.description or f"the platform's own step {name}",
+            params={k: Param(p.type, p.description or k) for k, p in self.params.items()},
+        )
+
+
 class Playbook(_Strict):
     """A recovery playbook: trigger, target, the steps of one attempt, and their bounds."""
 
@@ -347,6 +496,26 @@ class Playbook(_Strict):
     approval: Approval | None = None
     #: how long the audit history keeps each record
     history_days: int = Field(default=90, ge=1, le=3650)
+    #: steps implemented in the platform's own repository, by name (``- run: NAME``)
+    platform_steps: dict[str, PlatformStep] = Field(default_factory=dict)
+    #: the folder platform step handlers are relative to (the playbook file's; set by the
+    #: loader, else the working directory)
+    _source_dir: Path | None = PrivateAttr(default=None)
+
+    def platform_file(self, name: str) -> Path:
+        """The file of platform step ``name``'s handler."""
+        return (self._source_dir or Path.cwd()) / self.platform_steps[name].file
+
+    @field_validator("platform_steps")
+    @classmethod
+    def _platform_step_names(cls, value: dict[str, PlatformStep]) -> dict[str, PlatformStep]:
+        for name in value:
+            if not PLATFORM_STEP_NAME_PATTERN.match(name):
+                raise ValueError(
+                    f'"{name}" is not a platform step name (use lower-case letters, digits and '
+                    "underscores, up to 31, starting with a letter, e.g. drain)"
+                )
+        return value
 
     @field_validator("name")
     @classmethod
@@ -368,14 +537,28 @@ class Playbook(_Strict):
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Playbook:
         kind = TARGET_KINDS[self.target.kind]
+        for name in self.platform_steps:
+            if name in kind.checks or name in kind.actions:
+                raise _FieldError(
+                    ("platform_steps", name),
+                    f'"{name}" is an operation of {kind.name} already (name the platform step '
+                    "differently)",
+                )
         for index, step in enumerate(self.steps):
-            _check_step(step, index, kind)
+            _check_step(step, index, kind, self.platform_steps)
             first, last = step.attempt_range(self.attempts.max)
             if first > last or first < 1 or last > self.attempts.max:
                 raise _FieldError(
                     ("steps", index, "on_attempts"),
                     f'"{step.on_attempts}" never runs with attempts.max {self.attempts.max} '
                     f"(use a range within 1-{self.attempts.max})",
+                )
+        ran = {s.run for s in self.steps}
+        for name in self.platform_steps:
+            if name not in ran:
+                raise _FieldError(
+                    ("platform_steps", name),
+                    f'no step runs "{name}" (add `- run: {name}` to the steps, or remove it)',
                 )
         _check_sources(self.trigger, self.target, kind.name, kind.event_sources)
         _check_undo_rules(self.steps, kind.undoes, self.attempts.max)
@@ -395,7 +578,7 @@ class Playbook(_Strict):
                 "timeout)",
             )
         if self.approval is not None:
-            used = [s.action for s in self.steps if s.action is not None]
+            used = [s.acting for s in self.steps if s.acting is not None]
             for index, action in enumerate(self.approval.before):
                 if action not in used:
                     raise _FieldError(
@@ -438,8 +621,19 @@ class _FieldError(ValueError):
         super().__init__(message)
 
 
-def _check_step(step: Step, index: int, kind: TargetKind) -> None:
+def _check_step(
+    step: Step, index: int, kind: TargetKind, platform: Mapping[str, PlatformStep]
+) -> None:
     checks, actions, states = kind.checks, kind.actions, kind.states
+    if step.run is not None:
+        if step.run not in platform:
+            declared = ", ".join(platform) or "none; declare it under platform_steps"
+            raise _FieldError(
+                ("steps", index, "run"),
+                f'"{step.run}" is not a platform step of this playbook (declared: {declared})',
+            )
+        _check_params(step, index, "platform step", platform[step.run].as_action(step.run))
+        return
     if step.check is not None and step.check not in checks:
         raise _FieldError(
             ("steps", index, "check"),
@@ -521,7 +715,7 @@ def _check_scope(playbook: Playbook, acting_actions: tuple[str, ...]) -> None:
             ("target", "scope"),
             f"{target.scope} contradicts require_tag (keep one of them)",
         )
-    acting = [s.action for s in playbook.steps if s.action in acting_actions]
+    acting = [s.acting for s in playbook.steps if s.action in acting_actions or s.run is not None]
     if acting and target.require_tag is None and target.scope is None:
         raise _FieldError(
             ("target", "require_tag"),

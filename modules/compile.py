@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from healstack.catalog import Undo
 from healstack.catalog import kind as target_kind
 from healstack.durations import format_duration
 from healstack.playbook import Playbook, Step
-from healstack.providers.interfaces import FunctionSpec
+from healstack.providers.interfaces import FunctionSpec, PlatformCode
 from healstack.providers.workflow import (
     Assign,
     Catch,
@@ -200,9 +201,16 @@ def function_key(step: Step, kind: str) -> str:
         return operation_key(step.check, is_check=True)
     if step.action is not None:
         return operation_key(step.action, is_check=False)
+    if step.run is not None:
+        return f"{PLATFORM_PREFIX}{step.run}".replace("_", "-")
     if step.wait_until is not None:
         return operation_key(target_kind(kind).state_check.name, is_check=True)
     raise ValueError("waits run no function")
+
+
+#: a platform step's function key: ``run-<name>`` (never a kind's operation: those are
+#: ``check-<check>`` or an action's name, and no kind has an action called ``run``)
+PLATFORM_PREFIX = "run-"
 
 
 def _operation_of(kind: str, key: str) -> str:
@@ -242,8 +250,8 @@ def state_names(playbook: Playbook) -> list[str]:
 def _derived_name(step: Step) -> str:
     if step.check is not None:
         return "Check" + _camel(step.check)
-    if step.action is not None:
-        return _camel(step.action)
+    if step.acting is not None:
+        return _camel(step.acting)
     if step.wait is not None:
         return "Wait" + format_duration(step.wait)
     assert step.wait_until is not None
@@ -306,6 +314,8 @@ def _function_spec(playbook: Playbook, key: str) -> FunctionSpec:
             },
             uses_store=True,
         )
+    if key.startswith(PLATFORM_PREFIX):
+        return _platform_spec(playbook, key)
     return FunctionSpec(
         key,
         "step",
@@ -313,6 +323,35 @@ def _function_spec(playbook: Playbook, key: str) -> FunctionSpec:
         _operation_of(kind, key),
         f"{key}: {target_kind(kind).description}",
         config=scope_config(playbook),
+    )
+
+
+def _platform_spec(playbook: Playbook, key: str) -> FunctionSpec:
+    """A platform step: its own code, exactly its declared permissions and timeout."""
+    (name,) = [
+        n for n in playbook.platform_steps if key == f"{PLATFORM_PREFIX}{n}".replace("_", "-")
+    ]
+    step = playbook.platform_steps[name]
+    file = playbook.platform_file(name)
+    try:
+        source_path = file.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        source_path = ""  # outside the working directory: the pipeline cannot ship it
+    return FunctionSpec(
+        key,
+        "platform_step",
+        playbook.target.kind,
+        name,
+        f"{key}: {step.description or 'a platform step'}",
+        config=scope_config(playbook),
+        platform=PlatformCode(
+            name=name,
+            file=str(file),
+            source_path=source_path,
+            function=step.function,
+            permissions=tuple((tuple(p.actions), tuple(p.resources)) for p in step.permissions),
+            timeout_seconds=step.timeout,
+        ),
     )
 
 
@@ -375,7 +414,7 @@ class _Compiler:
         approve = set(playbook.approval.before) if playbook.approval else set()
         kind = target_kind(playbook.target.kind)
         #: undone action -> its undo rule, for the actions this playbook runs
-        used = {s.action for s in playbook.steps if s.action}
+        used = {s.action for s in playbook.steps if s.action}  # kind actions (undo rules)
         self.undos: dict[str, Undo] = {u.undoes: u for u in kind.undoes if u.undoes in used}
         self.undoing: dict[str, Undo] = {u.action: u for u in kind.undoes if u.undoes in used}
         taken = set(self.names) | RESERVED_STATE_NAMES
@@ -388,12 +427,12 @@ class _Compiler:
         #: action step i -> the state that waits for the approvers' decision
         self.awaits: dict[int, str] = {}
         for index, (name, step) in enumerate(zip(self.names, playbook.steps, strict=True)):
-            if step.action in approve:
+            if step.acting in approve:
                 self.awaits[index] = _unique(f"Await{name}Decision", taken)
                 taken.add(self.awaits[index])
         #: the state a transition *into* step i goes to (its approval, then its budget)
         self.entries = [
-            f"Approve{name}" if step.action in approve else self.budgets.get(index, name)
+            f"Approve{name}" if step.acting in approve else self.budgets.get(index, name)
             for index, (name, step) in enumerate(zip(self.names, playbook.steps, strict=True))
         ]
 
@@ -546,7 +585,7 @@ class _Compiler:
                 SKIP: ResultRef((SKIP,)),
             }
             result_at = LAST
-        elif step.action is not None:
+        elif step.acting is not None:
             # the resource lost its tag between the check and the action: nothing was done,
             # and that is told as the skip it is, not as a failure (and never retried)
             catch = (Catch((ErrorCategory.NOT_IN_SCOPE,), NOTIFY_OUT_OF_SCOPE, ERROR), *catch)
@@ -593,14 +632,14 @@ class _Compiler:
                 )
             )
             return
-        if step.action is not None:
+        if step.acting is not None:
             budget = self.budgets[index]
             if index in self.awaits:
                 self.states.extend(
                     self._approval(self.entries[index], self.awaits[index], step, budget)
                 )
             self.states.append(self._budget(budget, name))
-            self.states.append(self._task(name, step, nxt, comment=f"{step.action} the target"))
+            self.states.append(self._task(name, step, nxt, comment=f"{step.acting} the target"))
             return
         verdict = f"{name}Healthy"
         self.states.append(self._task(name, step, verdict, comment="is the target healthy?"))
@@ -622,7 +661,7 @@ class _Compiler:
         poll the store for their decision: approved -> on; rejected or no decision in time
         -> told and stopped. Nobody can answer but through the decide function, which checks
         who they are."""
-        assert self.p.approval is not None and step.action is not None
+        assert self.p.approval is not None and step.acting is not None
         timeout = self.p.approval.timeout
         interval = max(APPROVAL_POLL_SECONDS, -(-timeout // APPROVAL_MAX_POLLS))
         poll = RetryPolicy(
@@ -638,18 +677,18 @@ class _Compiler:
                 name=name,
                 function=APPROVAL_FUNCTION,
                 payload=self._step_payload(
-                    {"phase": "request", "action": step.action, "timeout_seconds": timeout}
+                    {"phase": "request", "action": step.acting, "timeout_seconds": timeout}
                 ),
                 next=await_name,
                 timeout_seconds=TASK_TIMEOUT_SECONDS,
                 retry=CALL_RETRY,
                 catch=(failed,),
-                comment=f"ask the approvers to decide {step.action} (recorded, no token)",
+                comment=f"ask the approvers to decide {step.acting} (recorded, no token)",
             ),
             Task(
                 name=await_name,
                 function=APPROVAL_FUNCTION,
-                payload=self._step_payload({"phase": "await", "action": step.action}),
+                payload=self._step_payload({"phase": "await", "action": step.acting}),
                 next=action_state,
                 timeout_seconds=TASK_TIMEOUT_SECONDS,
                 retry=(poll, *CALL_RETRY),
@@ -660,7 +699,7 @@ class _Compiler:
                 ),
                 comment=(
                     f"wait up to {format_duration(timeout)} for an approver to decide "
-                    f"{step.action} (polled every {format_duration(interval)})"
+                    f"{step.acting} (polled every {format_duration(interval)})"
                 ),
             ),
         ]

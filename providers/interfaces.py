@@ -126,7 +126,23 @@ class DeploymentSettings:
         return "-".join(p for p in (self.name_prefix, playbook_name, self.stage) if p)
 
 
-FunctionPurpose = Literal["resolve_target", "notify", "approval", "decide", "step"]
+FunctionPurpose = Literal["resolve_target", "notify", "approval", "decide", "step", "platform_step"]
+
+
+@dataclass(frozen=True)
+class PlatformCode:
+    """A platform-owned step's code and what it may do (``platform_steps`` of a playbook)."""
+
+    #: the step's name in the playbook
+    name: str
+    #: the Python file (absolute; read at synthesis, never written into the output)
+    file: str
+    #: the file as the pipeline's source holds it (relative to the working directory)
+    source_path: str
+    function: str
+    #: (actions, resources) pairs, exactly as declared
+    permissions: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+    timeout_seconds: int
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,8 @@ class FunctionSpec:
     uses_store: bool = False
     #: publishes to the notifier
     uses_notifier: bool = False
+    #: a platform-owned step's own code (purpose ``platform_step``)
+    platform: PlatformCode | None = None
 
 
 @dataclass(frozen=True)

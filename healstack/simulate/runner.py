@@ -22,6 +22,7 @@ fleet-wide storm.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -37,6 +38,8 @@ from typing import Any
 
 from healstack.errors import PlaybookError, UsageError
 from healstack.playbook import Playbook
+from healstack.providers.aws.packages import platform_package
+from healstack.providers.aws.steps import platform_handler
 from healstack.simulate import playbook_world as targets
 from healstack.simulate import world
 from healstack.simulate.finalizer import deliver, status_change_event
@@ -132,9 +135,32 @@ class PlaybookRun:
         return [i for i in self.store_items if i.get("pk", "").startswith("history#")]
 
 
-def handler_of(entry: str) -> Callable[[dict[str, Any], Any], Any]:
+def handler_of(
+    entry: str, playbook: Playbook | None = None
+) -> Callable[[dict[str, Any], Any], Any]:
+    """A function's handler: healstack's own from its package; a platform step's from the
+    very zip synthesis deploys for it (its file, as the module named after the step)."""
     module, _, function = entry.rpartition(".")
+    for name, step in (playbook.platform_steps if playbook else {}).items():
+        if entry == platform_handler(name, step.function):
+            return getattr(_platform_module(playbook, name), function)  # type: ignore[arg-type]
     return getattr(importlib.import_module(module), function)
+
+
+def _platform_module(playbook: Playbook, name: str) -> Any:
+    import zipimport
+
+    step = playbook.platform_steps[name]
+    package = platform_package(name, step.function, playbook.platform_file(name))
+    folder = Path(tempfile.mkdtemp(prefix="healstack-platform-step-"))
+    try:
+        spec = zipimport.zipimporter(str(package.write(folder))).find_spec(name)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
@@ -318,7 +344,9 @@ class _Batch:
         from healstack_lambda import aws as handler_clients
 
         functions = {
-            name: _function_spec(entry, environment, self.recovery.settings.get(name))
+            name: _function_spec(
+                entry, environment, self.recovery.settings.get(name), self.playbook
+            )
             for name, (entry, environment) in self.recovery.functions.items()
         }
         self._answer_approvals(functions, scenario)
@@ -486,11 +514,14 @@ def arrived_now() -> str:
 
 
 def _function_spec(
-    entry: str, environment: dict[str, str], settings: FunctionSettings | None
+    entry: str,
+    environment: dict[str, str],
+    settings: FunctionSettings | None,
+    playbook: Playbook | None = None,
 ) -> FunctionSpec:
     settings = settings or FunctionSettings()
     return FunctionSpec(
-        handler_of(entry),
+        handler_of(entry, playbook),
         environment,
         timeout_s=settings.timeout_s,
         memory_mb=settings.memory_mb,

@@ -10,10 +10,16 @@ function that runs that handler: same ``source_code_hash``, no diff between the 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from healstack import packaging
-from healstack.providers.aws.steps import ALL_IMPLEMENTATIONS, StepImplementation, handler_module
+from healstack.providers.aws.steps import (
+    ALL_IMPLEMENTATIONS,
+    StepImplementation,
+    handler_module,
+    platform_handler,
+)
 
 #: written beside the zips: handler -> file and hash, what the Deploy stage reads
 MANIFEST = "manifest.json"
@@ -37,9 +43,22 @@ def all_handler_packages() -> list[packaging.Package]:
     return [handler_package(by_handler[h]) for h in sorted(by_handler)]
 
 
-def write_all(out: Path) -> list[tuple[Path, packaging.Package]]:
-    """Every handler's zip plus ``manifest.json`` into ``out``; same bytes on any machine."""
-    written = [(package.write(out), package) for package in all_handler_packages()]
+def platform_package(name: str, function: str, file: Path) -> packaging.Package:
+    """A platform step's package: its one file, as the module ``<name>.py`` (line endings
+    normalised, like healstack's own), named after its handler."""
+    content = file.read_bytes().replace(b"\r\n", b"\n")
+    return packaging.Package(
+        platform_handler(name, function), packaging.build_zip([(f"{name}.py", content)])
+    )
+
+
+def write_all(
+    out: Path, platform: Sequence[tuple[str, str, Path]] = ()
+) -> list[tuple[Path, packaging.Package]]:
+    """Every handler's zip, plus each platform step's (``(name, function, file)``), plus
+    ``manifest.json`` into ``out``; same bytes on any machine."""
+    packages = [*all_handler_packages(), *(platform_package(*step) for step in platform)]
+    written = [(package.write(out), package) for package in packages]
     manifest = {
         "packages": {
             package.name: {"file": path.name, "sha256": package.sha256_base64}

@@ -30,7 +30,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+import shlex
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ from healstack.providers.interfaces import (
     FunctionHandle,
     PipelineHandle,
     PipelineSpec,
+    PlatformCode,
     Rollout,
 )
 
@@ -200,8 +202,10 @@ def _write_file(path: str, text: str) -> _Literal:
     return _Literal(f"cat > {path} <<'{marker}'\n{text}{marker}\n")
 
 
-def buildspec(stage: str) -> str:
-    """The buildspec a stage's CodeBuild project runs, as Terraform stores it (inline)."""
+def buildspec(stage: str, platform: Sequence[PlatformCode] = ()) -> str:
+    """The buildspec a stage's CodeBuild project runs, as Terraform stores it (inline).
+    ``platform``: the recovery's platform steps, which the Package stage packages from the
+    source too (each file by its path in the source)."""
     header = {
         "test": "Test: ruff, mypy and the handler tests of the uploaded source, from a "
         "hash-locked install; the role can only read the source",
@@ -233,8 +237,12 @@ def buildspec(stage: str) -> str:
     elif stage == "package":
         install.append(f"{PIP_INSTALL} {LOCKS['package']}")
         spec["env"]["variables"]["PYTHONPATH"] = ".:lambda_src"
+        steps = "".join(
+            f" --platform-step {shlex.quote(f'{c.name}={c.source_path}:{c.function}')}"
+            for c in sorted(platform, key=lambda c: c.name)
+        )
         build = [
-            f"{python} -m healstack.cli package --out dist",
+            f"{python} -m healstack.cli package --out dist{steps}",
             _write_file(f"{BUILD_DIR}/sign_packages.py", repository_text(SIGN_SCRIPT)),
             f"{python} -I {BUILD_DIR}/sign_packages.py --packages dist",
         ]
@@ -296,6 +304,14 @@ class _Pipeline(Construct):
         self.base = base_name
         self.acct = shared.account
         self.functions = dict(sorted(functions.items()))
+        self.platform = list(shared.platform_code.values())
+        for code in self.platform:
+            if not code.source_path:
+                raise UsageError(
+                    f"platform step {code.name}: {code.file} is outside the working directory, "
+                    "so the pipeline's source cannot carry it (synthesize from the repository "
+                    "root that holds it)"
+                )
         self.prefix = artifact_prefix(base_name)  # the pipeline's name is the base name
         self.uploaders = self._uploaders(settings.pipeline_uploaders)
         self.key = self._key()
@@ -714,7 +730,10 @@ class _Pipeline(Construct):
                 queued_timeout=60,
                 encryption_key=self.key.arn,
                 # the buildspec itself, not a path into the uploaded archive (C1)
-                source={"type": "CODEPIPELINE", "buildspec": terraform_literal(buildspec(stage))},
+                source={
+                    "type": "CODEPIPELINE",
+                    "buildspec": terraform_literal(buildspec(stage, self.platform)),
+                },
                 artifacts={"type": "CODEPIPELINE"},
                 environment={
                     "type": "LINUX_CONTAINER",

@@ -55,7 +55,7 @@ from healstack.providers.aws.naming import (
     function_name,
     principal_problem,
 )
-from healstack.providers.aws.packages import function_modules
+from healstack.providers.aws.packages import function_modules, platform_package
 from healstack.providers.aws.resource_base import AwsResource
 from healstack.providers.aws.steps import (
     STAR_RESOURCE_REASONS,
@@ -75,6 +75,7 @@ from healstack.providers.interfaces import (
     NotifierSpec,
     PipelineHandle,
     PipelineSpec,
+    PlatformCode,
     RecoveryParts,
     StoreHandle,
     StoreSpec,
@@ -322,6 +323,8 @@ class _Recovery(Construct):
         self.account = _Account(partition.partition, region.name, caller.account_id)
         self.base_name = base_name
         self.retention = settings.log_retention_days
+        #: function key -> the platform step code it runs (the pipeline packages these too)
+        self.platform_code: dict[str, PlatformCode] = {}
         self.settings = settings
         self.store: StoreHandle | None = None
         self._dlq: Any = None
@@ -788,12 +791,33 @@ class AwsProvider:
             statements.extend(store_statements(shared.store.id, impl.store))
             environment["HEALSTACK_TABLE"] = shared.store.name
             key_services.append("dynamodb")
+        timeout = LAMBDA_TIMEOUT_SECONDS
+        if spec.platform is not None:
+            # the platform's own step: exactly the permissions its playbook declares (named
+            # actions on named resources; the model refuses wildcards), its own timeout
+            code = spec.platform
+            for actions, resources in code.permissions:
+                if resources == ("*",):
+                    # read-only actions the playbook gave a written reason for (the model
+                    # refuses "*" for anything else): not healstack's reviewed list
+                    statements.append(
+                        {"Effect": "Allow", "Action": sorted(actions), "Resource": "*"}
+                    )
+                else:
+                    statements.append(allow(actions, list(resources)))
+            timeout = code.timeout_seconds
+            shared.platform_code[spec.key] = code
         statements.append(allow(["sqs:SendMessage"], shared.dead_letter_queue.arn))
         statements.extend(key_use(shared, key_services, function=name))
         role_policy = aws.IamRolePolicy(
             here, "policy", name="least-privilege", role=role.id, policy=policy(*statements)
         )
-        package = packaging.package_modules(name, self._modules(impl))
+        if spec.platform is not None:
+            package = platform_package(
+                spec.platform.name, spec.platform.function, Path(spec.platform.file)
+            )
+        else:
+            package = packaging.package_modules(name, self._modules(impl))
         asset = TerraformAsset(
             here, "code", path=str(package.write(packaging.scratch_dir())), type=AssetType.FILE
         )
@@ -812,7 +836,7 @@ class AwsProvider:
             handler=impl.handler,
             runtime=LAMBDA_RUNTIME,
             architectures=[LAMBDA_ARCHITECTURE],
-            timeout=LAMBDA_TIMEOUT_SECONDS,
+            timeout=timeout,
             memory_size=LAMBDA_MEMORY_MB,
             reserved_concurrent_executions=settings.reserved_concurrency,
             filename=asset.path,

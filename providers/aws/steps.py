@@ -74,8 +74,18 @@ def implementation(spec: FunctionSpec) -> StepImplementation:
         return APPROVAL
     if spec.purpose == "decide":
         return DECIDE
+    if spec.purpose == "platform_step":
+        # its permissions are the playbook's declared ones, literal ARNs (the provider adds
+        # them: ``AwsProvider.function``)
+        assert spec.platform is not None
+        return StepImplementation(platform_handler(spec.platform.name, spec.platform.function), ())
     assert spec.operation is not None
     return kinds.get(spec.target_kind).implementation(spec.operation)
+
+
+def platform_handler(name: str, function: str) -> str:
+    """A platform step's handler: its file becomes the module named after the step."""
+    return f"{name}.{function}"
 
 
 def handler_module(handler: str) -> str:

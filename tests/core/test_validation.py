@@ -77,7 +77,8 @@ BAD = [
     (
         "bad kind",
         mutate("target.kind", "ec2"),
-        'target.kind: "ec2" is not a target kind (use one of: ec2_instance, ecs_service, rds_instance)',
+        # every registered kind, from the registry (a new kind needs no edit here)
+        f'target.kind: "ec2" is not a target kind (use one of: {", ".join(TARGET_KINDS)})',
     ),
     (
         "bad id_path",
@@ -204,7 +205,8 @@ BAD = [
     (
         "step with two kinds",
         mutate("steps.0", {"check": "status", "wait": "1m"}),
-        "steps[0]: a step needs exactly one of check, action, wait, wait_until (found: check, wait)",
+        "steps[0]: a step needs exactly one of check, action, run, wait, wait_until (found: check, "
+        "wait)",
     ),
     ("step with no kind", mutate("steps.0", {"name": "X"}), "found: none"),
     (
@@ -375,7 +377,8 @@ def test_bad_settings_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_shipped_playbooks_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
-    from healstack.loader import shipped_playbook_path, shipped_playbooks
+    from healstack.catalog import TARGET_KINDS
+from healstack.loader import shipped_playbook_path, shipped_playbooks
 
     paths = [str(shipped_playbook_path(n)) for n in shipped_playbooks()]
     assert len(paths) >= 3
