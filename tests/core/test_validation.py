@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from healstack.catalog import TARGET_KINDS
 from healstack.cli import main
 
 VALID: dict[str, Any] = {
@@ -377,8 +378,7 @@ def test_bad_settings_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_shipped_playbooks_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
-    from healstack.catalog import TARGET_KINDS
-from healstack.loader import shipped_playbook_path, shipped_playbooks
+    from healstack.loader import shipped_playbook_path, shipped_playbooks
 
     paths = [str(shipped_playbook_path(n)) for n in shipped_playbooks()]
     assert len(paths) >= 3
