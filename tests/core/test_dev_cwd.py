@@ -112,3 +112,12 @@ def test_docs_runs_the_docs_build(dev_copy: Path, caller: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: python -m healstack.docs_gen build")
     assert "--strict" in done.stdout
+
+
+def test_emulator_help_prints_help_without_setting_up_the_cdktf_cli(dev_copy: Path) -> None:
+    (dev_copy / "tests").symlink_to(REPO / "tests")  # the harness entry; no node_modules here
+    done = _dev(dev_copy, dev_copy.parent, "emulator", "--help")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: ./dev emulator")
+    assert "installing the cdktf CLI" not in done.stderr
+    assert not (dev_copy / "node_modules").exists()
