@@ -206,3 +206,42 @@ def test_package_command_writes_the_platform_step_as_the_pipeline_ships_it(
         timeout=60,
     )
     assert bad.returncode == 2 and "not NAME=FILE:FUNCTION" in bad.stderr
+
+
+def test_the_stack_grants_the_step_exactly_its_declared_permissions_and_terraform_validates(
+    tmp_path: Path, terraform_env: dict[str, str]
+) -> None:
+    from healstack.synth import synthesize
+    from tests.reuse.helpers import terraform_validates
+
+    playbook = load_playbook(PLAYBOOK)
+    result = synthesize([playbook], tmp_path / "cdktf.out")
+    stack_dir = result.out_dir / "stacks" / playbook.name
+    stack = json.loads((stack_dir / "cdk.tf.json").read_text())
+    (function,) = [
+        f
+        for f in stack["resource"]["aws_lambda_function"].values()
+        if f["function_name"].endswith("-run-drain")
+    ]
+    assert function["handler"] == "drain.handler" and function["timeout"] == 8
+    (policy,) = [
+        json.loads(p["policy"])
+        for key, p in stack["resource"]["aws_iam_role_policy"].items()
+        if "fn-run-drain" in key
+    ]
+    declared = playbook.platform_steps["drain"].permissions
+    granted = [
+        s
+        for s in policy["Statement"]
+        if any(a.startswith("elasticloadbalancing:") for a in s["Action"])
+    ]
+    assert [(sorted(s["Action"]), s["Resource"]) for s in granted] == [
+        (sorted(p.actions), p.resources if p.resources != ["*"] else "*") for p in declared
+    ]
+    # nothing else of the target's kind: the step gets no EC2 action
+    assert not [a for s in policy["Statement"] for a in s["Action"] if a.startswith("ec2:")]
+    # the pipeline's Package stage packages it from the source
+    assert "--platform-step drain=examples/platform-steps/steps/drain.py:handler" in json.dumps(
+        stack["resource"]["aws_codebuild_project"]
+    )
+    terraform_validates(stack_dir, terraform_env, tmp_path)
