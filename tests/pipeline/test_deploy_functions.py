@@ -182,3 +182,29 @@ def test_the_variable_name_is_the_one_the_deploy_build_gets() -> None:
 
     assert deploy.TARGETS_VARIABLE == DEPLOY_TARGETS_VARIABLE
     assert deploy.MANIFEST == packages.MANIFEST
+
+
+def test_a_platform_step_ships_like_healstacks_own(tmp_path: Path) -> None:
+    """The Package stage's zip of a platform step (``healstack package --platform-step``) is
+    the very one synthesis embeds, and the Deploy stage rolls it out by its handler."""
+    from healstack.loader import load_playbook
+    from healstack.modules.compile import compile_playbook
+    from tests.conftest import REPO
+
+    example = REPO / "examples" / "platform-steps"
+    playbook = load_playbook(example / "web-drain-and-restart.yaml")
+    (spec,) = [f for f in compile_playbook(playbook).functions if f.platform is not None]
+    step = (spec.platform.name, spec.platform.function, Path(spec.platform.file))
+    packages.write_all(tmp_path, [step])
+    write_signed(tmp_path)
+    built = deploy.read_signed(tmp_path)
+    embedded = packages.platform_package(*step)
+    assert built["drain.handler"].sha256 == embedded.sha256_base64
+    lam = FakeLambda(live_description="an older version", handler="drain.handler")
+    cd = FakeCodeDeploy([{"status": "Succeeded"}])
+    targets = deploy.Targets("healstack-web", "live", {"healstack-web-run-drain": "run-drain"})
+    said: list[str] = []
+    code = deploy.deploy(targets, built, lam, cd, sleep=lambda s: None, say=said.append)
+    assert code == 0, said
+    assert lam.uploaded == [(built["drain.handler"].bucket, built["drain.handler"].key)]
+    assert said[-1] == "healstack-web-run-drain: d-1 succeeded"
