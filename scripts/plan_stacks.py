@@ -11,7 +11,8 @@ repository root in the workflow; ``**`` recurses), default ``healstack/playbooks
 a glob that matches no file is an error. Which stage, ``--stage`` or ``HEALSTACK_STAGE``
 (healstack's own setting, so the stacks' names and state keys end with it), default none.
 
-Writes, per stack, into ``--out``: ``<stack>.mmd`` (``healstack diagram``), and unless
+Writes, per stack, into ``--out``: ``<stack>.mmd`` (``healstack diagram``),
+``<stack>.explain`` (``healstack explain --short``: the bounds of one recovery), and unless
 ``--no-plan``: ``<stack>.txt`` (``terraform plan -no-color``), ``<stack>.json``
 (``terraform show -json`` of that plan) or ``<stack>.error`` when planning failed; and
 ``review.settings`` (JSON: the stage and globs, for the comment's first line).
@@ -189,6 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(drawn.stderr)
             return 1
         (out / f"{stack}.mmd").write_text(drawn.stdout)
+        bounds = run([args.dev, "healstack", "explain", "--short", str(book)], root)
+        if bounds.returncode not in (0, 1):  # 1: a check failed, which the bounds say
+            sys.stderr.write(bounds.stderr)
+            return 1
+        (out / f"{stack}.explain").write_text(bounds.stdout)
     if args.no_plan:
         return 0
     failed = [

@@ -3,11 +3,13 @@
 
 Reads a folder written by ``scripts/plan_stacks.py``, per stack ``<stack>.json``
 (``terraform show -json`` of the saved plan), optionally ``<stack>.txt`` (the plan's
-``-no-color`` text), ``<stack>.error`` (why planning failed) and ``<stack>.mmd`` (the
-workflow diagram, ``healstack diagram``) and ``review.settings`` (the stage and the playbook
-globs the review ran with, shown first). Prints one comment body: a table of adds,
-changes and destroys per stack, every resource to be REPLACED or DESTROYED called out
-loudly, each stack's changes and plan text folded away, and the workflow diagrams.
+``-no-color`` text), ``<stack>.error`` (why planning failed), ``<stack>.mmd`` (the
+workflow diagram, ``healstack diagram``), ``<stack>.explain`` (the bounds of one recovery,
+``healstack explain --short``) and ``review.settings`` (the stage and the playbook globs
+the review ran with, shown first). Prints one comment body: a table of adds, changes and
+destroys per stack, every resource to be REPLACED or DESTROYED called out loudly, each
+stack's changes and plan text folded away, the bounds of each stack that changes, and the
+workflow diagrams.
 
     python3 scripts/plan_summary.py --dir plan [--note TEXT] > plan/summary.md
 
@@ -45,6 +47,7 @@ class StackPlan:
     error: str | None = None
     text: str | None = None
     diagram: str | None = None
+    explain: str | None = None
     planned: bool = False
 
     @property
@@ -107,6 +110,7 @@ def load(folder: Path) -> list[StackPlan]:
         stack.error = _read(folder / f"{name}.error")
         stack.text = _read(folder / f"{name}.txt")
         stack.diagram = _read(folder / f"{name}.mmd")
+        stack.explain = _read(folder / f"{name}.explain")
         stacks.append(stack)
     return stacks
 
@@ -159,6 +163,12 @@ def render(
     lines += _loud(stacks)
     for s in planned:
         lines += _details(s)
+    changed = [s for s in stacks if not s.planned or s.add or s.change or s.destroy]
+    bounded = [s for s in changed if s.explain]
+    if bounded:
+        lines += ["## Bounds of one recovery (`healstack explain`)", ""]
+        for s in bounded:
+            lines += [f"- {line}" for line in (s.explain or "").strip().splitlines()] + [""]
     diagrams = [s for s in stacks if s.diagram]
     if diagrams:
         lines += ["## Workflow", ""]

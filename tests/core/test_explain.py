@@ -18,6 +18,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -296,6 +297,23 @@ def test_cli_bad_input_is_one_line_and_exit_2(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_the_plan_review_shows_the_short_form_of_each_stack_that_changes(tmp_path: Path) -> None:
+    from tests.pipeline.helpers import script
+
+    summary = script("plan_summary")
+    lines = short_form(explain_playbook(load_playbook(shipped_playbook_path())))
+    create = {"address": "a.b", "mode": "managed", "change": {"actions": ["create"]}}
+    (tmp_path / "changed.json").write_text(json.dumps({"resource_changes": [create]}))
+    (tmp_path / "same.json").write_text(json.dumps({"resource_changes": []}))
+    for stack in ("changed", "same"):
+        (tmp_path / f"{stack}.explain").write_text("\n".join(lines) + "\n")
+    text = summary.render(summary.load(tmp_path))
+    assert "## Bounds of one recovery (`healstack explain`)" in text
+    assert [f"- {line}" for line in lines] == [
+        line for line in text.splitlines() if line.startswith("- ")
+    ]  # once: the stack without changes shows none
 
 
 # -- against the simulator -------------------------------------------------------------

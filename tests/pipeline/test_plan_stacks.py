@@ -174,6 +174,7 @@ def test_the_stage_reaches_synth_and_names_the_stacks_and_the_comment(
     plan = tmp_path / "plan"
     # the diagram and the plan of a stack meet under the stack's name
     assert sorted(p.name for p in plan.glob("alpha*")) == [
+        "alpha-prod.explain",
         "alpha-prod.json",
         "alpha-prod.mmd",
         "alpha-prod.txt",
