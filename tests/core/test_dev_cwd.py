@@ -36,7 +36,12 @@ def dev_copy(tmp_path: Path) -> Path:
     bin_dir.mkdir(parents=True)
     for tool in ("python", "healstack"):
         script = bin_dir / tool
-        script.write_text(f'#!/bin/sh\nexec "{VENV_BIN / tool}" "$@"\n')
+        script.write_text(
+            "#!/bin/sh\n"
+            # a set-up attempt must fail here, never reinstall the project's venv
+            'if [ "$1 $2" = "-m pip" ]; then echo "dev-test: pip $*" >&2; exit 97; fi\n'
+            f'exec "{VENV_BIN / tool}" "$@"\n'
+        )
         script.chmod(script.stat().st_mode | stat.S_IXUSR)
     want = hashlib.sha256((repo / "pyproject.toml").read_bytes()).hexdigest()
     (repo / ".venv" / ".healstack-installed").write_text(f"{want} test\n")  # serves all
@@ -121,3 +126,23 @@ def test_emulator_help_prints_help_without_setting_up_the_cdktf_cli(dev_copy: Pa
     assert done.stdout.startswith("usage: ./dev emulator")
     assert "installing the cdktf CLI" not in done.stderr
     assert not (dev_copy / "node_modules").exists()
+
+
+@pytest.mark.parametrize("extras", ["docs", "test", ""])
+def test_an_up_to_date_venv_serves_the_product_whatever_its_extras(
+    dev_copy: Path, caller: Path, extras: str
+) -> None:
+    stamp = dev_copy / ".venv" / ".healstack-installed"
+    want = stamp.read_text().split()[0]
+    stamp.write_text(f"{want} {extras}\n")
+    done = _dev(dev_copy, caller, "healstack", "validate", "playbooks/ec2.yaml")
+    assert done.returncode == 0, done.stderr
+    assert "setting up" not in done.stderr
+
+
+def test_a_changed_pyproject_sets_the_venv_up_again(dev_copy: Path, caller: Path) -> None:
+    with (dev_copy / "pyproject.toml").open("a") as pyproject:
+        pyproject.write("# changed\n")
+    done = _dev(dev_copy, caller, "healstack", "validate", "playbooks/ec2.yaml")
+    assert done.returncode == 97  # the fixture's venv refuses to install
+    assert "dev: setting up" in done.stderr and "dev-test: pip -m pip install" in done.stderr
