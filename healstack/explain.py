@@ -150,7 +150,7 @@ def aws_mutating_apis(kind: str, operation: str) -> tuple[str, ...]:
 # -- the expanded graph ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Node:
     """A state entered with what the walk knows: the loop counter (None: unknown), whether
     the outcome was told since the last work, whether the budget counted this recovery."""
@@ -159,6 +159,15 @@ class Node:
     counter: int | None
     notified: str
     counted: bool
+
+    def key(self) -> tuple[str, int, str, bool]:
+        """A total order (an unknown counter first), so every walk is the same."""
+        return (
+            self.state,
+            -1 if self.counter is None else self.counter,
+            self.notified,
+            self.counted,
+        )
 
 
 @dataclass(frozen=True)
@@ -316,7 +325,7 @@ class _Graph:
         for edges in self.edges.values():
             for edge in edges:
                 incoming[edge.target] += 1
-        ready = sorted(n for n, count in incoming.items() if count == 0)
+        ready = sorted((n for n, count in incoming.items() if count == 0), key=Node.key)
         order: list[Node] = []
         while ready:
             node = ready.pop(0)
@@ -325,7 +334,7 @@ class _Graph:
                 incoming[edge.target] -= 1
                 if incoming[edge.target] == 0:
                     ready.append(edge.target)
-            ready.sort()
+            ready.sort(key=Node.key)
         if len(order) != len(self.edges):
             # what neither start nor end can peel off: the loop's own states
             left = {n for n, count in incoming.items() if count > 0}
