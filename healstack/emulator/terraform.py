@@ -7,8 +7,8 @@ its own test credentials in the provider block, and nothing should reach real AW
 
 A process group of its own also means a Ctrl-C at the terminal never reaches terraform, so
 the caller stops it: ``run_bounded`` stops its group when the waiting thread is interrupted
-(``KeyboardInterrupt``), and ``stop_running()`` stops every group still running (for a
-signal handler: commands waited on from other threads too).
+(and on ``KeyboardInterrupt`` every group still running, whichever thread waits on it:
+``stop_running()``, also what a signal handler calls).
 """
 
 from __future__ import annotations
@@ -226,6 +226,10 @@ def run_bounded(
     except subprocess.TimeoutExpired:
         stdout, stderr = stop_process_group(process)
         return Finished(-1, stdout, stderr, timed_out=True)
+    except KeyboardInterrupt:  # Ctrl-C: every command waited on, in any thread, stops too
+        stop_running()
+        stop_process_group(process)
+        raise
     except BaseException:
         stop_process_group(process)
         raise
