@@ -48,6 +48,9 @@ KMS_ALIAS = NameRule(
     "KMS alias", 256, re.compile(r"^alias/[A-Za-z0-9/_-]+$"), "letters, digits and /_-"
 )
 
+#: every role healstack creates lives here (``iam:PassRole`` guards can name them as a set)
+ROLE_PATH = "/healstack/"
+
 #: suffixes of the longest names derived from a function key / the playbook
 ROLE_SUFFIX_FUNCTION = "-fn"
 ROLE_SUFFIX_WORKFLOW = "-sfn"
@@ -61,6 +64,16 @@ FINALIZER_SUFFIX = "-ended"
 
 def function_name(base: str, key: str) -> str:
     return f"{base}-{key}"
+
+
+def function_role_name(base: str, key: str) -> str:
+    """A step function's role: the hub's, and what a member's execution role trusts."""
+    return function_name(base, key) + ROLE_SUFFIX_FUNCTION
+
+
+def role_arn(partition: str, account: str, name: str) -> str:
+    """The ARN of a role healstack created (every one of them lives on ``ROLE_PATH``)."""
+    return f"arn:{partition}:iam::{account}:role{ROLE_PATH}{name}"
 
 
 def names_for(base: str, function_keys: list[str]) -> list[tuple[str, NameRule, str]]:
@@ -80,7 +93,7 @@ def names_for(base: str, function_keys: list[str]) -> list[tuple[str, NameRule, 
     for key in function_keys:
         fn = function_name(base, key)
         out.append((fn, LAMBDA_FUNCTION, f"function {key}"))
-        out.append((fn + ROLE_SUFFIX_FUNCTION, IAM_ROLE, f"function {key} role"))
+        out.append((function_role_name(base, key), IAM_ROLE, f"function {key} role"))
         out.append((f"/aws/lambda/{fn}", LOG_GROUP, f"function {key} log group"))
     return out
 

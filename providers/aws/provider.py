@@ -48,11 +48,12 @@ from healstack.providers.aws.naming import (
     DLQ_SUFFIX,
     FINALIZER_SUFFIX,
     LIVE_ALIAS,
-    ROLE_SUFFIX_FUNCTION,
+    ROLE_PATH,
     ROLE_SUFFIX_TRIGGER,
     ROLE_SUFFIX_WORKFLOW,
     AwsNamingRules,
     function_name,
+    function_role_name,
     principal_problem,
 )
 from healstack.providers.aws.packages import function_modules, platform_package
@@ -87,8 +88,6 @@ from healstack.providers.workflow import StoreWrite, Template, Workflow
 
 KMS_DATA_KEY_REUSE_SECONDS = 300
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
-#: every role healstack creates lives here (``iam:PassRole`` guards can name them as a set)
-ROLE_PATH = "/healstack/"
 
 #: the AWS services healstack's own resources touch (each kind adds its handlers' own:
 #: ``emulated_services``): the endpoints an emulator must serve
@@ -763,7 +762,7 @@ class AwsProvider:
         role = aws.IamRole(
             here,
             "role",
-            name=name + ROLE_SUFFIX_FUNCTION,
+            name=function_role_name(base_name, spec.key),
             description=f"healstack {spec.key}: only what this step does",
             path=ROLE_PATH,
             # account only: Lambda sends no aws:SourceArn when it assumes an execution role
@@ -777,14 +776,14 @@ class AwsProvider:
         statements = [
             allow(["logs:CreateLogStream", "logs:PutLogEvents"], f"{log_group.arn}:*"),
             allow(TRACING.actions, "*"),
-            *self._step_statements(impl, spec.target_kind, shared.account, scope_tag),
+            *step_statements(impl, spec.target_kind, shared.account, scope_tag),
         ]
         environment = {"HEALSTACK_RECOVERY": base_name}
         environment.update({f"HEALSTACK_{k.upper()}": v for k, v in sorted(spec.config.items())})
         if spec.uses_notifier:
             statements.append(allow(["sns:Publish"], notifier.id))
             environment["HEALSTACK_TOPIC_ARN"] = notifier.id
-            shared.add_publisher(name + ROLE_SUFFIX_FUNCTION)
+            shared.add_publisher(function_role_name(base_name, spec.key))
             key_services.append("sns")
         if spec.uses_store:
             assert shared.store is not None, "create the store before the functions that use it"
@@ -910,18 +909,6 @@ class AwsProvider:
     def _modules(impl: StepImplementation) -> list[str]:
         """The handler's own module plus every module that is no other handler's."""
         return function_modules(impl)  # shared with `healstack package`
-
-    @staticmethod
-    def _step_statements(
-        impl: StepImplementation,
-        kind: str,
-        account: _Account,
-        scope_tag: Mapping[str, str] | None,
-    ) -> list[dict[str, Any]]:
-        out = []
-        for permission in impl.permissions:
-            out.append(_statement(permission, kind, account, scope_tag))
-        return out
 
     def workflow(
         self,
@@ -1052,7 +1039,7 @@ class AwsProvider:
         # only events of this account: the default bus may also receive other accounts'
         # events (a central-ops set-up), and acting on them would touch this account's
         # same-named resources (ResolveTarget refuses them too)
-        pattern = {**spec.event_pattern, "account": [shared.account.account]}
+        pattern = trigger_pattern(spec.event_pattern, shared.account.account)
         bus_name: str | None = None
         if spec.bus is not None:
             bus_name = self._event_bus(scope, spec.bus, shared)
@@ -1225,6 +1212,25 @@ def store_deletion_protection(settings: DeploymentSettings) -> bool:
     alone (``HEALSTACK_AWS_ENDPOINT``), so this is where the emulator turns it off."""
     emulated = bool(settings.provider_options.get("aws", {}).get("endpoint"))
     return settings.store_deletion_protection and not emulated
+
+
+def trigger_pattern(event_pattern: Mapping[str, Any], account: str) -> dict[str, Any]:
+    """The playbook's pattern narrowed to events of ``account``: what a trigger rule matches
+    (the hub's own, and a member's rule forwarding to the hub: ``member.py``)."""
+    return {**event_pattern, "account": [account]}
+
+
+def step_statements(
+    impl: StepImplementation,
+    kind: str,
+    account: _Account,
+    scope_tag: Mapping[str, str] | None,
+) -> list[dict[str, Any]]:
+    """What a step does to its target, as IAM statements in ``account`` (its partition,
+    region and account fill the ARN templates); the mutating ones carry ``scope_tag`` (the
+    playbook's ``require_tag``) as a condition. The step's function role gets them, and a
+    member account's execution role for the playbook (``member.py``) gets the same."""
+    return [_statement(permission, kind, account, scope_tag) for permission in impl.permissions]
 
 
 def _statement(
