@@ -16,7 +16,9 @@ from typing import Any
 
 from constructs import Construct
 
-from healstack.modules.compile import STORE, CompiledRecovery, compile_playbook
+from healstack.catalog import OUTCOMES
+from healstack.errors import UsageError
+from healstack.modules.compile import DECIDE_FUNCTION, STORE, CompiledRecovery, compile_playbook
 from healstack.playbook import Playbook
 from healstack.providers.interfaces import (
     MANAGED_BY,
@@ -24,6 +26,8 @@ from healstack.providers.interfaces import (
     DeploymentSettings,
     EventBusSpec,
     FunctionHandle,
+    Grant,
+    MetricRef,
     MonitoringHandle,
     NotifierSpec,
     PipelineHandle,
@@ -57,6 +61,8 @@ class RecoveryWorkflow(Construct):
         super().__init__(scope, id_)
         self.settings = settings or DeploymentSettings()
         self.playbook = playbook
+        self._provider = provider
+        self._grants = 0
         self.compiled: CompiledRecovery = compile_playbook(playbook)
         base = self.settings.base_name(playbook.name)
         #: the prefix of every physical name: ``<prefix>-<playbook>[-<stage>]``
@@ -162,6 +168,59 @@ class RecoveryWorkflow(Construct):
     @property
     def workflow_role(self) -> Any:
         return self.parts.workflow.role
+
+    # -- grants and metrics (the integration API, as AWS CDK's grant*/metric*) ------------
+
+    def grant_start(self, principal: Any) -> Any:
+        """Let the platform's ``principal`` (its role construct, or a role name) start the
+        workflow by hand (a game day, a replay); returns the policy it gets."""
+        return self._grant("start", self.parts.workflow.id, principal)
+
+    def grant_approve(self, principal: Any) -> Any:
+        """Let the platform's ``principal`` call the approval endpoint. The decide function
+        still refuses anyone but ``approval.approvers`` and records who decided: list the
+        principal there too. A playbook without ``approval`` has nothing to approve."""
+        if self.playbook.approval is None:
+            raise UsageError(
+                f"grant_approve: playbook {self.playbook.name} has no approval (add approval: "
+                "{before: [...], approvers: [...]} to it)"
+            )
+        arn = principal if isinstance(principal, str) else None
+        if arn and arn.startswith("arn:") and arn not in self.playbook.approval.approvers:
+            raise UsageError(
+                f"grant_approve: {arn} is not in approval.approvers of {self.playbook.name} "
+                "(add it there: the decide function checks the list)"
+            )
+        return self._grant("approve", self.parts.functions[DECIDE_FUNCTION].id, principal)
+
+    def _grant(self, what: Grant, target_id: str, principal: Any) -> Any:
+        self._grants += 1
+        return self._provider.grant(
+            self, f"grant-{what}-{self._grants}", what, target_id, principal
+        )
+
+    def metric_outcome(self, outcome: str) -> MetricRef:
+        """Recoveries that ended in ``outcome`` (``catalog.OUTCOMES``), per period."""
+        if outcome not in OUTCOMES:
+            raise UsageError(f"metric_outcome: {outcome!r} is not one of {', '.join(OUTCOMES)}")
+        return self.monitoring.metrics[f"outcome:{outcome}"]
+
+    def metric_recovered(self) -> MetricRef:
+        return self.metric_outcome("recovered")
+
+    def metric_gave_up(self) -> MetricRef:
+        return self.metric_outcome("gave_up")
+
+    def metric_failed(self) -> MetricRef:
+        return self.metric_outcome("failed")
+
+    def metric_duration(self) -> MetricRef:
+        """How long each recovery ran (the longest in the period)."""
+        return self.monitoring.metrics["duration"]
+
+    def metric_attempts(self) -> MetricRef:
+        """Attempts per finished recovery (the average in the period)."""
+        return self.monitoring.metrics["attempts"]
 
     def outputs(self) -> dict[str, tuple[str, str]]:
         """Output name -> (value, description): what ``RecoveryStack`` and the plain

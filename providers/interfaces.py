@@ -279,6 +279,23 @@ class RecoveryParts:
 
 
 @dataclass(frozen=True)
+class MetricRef:
+    """A metric a platform can alarm on or graph with its own resources (AWS: a CloudWatch
+    metric: namespace, name, dimensions), with the statistic and period it is meant for."""
+
+    namespace: str
+    name: str
+    dimensions: Mapping[str, str]
+    statistic: str
+    period_seconds: int
+    unit: str | None = None
+
+
+#: what ``CloudProvider.grant`` can give a platform's principal
+Grant = Literal["start", "approve"]
+
+
+@dataclass(frozen=True)
 class MonitoringHandle:
     """The alarms (by short key) and the dashboard a recovery got."""
 
@@ -286,6 +303,8 @@ class MonitoringHandle:
     dashboard: str
     #: function key -> the alarm on that function's unexpected errors (rollouts back out on it)
     function_alarms: Mapping[str, str] = field(default_factory=dict)
+    #: ``outcome:<outcome>`` (recoveries that ended so), ``duration``, ``attempts``
+    metrics: Mapping[str, MetricRef] = field(default_factory=dict)
 
 
 class NamingRules(Protocol):
@@ -364,7 +383,14 @@ class CloudProvider(Protocol):
     def monitoring(
         self, scope: Construct, parts: RecoveryParts, base_name: str, settings: DeploymentSettings
     ) -> MonitoringHandle:
-        """Alarms on every way a recovery can go wrong, all notifying; and a dashboard."""
+        """Alarms on every way a recovery can go wrong, all notifying; a dashboard; and the
+        metrics a platform may alarm on itself."""
+        ...
+
+    def grant(self, scope: Construct, id_: str, what: Grant, target_id: str, principal: Any) -> Any:
+        """Let the platform's own ``principal`` (a role construct, or a role name) ``start``
+        the workflow ``target_id``, or ``approve``: call the decide function ``target_id``;
+        returns what was created."""
         ...
 
     def pipeline(

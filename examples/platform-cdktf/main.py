@@ -15,7 +15,9 @@ from pathlib import Path
 # none (its resources are its own layer on cdktf core), and references between the two are
 # ordinary tokens
 from cdktf import App, LocalBackend, TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
@@ -131,6 +133,43 @@ class PlatformStack(TerraformStack):
                 encryption_key_id=key.arn,
                 pipeline=False,  # terraform apply ships the functions; Acme has its own CI
             ),
+        )
+
+        # the platform's own on-call role may start the recovery by hand (game days, replays)
+        oncall = IamRole(
+            self,
+            "oncall",
+            name=f"{PLATFORM}-oncall-{stage}",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )
+        recovery.grant_start(oncall)
+        # ... and is paged, by the platform's own alarm, when recoveries give up
+        gave_up = recovery.metric_gave_up()
+        CloudwatchMetricAlarm(
+            self,
+            "recoveries-giving-up",
+            alarm_name=f"{PLATFORM}-recoveries-giving-up-{stage}",
+            namespace=gave_up.namespace,
+            metric_name=gave_up.name,
+            dimensions=dict(gave_up.dimensions),
+            statistic=gave_up.statistic,
+            period=gave_up.period_seconds,
+            evaluation_periods=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[alerts.arn],
         )
 
         # what the platform wires downstream

@@ -17,6 +17,7 @@ from typing import Any
 from constructs import Construct
 
 from healstack.providers.aws import resources as aws
+from healstack.providers.interfaces import MetricRef
 
 NAMESPACE = "healstack"
 PERIOD_SECONDS = 300
@@ -78,6 +79,35 @@ def _alarm(
     )
 
 
+#: the notify function logs the outcome each recovery was told with (one line per notice)
+OUTCOME_PATTERN = '{ $.outcome = "*" }'
+OUTCOMES_METRIC = "Outcomes"
+
+
+def metrics(w: Watched, outcomes: tuple[str, ...]) -> dict[str, MetricRef]:
+    """What a platform may alarm on itself: recoveries by outcome (from the notify log, one
+    metric with an ``Outcome`` dimension), execution time, attempts per recovery."""
+    namespace = metric_namespace(w.base_name)
+    found = {
+        f"outcome:{outcome}": MetricRef(
+            namespace, OUTCOMES_METRIC, {"Outcome": outcome}, "Sum", PERIOD_SECONDS, "Count"
+        )
+        for outcome in outcomes
+    }
+    found["duration"] = MetricRef(
+        "AWS/States",
+        "ExecutionTime",
+        {"StateMachineArn": w.state_machine_arn},
+        "Maximum",
+        PERIOD_SECONDS,
+        "Milliseconds",
+    )
+    found["attempts"] = MetricRef(
+        namespace, "AttemptsPerRecovery", {}, "Average", PERIOD_SECONDS, "Count"
+    )
+    return found
+
+
 def create(scope: Construct, w: Watched) -> dict[str, Any]:
     """Every alarm (by a short key) plus the dashboard; returns the alarms."""
     alarms: dict[str, Any] = {}
@@ -114,6 +144,20 @@ def create(scope: Construct, w: Watched) -> dict[str, Any]:
             dimensions={"FunctionName": function},
         )
     if "notify" in w.functions:
+        aws.CloudwatchLogMetricFilter(
+            scope,
+            "outcomes",
+            name=f"{w.functions['notify']}-outcomes",
+            log_group_name=w.log_groups["notify"].name,
+            pattern=OUTCOME_PATTERN,
+            metric_transformation={
+                "name": OUTCOMES_METRIC,
+                "namespace": namespace,
+                "value": "1",
+                "unit": "Count",
+                "dimensions": {"Outcome": "$.outcome"},
+            },
+        )
         aws.CloudwatchLogMetricFilter(
             scope,
             "attempts",

@@ -17,6 +17,7 @@ from typing import Any
 from constructs import Construct
 
 from healstack import packaging
+from healstack.catalog import OUTCOMES
 from healstack.cdk import (
     AssetType,
     DefaultTokenResolver,
@@ -71,6 +72,7 @@ from healstack.providers.interfaces import (
     EventBusSpec,
     FunctionHandle,
     FunctionSpec,
+    Grant,
     MonitoringHandle,
     NotifierHandle,
     NotifierSpec,
@@ -1128,6 +1130,29 @@ class AwsProvider:
             {k: a.alarm_name for k, a in alarms.items()},
             base_name,
             {key: alarms[f"step-errors-{key}"].alarm_name for key in parts.functions},
+            metrics=monitoring.metrics(watched, OUTCOMES),
+        )
+
+    def grant(self, scope: Construct, id_: str, what: Grant, target_id: str, principal: Any) -> Any:
+        """An inline policy on the platform's role: ``start`` = states:StartExecution on the
+        state machine; ``approve`` = lambda:InvokeFunctionUrl on the decide function, IAM-
+        authenticated URLs only (the function still checks the caller is one of the
+        playbook's approvers, and records who decided)."""
+        role = principal if isinstance(principal, str) else getattr(principal, "name", None)
+        if role is None:
+            raise UsageError(
+                f"grant {what}: give a role (a construct with a name, or the role's name)"
+            )
+        if what == "start":
+            statement = allow(["states:StartExecution"], target_id)
+        else:
+            statement = allow(
+                ["lambda:InvokeFunctionUrl"],
+                target_id,
+                Condition={"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}},
+            )
+        return aws.IamRolePolicy(
+            scope, id_, name=f"healstack-{what}-{id_}"[:128], role=role, policy=policy(statement)
         )
 
     def pipeline(

@@ -89,6 +89,29 @@ def test_the_platform_wires_the_recoverys_outputs(stack: dict[str, Any]) -> None
     ]
 
 
+def test_the_platform_grants_a_start_and_alarms_on_a_metric(stack: dict[str, Any]) -> None:
+    """``grant_start`` gives the platform's own role exactly StartExecution on the state
+    machine; ``metric_gave_up`` is what the platform's own alarm watches, and the metric
+    exists: the notify log's outcome filter writes it, with the same dimension."""
+    resources = stack["resource"]
+    (grant,) = [p for key, p in resources["aws_iam_role_policy"].items() if "grant-start" in key]
+    assert grant["role"].startswith("${aws_iam_role.oncall.name}")
+    (statement,) = json.loads(grant["policy"])["Statement"]
+    assert statement["Action"] == ["states:StartExecution"]
+    assert statement["Resource"].startswith("${aws_sfn_state_machine.web-recovery_state-machine_")
+    alarm = resources["aws_cloudwatch_metric_alarm"]["recoveries-giving-up"]
+    (outcomes,) = [
+        f for key, f in resources["aws_cloudwatch_log_metric_filter"].items() if "outcomes" in key
+    ]
+    transformation = outcomes["metric_transformation"]
+    assert (alarm["namespace"], alarm["metric_name"]) == (
+        transformation["namespace"],
+        transformation["name"],
+    )
+    assert alarm["dimensions"] == {"Outcome": "gave_up"}
+    assert transformation["dimensions"] == {"Outcome": "$.outcome"}
+
+
 @pytest.mark.slow
 def test_terraform_validates_the_platform_stack(
     platform_out: Path, terraform_env: dict[str, str], tmp_path: Path
