@@ -187,35 +187,48 @@ _MISSING = object()
 def mismatch(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> str | None:
     """Why the bus would not deliver ``event`` to a rule with ``pattern`` (the first field
     that fails, with what the pattern wants), or None when it matches. The grammar is the
-    one ``problems`` checks; an event value that is a list matches when any element does."""
-    return _mismatch_object(pattern, event, "")
+    one ``problems`` checks. Arrays are flattened as the bus does: a field inside a list of
+    objects matches when any element's value does."""
+    return _mismatch_object(pattern, [event], "")
 
 
-def _mismatch_object(pattern: Mapping[str, Any], node: Any, path: str) -> str | None:
+def _children(nodes: list[Any], key: str) -> list[Any]:
+    """Every value at ``key`` of the objects in ``nodes`` (lists flattened)."""
+    found: list[Any] = []
+    for node in nodes:
+        for item in node if isinstance(node, list) else [node]:
+            if isinstance(item, Mapping) and key in item:
+                value = item[key]
+                found.extend(value if isinstance(value, list) else [value])
+    return found
+
+
+def _mismatch_object(pattern: Mapping[str, Any], nodes: list[Any], path: str) -> str | None:
     for key, wanted in pattern.items():
         if key == "$or":
-            reasons = [_mismatch_object(sub, node, path) for sub in wanted]
+            reasons = [_mismatch_object(sub, nodes, path) for sub in wanted]
             if all(reasons):
                 return f"no branch of {_join(path, '$or')} matches ({reasons[0]})"
             continue
-        value = node.get(key, _MISSING) if isinstance(node, Mapping) else _MISSING
+        values = _children(nodes, key)
         where = _join(path, key)
         if isinstance(wanted, Mapping):
-            reason = _mismatch_object(wanted, value if isinstance(value, Mapping) else {}, where)
+            reason = _mismatch_object(wanted, values, where)
         else:
-            reason = _mismatch_leaf(wanted, value, where)
+            reason = _mismatch_leaf(wanted, values, where)
         if reason is not None:
             return reason
     return None
 
 
-def _mismatch_leaf(matchers: list[Any], value: Any, where: str) -> str | None:
-    values = value if isinstance(value, list) else [value]
-    if any(_matches(m, v) for m in matchers for v in values):
+def _mismatch_leaf(matchers: list[Any], values: list[Any], where: str) -> str | None:
+    candidates = values or [_MISSING]
+    if any(_matches(m, v) for m in matchers for v in candidates):
         return None
-    if value is _MISSING:
+    if not values:
         return f"the event has no {where} (the pattern wants {_show(matchers)})"
-    return f"{where} is {_show(value)}; the pattern wants {_show(matchers)}"
+    shown = values[0] if len(values) == 1 else values
+    return f"{where} is {_show(shown)}; the pattern wants {_show(matchers)}"
 
 
 def _show(value: Any) -> str:
