@@ -35,10 +35,14 @@ from healstack.playbook import (
     CLOUD_SOURCE_PREFIX,
     EMAIL_PATTERN,
     ID_PATH_PATTERN,
+    MAX_PLATFORM_STEP_SECONDS,
     MAX_TIMEOUT_SECONDS,
     MAX_WAIT_SECONDS,
     MIN_TIMEOUT_SECONDS,
     NAME_PATTERN,
+    PLATFORM_ACTION_PATTERN,
+    PLATFORM_HANDLER_PATTERN,
+    PLATFORM_STEP_NAME_PATTERN,
     STEP_NAME_PATTERN,
     Playbook,
 )
@@ -121,6 +125,74 @@ FIELD_DOCS: dict[str, dict[str, FieldDoc]] = {
             "record, in days.",
             90,
         ),
+        "platform_steps": FieldDoc(
+            "Steps implemented in the platform's own repository, by name (lower-case letters, "
+            "digits, `_`; not an operation of the kind); each must be run by a `run` step, "
+            "and its handler file must exist below the playbook's folder.",
+            {
+                "drain": {
+                    "handler": "steps/drain.py:handler",
+                    "permissions": [
+                        {
+                            "actions": ["elasticloadbalancing:DeregisterTargets"],
+                            "resources": [
+                                "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/*"
+                            ],
+                        }
+                    ],
+                }
+            },
+        ),
+    },
+    "PlatformStep": {
+        "handler": FieldDoc(
+            "`path/to/file.py:function`, a Python file below the playbook's folder and its "
+            "function; healstack packages the file as a function of its own.",
+            "steps/drain.py:handler",
+        ),
+        "description": FieldDoc(
+            "What the step does, for people and the docs.",
+            "take the instance out of its target group",
+        ),
+        "permissions": FieldDoc(
+            "Everything the step may call: its function's role holds exactly these.",
+            [
+                {
+                    "actions": ["elasticloadbalancing:DeregisterTargets"],
+                    "resources": [
+                        "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/*"
+                    ],
+                }
+            ],
+        ),
+        "timeout": FieldDoc(
+            "How long one call of the step may run; longer work is split into steps and waits.",
+            "8s",
+        ),
+        "params": FieldDoc(
+            "The params a `run` step may pass it, by name, each with its type.",
+            {"deregistration_delay": {"type": "integer", "description": "seconds to wait"}},
+        ),
+    },
+    "PlatformPermission": {
+        "actions": FieldDoc(
+            "IAM actions, each named as `service:Action` (no wildcards).",
+            ["elasticloadbalancing:DeregisterTargets"],
+        ),
+        "resources": FieldDoc(
+            'The ARNs they act on, each naming its service and a resource; `["*"]` alone '
+            "only for read-only actions (Describe, Get, List) the service offers no "
+            "resource-level permission for, with a `reason`.",
+            ["arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/*"],
+        ),
+        "reason": FieldDoc(
+            'Why `resources: ["*"]`: required with it, refused without it.',
+            "ELB Describe* actions take no resource ARN",
+        ),
+    },
+    "PlatformParam": {
+        "type": FieldDoc("The param's type.", "integer"),
+        "description": FieldDoc("What the param means.", "seconds to wait"),
     },
     "Trigger": {
         "source": FieldDoc(
@@ -214,9 +286,15 @@ FIELD_DOCS: dict[str, dict[str, FieldDoc]] = {
             "Default: every attempt.",
             "2+",
         ),
+        "run": FieldDoc(
+            "Run one of the playbook's own `platform_steps`: an action like a built-in one "
+            "(scope, `dry_run`, `approval`, `guard` apply).",
+            "drain",
+        ),
         "params": FieldDoc(
-            "Parameters of an action, as its kind names them, each of its type (checks and "
-            "waits take none; params healstack sets itself may not be given).",
+            "Parameters of an action (as its kind names them) or of a `run` step (as its "
+            "platform step declares them), each of its type; checks and waits take none, and "
+            "params healstack sets itself may not be given.",
             {"force": True},
         ),
     },
@@ -332,6 +410,7 @@ DURATIONS: dict[tuple[str, str], tuple[int, int]] = {
     ("Guard", "window"): (60, 30 * 86400),
     ("Approval", "timeout"): (60, 86400),
     ("Playbook", "timeout"): (MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS),
+    ("PlatformStep", "timeout"): (1, MAX_PLATFORM_STEP_SECONDS),
 }
 
 
@@ -493,6 +572,29 @@ def playbook_schema() -> dict[str, Any]:
     props["Approval"]["approvers"]["uniqueItems"] = True
     props["Notify"]["emails"]["items"] = {"type": "string", "pattern": EMAIL_PATTERN.pattern}
     props["Notify"]["emails"]["uniqueItems"] = True
+
+    props["Step"]["run"] = _nullable(
+        {"type": "string", "pattern": PLATFORM_STEP_NAME_PATTERN.pattern}
+    )
+    props["Playbook"]["platform_steps"]["propertyNames"] = {
+        "pattern": PLATFORM_STEP_NAME_PATTERN.pattern
+    }
+    props["PlatformStep"]["handler"]["pattern"] = PLATFORM_HANDLER_PATTERN.pattern
+    props["PlatformPermission"]["actions"]["items"] = {
+        "type": "string",
+        "pattern": PLATFORM_ACTION_PATTERN.pattern,
+    }
+    # the model checks an ARN's six parts; the schema only that it is one, without blanks
+    props["PlatformPermission"]["resources"]["items"] = {
+        "type": "string",
+        "pattern": r"^(\*|arn:[^\s{}$]+)$",
+    }
+    models["PlatformPermission"]["if"] = {"properties": {"resources": {"const": ["*"]}}}
+    models["PlatformPermission"]["then"] = {
+        "required": ["reason"],
+        "properties": {"reason": {"type": "string", "pattern": r"\S"}},
+    }
+    models["PlatformPermission"]["else"] = {"properties": {"reason": {"type": "null"}}}
 
     schema["allOf"] = [_kind_rules(kind) for kind in kinds.values()]
 

@@ -59,6 +59,23 @@ VALID: dict[str, Any] = {
 }
 
 
+ELB = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web/*"
+#: a platform step of the playbook's own (run by a `run` step)
+DRAIN: dict[str, Any] = {
+    "handler": "steps/drain.py:handler",
+    "permissions": [{"actions": ["elasticloadbalancing:DeregisterTargets"], "resources": [ELB]}],
+    "params": {"delay": {"type": "integer"}},
+}
+
+
+def with_platform_step(**changes: Any) -> dict[str, Any]:
+    """VALID with the platform step DRAIN (changed) run before the reboot."""
+    data = copy.deepcopy(VALID)
+    data["platform_steps"] = {"drain": {**copy.deepcopy(DRAIN), **changes}}
+    data["steps"].insert(1, {"run": "drain", "params": {"delay": 5}})
+    return data
+
+
 def validator() -> Draft202012Validator:
     return Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
 
@@ -189,6 +206,26 @@ BAD: dict[str, dict[str, Any]] = {
     "approver wildcard": changed("approval.approvers", ["arn:aws:iam::1:role/*"]),
     "approver twice": changed("approval.approvers", [APPROVER, APPROVER]),
     "no approvers": changed("approval.approvers", []),
+    "platform step handler not a .py function": with_platform_step(handler="steps/drain.sh"),
+    "platform step handler leaving the folder": with_platform_step(handler="../x.py:handler"),
+    "platform step action with a wildcard": with_platform_step(
+        permissions=[{"actions": ["elasticloadbalancing:*"], "resources": [ELB]}]
+    ),
+    "platform step resources * without a reason": with_platform_step(
+        permissions=[{"actions": ["elasticloadbalancing:DescribeTargetHealth"], "resources": ["*"]}]
+    ),
+    "platform step reason without *": with_platform_step(
+        permissions=[{"actions": ["ec2:RebootInstances"], "resources": [ELB], "reason": "x"}]
+    ),
+    "platform step resource not an ARN": with_platform_step(
+        permissions=[{"actions": ["ec2:RebootInstances"], "resources": ["targetgroup/web"]}]
+    ),
+    "platform step with no permissions": with_platform_step(permissions=[]),
+    "platform step param of an unknown type": with_platform_step(params={"d": {"type": "float"}}),
+    "platform step name with a hyphen": changed(
+        "platform_steps", {"drain-web": copy.deepcopy(DRAIN)}
+    ),
+    "run a name that is not a step name": changed("steps[1]", {"run": "Drain"}),
 }
 
 
@@ -219,6 +256,16 @@ GOOD: dict[str, dict[str, Any]] = {
     "on_attempts as a number": changed("steps[1].on_attempts", 1),
     "no approval": changed("approval", DELETE),
     "approval null": changed("approval", None),
+    "a platform step": with_platform_step(),
+    "a platform step reading with * and a reason": with_platform_step(
+        permissions=[
+            {
+                "actions": ["elasticloadbalancing:DescribeTargetHealth"],
+                "resources": ["*"],
+                "reason": "Describe* takes no resource ARN",
+            }
+        ]
+    ),
 }
 
 
@@ -242,7 +289,12 @@ def _placed(model: str, field: str, value: Any) -> dict[str, Any]:
         "Guard": data["guard"],
         "Approval": data["approval"],
         "Playbook": data,
-    }[model]
+    }.get(model)
+    if model == "PlatformStep":
+        data["platform_steps"] = {"drain": copy.deepcopy(DRAIN)}
+        data["steps"].insert(1, {"run": "drain"})
+        where = data["platform_steps"]["drain"]
+    assert where is not None, f"no place for {model}.{field}: extend _placed"
     where[field] = value
     if (model, field) == ("Playbook", "timeout"):  # no waits, no approval: any timeout fits
         data["steps"] = [{"check": "status"}]
