@@ -404,3 +404,72 @@ class CloudProvider(Protocol):
         """Test -> package -> gradual rollout of ``functions``; called when
         ``settings.pipeline`` is on, after the functions exist."""
         ...
+
+
+# -- organisation scale: a member account and region of a hub (the recovery account) ----
+
+
+@dataclass(frozen=True)
+class HubSpec:
+    """The recovery account (the hub) a member account and region forwards its events to
+    and lets act: the hub's steps assume the member's execution role."""
+
+    #: the hub account's id
+    account: str
+    #: the hub's event bus: its name (in ``account`` and ``region``) or the provider's id for
+    #: it (AWS: the bus ARN, which names the account and region itself)
+    event_bus: str
+    #: where the hub's event bus is; None when ``event_bus`` is an id that names it
+    region: str | None = None
+    #: only principals of this organisation may act (the provider's id for it)
+    organization_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """One playbook's part in a member account and region: its events go to the hub, and
+    the hub's steps of this playbook may act here with exactly their own permissions."""
+
+    key: str
+    description: str
+    #: the playbook's pattern; the provider narrows it to the member's own account, as the
+    #: hub's trigger narrows it to the hub's
+    event_pattern: Mapping[str, Any]
+    target_kind: str
+    #: the hub's functions of this playbook (as ``RecoveryWorkflow`` gets them): the ones that
+    #: act on the target are trusted, and their permissions are the role's
+    functions: tuple[FunctionSpec, ...]
+    #: the playbook's ``require_tag``: a condition on every mutating permission
+    scope_tag: Mapping[str, str] | None
+    hub: HubSpec
+    max_event_age_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class MemberHandle:
+    key: str
+    #: the rule forwarding the playbook's events to the hub (AWS: name and ARN)
+    rule_name: str
+    rule_id: str
+    #: the execution role the hub's steps assume (AWS: name and ARN)
+    role_name: str
+    role_id: str
+    resource: Any = None
+    role: Any = None
+
+
+class MemberProvider(Protocol):
+    """What a cloud implements for the member part of a hub-and-members deployment."""
+
+    name: str
+
+    def member(
+        self, scope: Construct, spec: MemberSpec, base_name: str, settings: DeploymentSettings
+    ) -> MemberHandle:
+        """The forwarding rule and the execution role of one playbook; ``base_name`` is the
+        hub's for the same playbook (the hub's role names derive from it)."""
+        ...
+
+    def tag_resources(self, scope: Construct, tags: Mapping[str, str]) -> None:
+        """As ``CloudProvider.tag_resources``."""
+        ...
