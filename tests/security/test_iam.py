@@ -55,7 +55,12 @@ def test_star_resource_only_for_reviewed_actions(stacks: dict[str, dict[str, Any
 
 
 def test_mutating_actions_are_scoped_to_the_target_kind(stacks: dict[str, dict[str, Any]]) -> None:
-    patterns = {"ec2:": ":instance/*", "ecs:": ":service/*", "rds:": ":db:*"}
+    patterns = {
+        "ec2:": ":instance/*",
+        "ecs:": ":service/*",
+        "rds:FailoverDBCluster": ":cluster:*",
+        "rds:": ":db:*",
+    }
     seen = 0
     for stack_name, stack in stacks.items():
         for name, statement in statements(stack):
