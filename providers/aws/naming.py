@@ -98,6 +98,62 @@ def names_for(base: str, function_keys: list[str]) -> list[tuple[str, NameRule, 
     return out
 
 
+#: a member account and region of a hub (``member.py``): the rule forwarding a playbook's
+#: events to the hub, its dead-letter queue, and two roles per region (IAM names are global to
+#: an account, so each region's roles carry the region and the regions stay independent)
+MEMBER_RULE_SUFFIX = "-to-hub"
+MEMBER_FORWARD_SUFFIX = "-fw"
+#: member names are checked for the longest region name (ap-southeast-2, cn-northwest-1,
+#: us-isob-east-1): the region is the deployment's, known to Terraform only
+MAX_REGION_LENGTH = 14
+
+
+def member_role_name(base: str, region: str) -> str:
+    """The execution role the hub's steps assume in a member account, in ``region``: the
+    member creates it and the hub names it (``role_arn``) from the event's account and region."""
+    return f"{base}-{region}"
+
+
+def member_forward_role_name(base: str, region: str) -> str:
+    """The role EventBridge uses in a member account to put the playbook's events on the hub's bus."""
+    return member_role_name(base, region) + MEMBER_FORWARD_SUFFIX
+
+
+def member_rule_name(base: str) -> str:
+    return base + MEMBER_RULE_SUFFIX
+
+
+def member_names_for(base: str, region: str) -> list[tuple[str, NameRule, str]]:
+    """(name, rule, what) for every physical name of a playbook's member part."""
+    return [
+        (member_rule_name(base), EVENT_RULE, "member forwarding rule"),
+        (member_rule_name(base) + DLQ_SUFFIX, SQS_QUEUE, "member dead-letter queue"),
+        (member_role_name(base, region), IAM_ROLE, "member execution role"),
+        (member_forward_role_name(base, region), IAM_ROLE, "member forwarding role"),
+    ]
+
+
+def member_problems(base: str) -> list[str]:
+    """What AWS would reject among a member part's names, for any region; empty when all fit."""
+    found = []
+    for name, rule, what in member_names_for(base, "r" * MAX_REGION_LENGTH):
+        if len(name) > rule.max_length:
+            over = len(name) - rule.max_length
+            found.append(
+                f'makes the {what} "{name}" {len(name)} characters with the longest region '
+                f"name; AWS allows {rule.max_length} (shorten the playbook name, prefix or "
+                f"stage by {over})"
+            )
+        elif not rule.pattern.match(name):
+            found.append(f'makes the {what} "{name}", which AWS rejects (use only {rule.allowed})')
+    return found
+
+
+def max_member_base_length() -> int:
+    """The longest ``<prefix>-<playbook>[-<stage>]`` whose member names AWS accepts in any region."""
+    return max(length for length in range(1, 256) if not member_problems("a" * length))
+
+
 #: user-defined tags (AWS "Tagging best practices", tag naming limits): key 1-128 and value
 #: 0-256 characters of letters, digits, spaces and ``_ . : / = + - @``; ``aws:`` is reserved;
 #: at most 50 tags on a resource (healstack's own ``managed-by`` tag takes one)
