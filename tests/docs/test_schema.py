@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -360,3 +362,36 @@ def test_each_documented_example_fits_its_field(place: tuple[str, str]) -> None:
     example = field_docs()[model][field].example
     errors = [e.message for e in Draft202012Validator(field_schema).iter_errors(example)]
     assert errors == []
+
+
+def _patterns(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            yield from _patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _patterns(value)
+
+
+def test_every_pattern_is_an_ecma_262_regex_as_editors_compile_it() -> None:
+    """Editors (yaml-language-server) run the schema's patterns as JavaScript regexes with the
+    unicode flag, which refuses some escapes Python takes; Node is on every healstack machine."""
+    patterns = sorted(set(_patterns(playbook_schema())))
+    script = (
+        "const ps = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "const bad = ps.filter(p => { try { new RegExp(p, 'u'); return false; }"
+        " catch (e) { return true; } });"
+        "process.stdout.write(JSON.stringify(bad));"
+    )
+    result = subprocess.run(
+        ["node", "-e", script],
+        input=json.dumps(patterns),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+    assert len(patterns) > 10
