@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="the module folder (replaced)"
     )
+    build.add_argument(
+        "--member",
+        action="store_true",
+        help="the member part instead (per playbook: a rule forwarding to the hub's bus, a "
+        "role only the hub's steps can assume), for each member account and region",
+    )
 
     simulate = sub.add_parser(
         "simulate",
@@ -259,9 +265,10 @@ def run(argv: Sequence[str]) -> int:
         return EXIT_OK
     if args.command == "module":
         from healstack.tfmodule import build_module
+        from healstack.tfmodule_member import build_member_module
 
         playbooks = load_playbooks(args.playbooks or [shipped_playbook_path()])
-        built = build_module(playbooks, args.out)
+        built = (build_member_module if args.member else build_module)(playbooks, args.out)
         print(
             f"module: {args.out} ({', '.join(built.playbooks)}; {built.resources} resources, "
             "no provider, no backend)"
