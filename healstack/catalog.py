@@ -223,4 +223,4 @@ OUTCOMES = (
 NOT_TRIGGERED = "not_triggered"
 #: why a recovery did not act on a resource it checked (a check's ``skip`` code); each ends
 #: in the ``skipped`` outcome, told, and never in an action
-SKIP_REASONS = ("not_in_scope", "stopped_on_purpose", "changing")
+SKIP_REASONS = ("not_in_scope", "stopped_on_purpose", "changing", "at_minimum_capacity")

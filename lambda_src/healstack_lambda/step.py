@@ -21,7 +21,9 @@ Check result: ``{"healthy", "state", "detail", "skip"}``. ``skip`` is always pre
 - ``not_in_scope``: ``HEALSTACK_REQUIRE_TAG`` (``key=value``; unset or empty: no tag is
   required) names a tag the resource does not carry with exactly that value;
 - ``stopped_on_purpose``: someone stopped or scaled it down (see each kind's module);
-- ``changing``: someone else is changing it right now (see each kind's module).
+- ``changing``: someone else is changing it right now (see each kind's module);
+- ``at_minimum_capacity``: acting would take its group below the group's minimum healthy
+  capacity (see each kind's module).
 
 ``healthy`` is always False when ``skip`` is set. A ``wait_until`` poll compares ``state``
 as before and only reports ``skip``. Mutating actions check the same tag on the resource
@@ -45,7 +47,8 @@ REQUIRE_TAG_ENV = "HEALSTACK_REQUIRE_TAG"
 NOT_IN_SCOPE = "not_in_scope"
 STOPPED_ON_PURPOSE = "stopped_on_purpose"
 CHANGING = "changing"
-SKIP_CODES = (NOT_IN_SCOPE, STOPPED_ON_PURPOSE, CHANGING)
+AT_MINIMUM_CAPACITY = "at_minimum_capacity"
+SKIP_CODES = (NOT_IN_SCOPE, STOPPED_ON_PURPOSE, CHANGING, AT_MINIMUM_CAPACITY)
 
 
 @dataclass(frozen=True)
