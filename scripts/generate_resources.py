@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = REPO / "providers" / "aws" / "schema"
 OUT = REPO / "providers" / "aws" / "resources.py"
 META_ARGUMENTS = ("depends_on", "lifecycle", "provider", "count", "for_each")
+#: names the properties never took (before the core's members were counted too)
+RESERVED = ("node", "fqn", "attr", "argument")
 
 
 def camel(name: str) -> str:
@@ -59,16 +61,17 @@ def annotation(tf_type: Any) -> str:
 
 
 def getter(name: str, tf_type: Any) -> tuple[str, str]:
-    """(return annotation, expression) of the reference to attribute ``name``."""
+    """(return annotation, expression) of the reference to attribute ``name`` (read once per
+    resource: ``resource_base._Arguments._reference``)."""
     if tf_type == "string":
-        return "str", f'self.get_string_attribute("{name}")'
+        return "str", f'self._string_reference("{name}")'
     if tf_type == "number":
-        return "float", f'self.get_number_attribute("{name}")'
+        return "float", f'self._number_reference("{name}")'
     if isinstance(tf_type, list) and tf_type[0] in ("list", "set") and tf_type[1] == "string":
-        return "list[str]", f'self.get_list_attribute("{name}")'
+        return "list[str]", f'self._list_reference("{name}")'
     if tf_type == ["map", "string"]:
-        return "Mapping[str, str]", f'self.get_string_map_attribute("{name}")'
-    return "Any", f'self.interpolation_for_attribute("{name}")'
+        return "Mapping[str, str]", f'self._map_reference("{name}")'
+    return "Any", f'self._any_reference("{name}")'
 
 
 def settable(spec: dict[str, Any]) -> bool:
@@ -76,8 +79,10 @@ def settable(spec: dict[str, Any]) -> bool:
 
 
 class Writer:
-    def __init__(self, classes: set[str], version: str) -> None:
+    def __init__(self, classes: set[str], version: str, reserved: set[str]) -> None:
         self.version = version
+        #: names an attribute property must not take (it would hide or be hidden by them)
+        self.reserved = reserved
         self.lines: list[str] = []
         self.exported: list[str] = []
         #: the resource and data source class names, which a nested block's must not take
@@ -144,7 +149,13 @@ class Writer:
         self.typed_dicts(cls, block)
         args = self.arguments(cls, block)
         self.emit()
-        self.emit(f"class {cls}({base}):")
+        if base == "AwsProviderBase":
+            self.emit(f"class {cls}({base}):")
+        else:
+            self.attributes(cls, kind, block)
+            self.emit()
+            self.emit()
+            self.emit(f"class {cls}({base}, _{cls}Attributes):")
         what = "provider" if base == "AwsProviderBase" else ("data source" if data else "resource")
         self.emit(f'    """The ``{kind}`` {what} (hashicorp/aws {self.version} schema)."""')
         self.emit()
@@ -189,18 +200,20 @@ class Writer:
             self.emit("        super().__init__(scope, id_, arguments, alias, version)")
         else:
             self.emit("        super().__init__(scope, id_, arguments)")
-        if base == "AwsProviderBase":
-            self.emit()
-            self.exported.append(cls)
-            return
+        self.emit()
+        self.exported.append(cls)
+
+    def attributes(self, cls: str, kind: str, block: dict[str, Any]) -> None:
+        """The references (getters) and arguments (setters) of a type, in a class of their own
+        that comes after the core's class in the type's MRO (``resource_base._Member``)."""
         names = {py_name(n) for n in block.get("attributes", {})} | {
             py_name(n) for n in block.get("block_types", {})
         }
-        reserved = {"node", "fqn", "attr", "argument"} | set(META_ARGUMENTS)
+        assert names  # every type has at least its id
+        self.emit(f"class _{cls}Attributes(ResourceAttributes):")
+        self.emit(f'    """The attributes of ``{kind}``: references to read, arguments to set."""')
         for name, spec in sorted(block.get("attributes", {}).items()):
-            prop = py_name(name)
-            if prop in reserved:
-                prop = f"{prop}_attribute"
+            prop = self.property_name(name)
             returns, expression = getter(name, spec["type"])
             self.emit()
             self.emit("    @property")
@@ -214,21 +227,22 @@ class Writer:
                 )
                 self.emit(f'        self._set("{name}", value)')
         for name, spec in sorted(block.get("block_types", {}).items()):
-            prop = py_name(name)
-            if prop in reserved:
-                prop = f"{prop}_attribute"
+            prop = self.property_name(name)
             hint = self.block_annotation(self.nested_name(cls, name), spec).strip('"')
             self.emit()
             self.emit("    @property")
             self.emit(f"    def {prop}(self) -> Any:")
-            self.emit(f'        return self.interpolation_for_attribute("{name}")')
+            self.emit(f'        return self._any_reference("{name}")')
             self.emit()
             self.emit(f"    @{prop}.setter")
             self.emit(f"    def {prop}(self, value: {hint} | None) -> None:")
             self.emit(f'        self._set("{name}", value)')
-        assert names  # every type has at least its id
-        self.emit()
-        self.exported.append(cls)
+
+    def property_name(self, name: str) -> str:
+        """``name``, or ``<name>_attribute`` where the class already has something of that
+        name (the core's members, healstack's helpers, the meta-arguments)."""
+        prop = py_name(name)
+        return f"{prop}_attribute" if prop in self.reserved else prop
 
 
 def generate(snapshot_path: Path) -> str:
@@ -236,7 +250,10 @@ def generate(snapshot_path: Path) -> str:
     types = json.loads((SCHEMA_DIR / "types.json").read_text())
     classes = {class_name(k) for k in types["resources"]}
     classes |= {class_name(k, data=True) for k in types["data_sources"]} | {"AwsProvider"}
-    writer = Writer(classes, snapshot["version"])
+    from healstack.providers.aws.resource_base import AwsDataSource, AwsResource
+
+    taken = {n for n in [*dir(AwsResource), *dir(AwsDataSource)] if not n.startswith("__")}
+    writer = Writer(classes, snapshot["version"], taken | set(RESERVED) | set(META_ARGUMENTS))
     emit = writer.emit
     emit('"""healstack\'s typed AWS resources (hashicorp/aws schema). GENERATED: do not edit.')
     emit("")
@@ -260,6 +277,7 @@ def generate(snapshot_path: Path) -> str:
     emit("    AwsDataSource,")
     emit("    AwsProviderBase,")
     emit("    AwsResource,")
+    emit("    ResourceAttributes,")
     emit(")")
     emit()
     writer.resource("aws", snapshot["provider_schema"], "AwsProviderBase")

@@ -8,10 +8,17 @@ healstack emits. What this module does for every one of them:
   setter, inside nested blocks): an argument or block the schema does not have, a read-only
   attribute, or a missing required argument is a ``ResourceSchemaError`` naming the resource
   type, the construct path and the argument;
-- ``_synthesize_attributes`` returns the arguments as given (cdktf resolves tokens and drops
-  nulls), so the Terraform JSON is what the prebuilt bindings wrote, byte for byte;
+- the arguments reach the Terraform JSON as given (cdktf resolves tokens and drops nulls), so
+  it is what the prebuilt bindings wrote, byte for byte. Not through each resource's
+  ``synthesizeAttributes`` (cdktf would call back into Python for it twice per resource, in
+  ``prepareStack`` and in ``toTerraform``: two jsii round trips each): one element per stack
+  (``_StackArguments``) hands cdktf the arguments of all of the stack's resources and data
+  sources in one call, and each resource's own fragment brings what cdktf keeps on the
+  JavaScript side (``//`` metadata, meta-arguments, ``add_override``), merged over them as
+  before (see ``_StackArguments`` for why the result is the same);
 - attributes read back as tokens (``get_string_attribute`` & co.), so references between
   resources, and to and from a platform's own bindings-typed resources, are ordinary tokens;
+  one token per attribute and resource (read once, a round trip; reused after);
 - the provider version a stack declares is its provider block's: the proven range
   (``versions.DEFAULT_CONSTRAINT``) unless a setting narrows it; the schema the layer is
   generated from is ``PINNED``.
@@ -19,19 +26,26 @@ healstack emits. What this module does for every one of them:
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping, Sequence
+import re
+import types
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
+import jsii
 from constructs import Construct
 
 from healstack.cdk import (
     TerraformDataSource,
+    TerraformElement,
     TerraformProvider,
     TerraformProviderGeneratorMetadata,
     TerraformResource,
+    TerraformResourceConfig,
+    TerraformStack,
     Token,
 )
 from healstack.errors import UsageError
@@ -55,6 +69,7 @@ def schema() -> dict[str, Any]:
     return dict(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
 
 
+@cache
 def metadata(constraint: str = DEFAULT_CONSTRAINT) -> TerraformProviderGeneratorMetadata:
     """The generator metadata of the layer's elements. cdktf writes the *provider block's*
     into ``terraform.required_providers.aws``: the versions a stack declares are the
@@ -62,6 +77,44 @@ def metadata(constraint: str = DEFAULT_CONSTRAINT) -> TerraformProviderGenerator
     return TerraformProviderGeneratorMetadata(
         provider_name="aws", provider_version_constraint=constraint
     )
+
+
+@cache
+def _plain_config(kind: str) -> TerraformResourceConfig:
+    """The configuration of a resource or data source without meta-arguments (most)."""
+    return TerraformResourceConfig(
+        terraform_resource_type=kind, terraform_generator_metadata=metadata()
+    )
+
+
+def _create(element: Any, scope: Construct, id_: str, config: TerraformResourceConfig) -> None:
+    """What the core's ``TerraformResource`` / ``TerraformDataSource`` ``__init__`` does, but
+    its runtime type checks (typeguard, about a third of a resource's construction): the
+    JavaScript object, built from ``config``."""
+    jsii.create(type(element), element, [scope, id_, config])
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class _PythonSide:
+    """A method that wraps the core's method of the same name on the Python side only: jsii
+    registers a method of a subclass as an override (JavaScript then calls back into Python
+    for it, and every construction pays for the registration), but not a descriptor like
+    this one. For methods cdktf never calls itself (``add_override`` & co.)."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.__doc__ = function.__doc__
+
+    def __get__(self, instance: object, owner: type | None = None) -> Callable[..., Any]:
+        if instance is None:
+            return self.function
+        return types.MethodType(self.function, instance)
+
+
+def _python_side(function: _F) -> _F:
+    return cast(_F, _PythonSide(function))
 
 
 def _is_token(value: Any) -> bool:
@@ -137,12 +190,156 @@ class _Inside:
         return f"{self.where}.{self.name}[{self.index}]"
 
 
+#: the construct id of the element that carries a stack's arguments (``_StackArguments``):
+#: an array index, because a construct keeps its children in a JavaScript object, whose
+#: index-like keys come first (ECMAScript's own-property order) - so cdktf, which walks the
+#: tree depth first in that order, meets it before any resource, wherever the stack's
+#: resources are and whatever was added to the stack before them
+ARGUMENTS_ID = "0"
+
+_HIDDEN_ID = "Default"  # cdktf's makeUniqueId leaves these out of a logical id
+_HIDDEN_FROM_HUMANS = "Resource"  # ... and these out of its readable part
+_DISALLOWED = re.compile(r"[^A-Za-z0-9_-]")
+_INDEX = re.compile(r"0|[1-9][0-9]*")
+
+
+def logical_id(components: Sequence[str]) -> str:
+    """The logical id cdktf gives an element at ``components`` (the construct ids from the
+    stack down): ``makeUniqueId`` of cdktf's ``lib/private/unique.ts``, which the stack's
+    ``allocateLogicalId`` uses. Kept equal by tests/core/test_stack_arguments.py."""
+    kept = [c for c in components if c != _HIDDEN_ID]
+    if not kept:
+        raise ValueError("a logical id needs at least one construct id but Default")
+    if len(kept) == 1:
+        candidate = _DISALLOWED.sub("", kept[0])
+        if len(candidate) <= 255:
+            return candidate
+    digest = hashlib.md5("/".join(kept).encode("utf-8"), usedforsecurity=False).hexdigest()
+    readable: list[str] = []
+    for component in kept:
+        if not readable or not readable[-1].endswith(component):
+            readable.append(component)
+    human = "_".join(_DISALLOWED.sub("", c) for c in readable if c != _HIDDEN_FROM_HUMANS)
+    return f"{human[:240]}_{digest[:8].upper()}"
+
+
+def _deletions(overrides: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The paths an ``add_override`` mirror deletes (a None, JavaScript's undefined)."""
+    found = []
+    for key, value in overrides.items():
+        if value is None:
+            found.append((*path, key))
+        elif type(value) is dict:
+            found += _deletions(value, (*path, key))
+    return found
+
+
+def _without(value: Any, path: tuple[str, ...]) -> Any:
+    """``value`` without what ``path`` names, copying only the containers on the way (what
+    cdktf's deepMerge does with an undefined override: a key is deleted; an array element
+    becomes a hole, which resolving drops)."""
+    key, rest = path[0], path[1:]
+    if type(value) is dict:
+        if key not in value:
+            return value
+        copy = dict(value)
+        if rest:
+            copy[key] = _without(value[key], rest)
+        else:
+            del copy[key]
+        return copy
+    if type(value) is list and _INDEX.fullmatch(key) and int(key) < len(value):
+        index = int(key)
+        if rest:
+            return [*value[:index], _without(value[index], rest), *value[index + 1 :]]
+        return [item for i, item in enumerate(value) if i != index]
+    return value  # a scalar or a token: the override's own object replaces it (as before)
+
+
+class _StackArguments(TerraformElement):
+    """The arguments of every healstack resource and data source of one stack, in one
+    ``toTerraform`` (a jsii round trip per stack and synthesis phase, instead of two per
+    resource through each resource's ``synthesizeAttributes``).
+
+    Why the JSON is the same. The stack deep-merges its elements' fragments in tree order and
+    writes them with sorted keys. Each resource's own fragment is what it was, but for its
+    arguments: ``//`` metadata, meta-arguments (``depends_on``, ``lifecycle``, ...) and its
+    ``add_override`` values, merged in that order. This element comes before every resource
+    (``ARGUMENTS_ID``), so the arguments are merged first and the rest over them, as before:
+    an override still replaces a value, extends a list or an object. What a merge of separate
+    fragments cannot do, this element does itself: a None override deletes (mirrored from
+    ``add_override``), a moved resource (``move_to``) has no block, a resource removed from the
+    tree has none, a renamed one (``override_logical_id``) or one in a stack that allocates
+    its own logical ids is asked its id. Not supported: ``TerraformIterator.dynamic`` blocks as
+    arguments (cdktf refuses them at synthesis; give the blocks as a list)."""
+
+    def __init__(self, stack: TerraformStack) -> None:
+        super().__init__(stack, ARGUMENTS_ID)
+        self._stack = stack
+        self._path = stack.node.path
+        self._members: list[_Member] = []
+        own = type(stack)
+        self._cdktf_ids = (
+            own._allocate_logical_id is TerraformStack._allocate_logical_id
+            and own.get_logical_id is TerraformStack.get_logical_id
+        )
+
+    def components(self, scope: Construct) -> tuple[str, ...]:
+        """The construct ids from the stack down to ``scope`` (a round trip, once a scope)."""
+        if scope is self._stack:
+            return ()
+        path: str = scope.node.path
+        rest = path[len(self._path) :].lstrip("/") if self._path else path
+        return tuple(rest.split("/"))
+
+    def add(self, member: _Member) -> None:
+        self._members.append(member)
+
+    def to_terraform(self) -> Any:
+        present = {id(node) for node in self._stack.node.find_all()}
+        fragment: dict[str, dict[str, dict[str, Any]]] = {}
+        for member in self._members:
+            if id(member) in present and not member._moved:
+                blocks = fragment.setdefault(member.SECTION, {}).setdefault(member.KIND, {})
+                blocks[member._logical_id(self._cdktf_ids)] = member._attributes()
+        return fragment
+
+
+_CARRIERS: dict[int, tuple[TerraformStack, _StackArguments]] = {}
+_PLACES: dict[int, tuple[Construct, _StackArguments, tuple[str, ...]]] = {}
+
+
+def _place(scope: Construct) -> tuple[_StackArguments, tuple[str, ...]]:
+    """The arguments element of ``scope``'s stack and ``scope``'s construct ids below it
+    (worked out once for each scope: a few round trips)."""
+    known = _PLACES.get(id(scope))
+    if known is not None and known[0] is scope:
+        return known[1], known[2]
+    stack = TerraformStack.of(scope)
+    found = _CARRIERS.get(id(stack))
+    if found is not None and found[0] is stack:
+        carrier = found[1]
+    else:
+        existing = stack.node.try_find_child(ARGUMENTS_ID)
+        if existing is not None and not isinstance(existing, _StackArguments):
+            raise UsageError(
+                f"{stack.node.path}/{ARGUMENTS_ID}: healstack keeps its resources' arguments "
+                f"under construct id {ARGUMENTS_ID!r} of each stack; rename that construct"
+            )
+        carrier = existing if existing is not None else _StackArguments(stack)
+        _CARRIERS[id(stack)] = (stack, carrier)
+    components = carrier.components(scope)
+    _PLACES[id(scope)] = (scope, carrier, components)
+    return carrier, components
+
+
 class _Arguments:
     """The arguments of one resource, data source or provider block, checked as they come."""
 
     KIND: ClassVar[str]
     _where: _Where
     _arguments: dict[str, Any]
+    _references: dict[str, Any]
 
     @classmethod
     def _block(cls) -> Mapping[str, Any]:
@@ -180,12 +377,102 @@ class _Arguments:
         settable = spec is not None and bool(spec.get("optional") or spec.get("required"))
         return settable or name in block.get("block_types", {})
 
-    def _synthesize_attributes(self) -> Mapping[str, Any]:
-        return dict(self._arguments)
+    # -- references: one token per attribute, read once ----------------------------------
+
+    def _reference(self, key: str, read: Any, name: str) -> Any:
+        found = self._references.get(key)
+        if found is None:
+            found = self._references[key] = read(name)
+        return found
+
+    def _string_reference(self, name: str) -> str:
+        return str(self._reference(f"s:{name}", self.get_string_attribute, name))  # type: ignore[attr-defined]
+
+    def _number_reference(self, name: str) -> float:
+        return float(self._reference(f"n:{name}", self.get_number_attribute, name))  # type: ignore[attr-defined]
+
+    def _list_reference(self, name: str) -> list[str]:
+        return list(self._reference(f"l:{name}", self.get_list_attribute, name))  # type: ignore[attr-defined]
+
+    def _map_reference(self, name: str) -> Mapping[str, str]:
+        return dict(self._reference(f"m:{name}", self.get_string_map_attribute, name))  # type: ignore[attr-defined]
+
+    def _any_reference(self, name: str) -> Any:
+        return self._reference(f"a:{name}", self.interpolation_for_attribute, name)  # type: ignore[attr-defined]
 
 
-class AwsResource(_Arguments, TerraformResource):
+class _Member(_Arguments):
+    """A resource or data source: its arguments reach the JSON through its stack's
+    ``_StackArguments``; what cdktf's own fragment would change about them is mirrored.
+
+    Mixed in *after* the core's class (``AwsResource(TerraformResource, _Member)``), like the
+    generated attribute classes: jsii looks through every class before the core's for methods
+    that override it, at every construction; these have none to offer (the escape hatches
+    they mirror are ``_python_side`` methods of ``AwsResource`` / ``AwsDataSource``)."""
+
+    SECTION: ClassVar[str]
+    _components: tuple[str, ...]
+    _moved = False
+    _renamed = False
+    _overrides: dict[str, Any] | None = None
+
+    def _join(self, carrier: _StackArguments, components: tuple[str, ...], id_: str) -> None:
+        self._components = (*components, id_.replace("/", "--"))
+        carrier.add(self)
+
+    def _logical_id(self, cdktf_ids: bool) -> str:
+        if cdktf_ids and not self._renamed:
+            return logical_id(self._components)
+        return str(self.friendly_unique_id)  # type: ignore[attr-defined]
+
+    def _attributes(self) -> dict[str, Any]:
+        values: dict[str, Any] = dict(self._arguments)
+        if self._overrides:
+            for path in _deletions(self._overrides):
+                values = _without(values, path)
+        return values
+
+    def _mirror_override(self, path: str, value: Any) -> None:
+        """cdktf's ``addOverride``, mirrored: ``value`` at the dotted ``path`` (objects made on
+        the way, as there)."""
+        mirror = self._overrides if self._overrides is not None else {}
+        parts = path.split(".")
+        level = mirror
+        for part in parts[:-1]:
+            if type(level.get(part)) is not dict:
+                level[part] = {}
+            level = level[part]
+        level[parts[-1]] = value
+        self._overrides = mirror
+
+
+class ResourceAttributes(_Arguments):
+    """The base of the generated attribute classes (``resources._<Type>Attributes``): typed
+    references and argument setters of one type, mixed in after the core's class."""
+
+
+def _add_override(self: Any, path: str, value: Any) -> None:
+    """The core's ``add_override`` (see there); healstack mirrors it for its arguments."""
+    TerraformElement.add_override(self, path, value)
+    self._mirror_override(path, value)
+
+
+def _override_logical_id(self: Any, new_logical_id: str) -> None:
+    """The core's ``override_logical_id`` (see there)."""
+    TerraformElement.override_logical_id(self, new_logical_id)
+    self._renamed = True
+
+
+def _reset_override_logical_id(self: Any) -> None:
+    """The core's ``reset_override_logical_id`` (see there)."""
+    TerraformElement.reset_override_logical_id(self)
+    self._renamed = True  # cdktf may keep the id it already gave: ask it
+
+
+class AwsResource(TerraformResource, _Member):
     """One AWS resource of the pinned schema; subclasses name the type (``KIND``)."""
+
+    SECTION = "resource"
 
     def __init__(
         self,
@@ -199,45 +486,82 @@ class AwsResource(_Arguments, TerraformResource):
         count: Any = None,
         for_each: Any = None,
     ) -> None:
-        checked = self._checked(_Where(self.KIND, scope, id_), arguments)
-        super().__init__(
-            scope,
-            id_,
-            terraform_resource_type=self.KIND,
-            terraform_generator_metadata=metadata(),
-            depends_on=depends_on,
-            lifecycle=lifecycle,
-            provider=provider,
-            count=count,
-            for_each=for_each,
+        where = _Where(self.KIND, scope, id_)
+        checked = self._checked(where, arguments)
+        carrier, components = _place(scope)
+        meta = (depends_on, lifecycle, provider, count, for_each)
+        config = (
+            _plain_config(self.KIND)
+            if all(m is None for m in meta)
+            else TerraformResourceConfig(
+                terraform_resource_type=self.KIND,
+                terraform_generator_metadata=metadata(),
+                depends_on=depends_on,
+                lifecycle=lifecycle,
+                provider=provider,
+                count=count,
+                for_each=for_each,
+            )
         )
-        self._where, self._arguments = _Where(self.KIND, scope, id_), checked
+        _create(self, scope, id_, config)
+        self._where, self._arguments, self._references = where, checked, {}
+        self._join(carrier, components, id_)
 
     @classmethod
     def _block(cls) -> Mapping[str, Any]:
-        return dict(schema()["resource_schemas"][cls.KIND])
+        return _resource_block(cls.KIND)
 
     def attr(self, path: str) -> str:
         """A reference to any attribute path, e.g. ``signed_object[0].s3[0].bucket``."""
-        return str(self.get_string_attribute(path))
+        return self._string_reference(path)
+
+    add_override = _python_side(_add_override)
+    override_logical_id = _python_side(_override_logical_id)
+    reset_override_logical_id = _python_side(_reset_override_logical_id)
+
+    @_python_side
+    def move_to(self, move_target: str, index: Any = None) -> None:
+        """The core's ``move_to`` (see there): the resource leaves this address."""
+        TerraformResource.move_to(self, move_target, index)
+        self._moved = True
+
+    @_python_side
+    def move_to_id(self, id: str) -> None:
+        """The core's ``move_to_id`` (see there): the resource leaves this address."""
+        TerraformResource.move_to_id(self, id)
+        self._moved = True
 
 
-class AwsDataSource(_Arguments, TerraformDataSource):
+class AwsDataSource(TerraformDataSource, _Member):
     """One AWS data source of the pinned schema (``KIND`` without the ``data.`` prefix)."""
 
+    SECTION = "data"
+
     def __init__(self, scope: Construct, id_: str, arguments: Mapping[str, Any]) -> None:
-        checked = self._checked(_Where(f"data.{self.KIND}", scope, id_), arguments)
-        super().__init__(
-            scope,
-            id_,
-            terraform_resource_type=self.KIND,
-            terraform_generator_metadata=metadata(),
-        )
-        self._where, self._arguments = _Where(f"data.{self.KIND}", scope, id_), checked
+        where = _Where(f"data.{self.KIND}", scope, id_)
+        checked = self._checked(where, arguments)
+        carrier, components = _place(scope)
+        _create(self, scope, id_, _plain_config(self.KIND))
+        self._where, self._arguments, self._references = where, checked, {}
+        self._join(carrier, components, id_)
 
     @classmethod
     def _block(cls) -> Mapping[str, Any]:
-        return dict(schema()["data_source_schemas"][cls.KIND])
+        return _data_source_block(cls.KIND)
+
+    add_override = _python_side(_add_override)
+    override_logical_id = _python_side(_override_logical_id)
+    reset_override_logical_id = _python_side(_reset_override_logical_id)
+
+
+@cache
+def _resource_block(kind: str) -> Mapping[str, Any]:
+    return dict(schema()["resource_schemas"][kind])
+
+
+@cache
+def _data_source_block(kind: str) -> Mapping[str, Any]:
+    return dict(schema()["data_source_schemas"][kind])
 
 
 class AwsProviderBase(_Arguments, TerraformProvider):
@@ -269,14 +593,22 @@ class AwsProviderBase(_Arguments, TerraformProvider):
     def _block(cls) -> Mapping[str, Any]:
         return dict(schema()["provider_schema"])
 
+    def _synthesize_attributes(self) -> Mapping[str, Any]:
+        # not through _StackArguments: a provider block is an item of a list (provider.aws),
+        # which cdktf's merge would extend, not fill
+        return dict(self._arguments)
+
 
 __all__ = [
+    "ARGUMENTS_ID",
     "DEFAULT_CONSTRAINT",
     "PINNED",
     "AwsDataSource",
     "AwsProviderBase",
     "AwsResource",
+    "ResourceAttributes",
     "ResourceSchemaError",
+    "logical_id",
     "metadata",
     "schema",
 ]

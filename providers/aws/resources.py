@@ -18,6 +18,7 @@ from healstack.providers.aws.resource_base import (
     AwsDataSource,
     AwsProviderBase,
     AwsResource,
+    ResourceAttributes,
 )
 
 AwsProviderAssumeRole = TypedDict(
@@ -462,7 +463,31 @@ class AwsProvider(AwsProviderBase):
         super().__init__(scope, id_, arguments, alias, version)
 
 
-class DataAwsCallerIdentity(AwsDataSource):
+class _DataAwsCallerIdentityAttributes(ResourceAttributes):
+    """The attributes of ``aws_caller_identity``: references to read, arguments to set."""
+
+    @property
+    def account_id(self) -> str:
+        return self._string_reference("account_id")
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def user_id(self) -> str:
+        return self._string_reference("user_id")
+
+
+class DataAwsCallerIdentity(AwsDataSource, _DataAwsCallerIdentityAttributes):
     """The ``aws_caller_identity`` data source (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_caller_identity"
@@ -481,28 +506,32 @@ class DataAwsCallerIdentity(AwsDataSource):
         }
         super().__init__(scope, id_, arguments)
 
-    @property
-    def account_id(self) -> str:
-        return self.get_string_attribute("account_id")
+
+class _DataAwsPartitionAttributes(ResourceAttributes):
+    """The attributes of ``aws_partition``: references to read, arguments to set."""
 
     @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
+    def dns_suffix(self) -> str:
+        return self._string_reference("dns_suffix")
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
-    def user_id(self) -> str:
-        return self.get_string_attribute("user_id")
+    def partition(self) -> str:
+        return self._string_reference("partition")
+
+    @property
+    def reverse_dns_prefix(self) -> str:
+        return self._string_reference("reverse_dns_prefix")
 
 
-class DataAwsPartition(AwsDataSource):
+class DataAwsPartition(AwsDataSource, _DataAwsPartitionAttributes):
     """The ``aws_partition`` data source (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_partition"
@@ -521,28 +550,40 @@ class DataAwsPartition(AwsDataSource):
         }
         super().__init__(scope, id_, arguments)
 
+
+class _DataAwsRegionAttributes(ResourceAttributes):
+    """The attributes of ``aws_region``: references to read, arguments to set."""
+
     @property
-    def dns_suffix(self) -> str:
-        return self.get_string_attribute("dns_suffix")
+    def description(self) -> str:
+        return self._string_reference("description")
+
+    @property
+    def endpoint(self) -> str:
+        return self._string_reference("endpoint")
+
+    @endpoint.setter
+    def endpoint(self, value: str | None) -> None:
+        self._set("endpoint", value)
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
-    def partition(self) -> str:
-        return self.get_string_attribute("partition")
+    def name(self) -> str:
+        return self._string_reference("name")
 
-    @property
-    def reverse_dns_prefix(self) -> str:
-        return self.get_string_attribute("reverse_dns_prefix")
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._set("name", value)
 
 
-class DataAwsRegion(AwsDataSource):
+class DataAwsRegion(AwsDataSource, _DataAwsRegionAttributes):
     """The ``aws_region`` data source (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_region"
@@ -565,36 +606,40 @@ class DataAwsRegion(AwsDataSource):
         }
         super().__init__(scope, id_, arguments)
 
-    @property
-    def description(self) -> str:
-        return self.get_string_attribute("description")
+
+class _CloudwatchDashboardAttributes(ResourceAttributes):
+    """The attributes of ``aws_cloudwatch_dashboard``: references to read, arguments to set."""
 
     @property
-    def endpoint(self) -> str:
-        return self.get_string_attribute("endpoint")
+    def dashboard_arn(self) -> str:
+        return self._string_reference("dashboard_arn")
 
-    @endpoint.setter
-    def endpoint(self, value: str | None) -> None:
-        self._set("endpoint", value)
+    @property
+    def dashboard_body(self) -> str:
+        return self._string_reference("dashboard_body")
+
+    @dashboard_body.setter
+    def dashboard_body(self, value: str | None) -> None:
+        self._set("dashboard_body", value)
+
+    @property
+    def dashboard_name(self) -> str:
+        return self._string_reference("dashboard_name")
+
+    @dashboard_name.setter
+    def dashboard_name(self, value: str | None) -> None:
+        self._set("dashboard_name", value)
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
-    @property
-    def name(self) -> str:
-        return self.get_string_attribute("name")
 
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self._set("name", value)
-
-
-class CloudwatchDashboard(AwsResource):
+class CloudwatchDashboard(AwsResource, _CloudwatchDashboardAttributes):
     """The ``aws_cloudwatch_dashboard`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_cloudwatch_dashboard"
@@ -631,34 +676,6 @@ class CloudwatchDashboard(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def dashboard_arn(self) -> str:
-        return self.get_string_attribute("dashboard_arn")
-
-    @property
-    def dashboard_body(self) -> str:
-        return self.get_string_attribute("dashboard_body")
-
-    @dashboard_body.setter
-    def dashboard_body(self, value: str | None) -> None:
-        self._set("dashboard_body", value)
-
-    @property
-    def dashboard_name(self) -> str:
-        return self.get_string_attribute("dashboard_name")
-
-    @dashboard_name.setter
-    def dashboard_name(self, value: str | None) -> None:
-        self._set("dashboard_name", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
 
 CloudwatchEventBusDeadLetterConfig = TypedDict(
     "CloudwatchEventBusDeadLetterConfig",
@@ -669,7 +686,84 @@ CloudwatchEventBusDeadLetterConfig = TypedDict(
 )
 
 
-class CloudwatchEventBus(AwsResource):
+class _CloudwatchEventBusAttributes(ResourceAttributes):
+    """The attributes of ``aws_cloudwatch_event_bus``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def description(self) -> str:
+        return self._string_reference("description")
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._set("description", value)
+
+    @property
+    def event_source_name(self) -> str:
+        return self._string_reference("event_source_name")
+
+    @event_source_name.setter
+    def event_source_name(self, value: str | None) -> None:
+        self._set("event_source_name", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def kms_key_identifier(self) -> str:
+        return self._string_reference("kms_key_identifier")
+
+    @kms_key_identifier.setter
+    def kms_key_identifier(self, value: str | None) -> None:
+        self._set("kms_key_identifier", value)
+
+    @property
+    def name(self) -> str:
+        return self._string_reference("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._set("name", value)
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def dead_letter_config(self) -> Any:
+        return self._any_reference("dead_letter_config")
+
+    @dead_letter_config.setter
+    def dead_letter_config(
+        self,
+        value: CloudwatchEventBusDeadLetterConfig
+        | Sequence[CloudwatchEventBusDeadLetterConfig]
+        | None,
+    ) -> None:
+        self._set("dead_letter_config", value)
+
+
+class CloudwatchEventBus(AwsResource, _CloudwatchEventBusAttributes):
     """The ``aws_cloudwatch_event_bus`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_cloudwatch_event_bus"
@@ -718,81 +812,36 @@ class CloudwatchEventBus(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
+
+class _CloudwatchEventBusPolicyAttributes(ResourceAttributes):
+    """The attributes of ``aws_cloudwatch_event_bus_policy``: references to read, arguments to set."""
 
     @property
-    def description(self) -> str:
-        return self.get_string_attribute("description")
+    def event_bus_name(self) -> str:
+        return self._string_reference("event_bus_name")
 
-    @description.setter
-    def description(self, value: str | None) -> None:
-        self._set("description", value)
-
-    @property
-    def event_source_name(self) -> str:
-        return self.get_string_attribute("event_source_name")
-
-    @event_source_name.setter
-    def event_source_name(self, value: str | None) -> None:
-        self._set("event_source_name", value)
+    @event_bus_name.setter
+    def event_bus_name(self, value: str | None) -> None:
+        self._set("event_bus_name", value)
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
-    def kms_key_identifier(self) -> str:
-        return self.get_string_attribute("kms_key_identifier")
+    def policy(self) -> str:
+        return self._string_reference("policy")
 
-    @kms_key_identifier.setter
-    def kms_key_identifier(self, value: str | None) -> None:
-        self._set("kms_key_identifier", value)
-
-    @property
-    def name(self) -> str:
-        return self.get_string_attribute("name")
-
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self._set("name", value)
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def dead_letter_config(self) -> Any:
-        return self.interpolation_for_attribute("dead_letter_config")
-
-    @dead_letter_config.setter
-    def dead_letter_config(
-        self,
-        value: CloudwatchEventBusDeadLetterConfig
-        | Sequence[CloudwatchEventBusDeadLetterConfig]
-        | None,
-    ) -> None:
-        self._set("dead_letter_config", value)
+    @policy.setter
+    def policy(self, value: str | None) -> None:
+        self._set("policy", value)
 
 
-class CloudwatchEventBusPolicy(AwsResource):
+class CloudwatchEventBusPolicy(AwsResource, _CloudwatchEventBusPolicyAttributes):
     """The ``aws_cloudwatch_event_bus_policy`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_cloudwatch_event_bus_policy"
@@ -829,32 +878,120 @@ class CloudwatchEventBusPolicy(AwsResource):
             for_each=for_each,
         )
 
+
+class _CloudwatchEventRuleAttributes(ResourceAttributes):
+    """The attributes of ``aws_cloudwatch_event_rule``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def description(self) -> str:
+        return self._string_reference("description")
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._set("description", value)
+
     @property
     def event_bus_name(self) -> str:
-        return self.get_string_attribute("event_bus_name")
+        return self._string_reference("event_bus_name")
 
     @event_bus_name.setter
     def event_bus_name(self, value: str | None) -> None:
         self._set("event_bus_name", value)
 
     @property
+    def event_pattern(self) -> str:
+        return self._string_reference("event_pattern")
+
+    @event_pattern.setter
+    def event_pattern(self, value: str | None) -> None:
+        self._set("event_pattern", value)
+
+    @property
+    def force_destroy(self) -> Any:
+        return self._any_reference("force_destroy")
+
+    @force_destroy.setter
+    def force_destroy(self, value: bool | None) -> None:
+        self._set("force_destroy", value)
+
+    @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
-    def policy(self) -> str:
-        return self.get_string_attribute("policy")
+    def is_enabled(self) -> Any:
+        return self._any_reference("is_enabled")
 
-    @policy.setter
-    def policy(self, value: str | None) -> None:
-        self._set("policy", value)
+    @is_enabled.setter
+    def is_enabled(self, value: bool | None) -> None:
+        self._set("is_enabled", value)
+
+    @property
+    def name(self) -> str:
+        return self._string_reference("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._set("name", value)
+
+    @property
+    def name_prefix(self) -> str:
+        return self._string_reference("name_prefix")
+
+    @name_prefix.setter
+    def name_prefix(self, value: str | None) -> None:
+        self._set("name_prefix", value)
+
+    @property
+    def role_arn(self) -> str:
+        return self._string_reference("role_arn")
+
+    @role_arn.setter
+    def role_arn(self, value: str | None) -> None:
+        self._set("role_arn", value)
+
+    @property
+    def schedule_expression(self) -> str:
+        return self._string_reference("schedule_expression")
+
+    @schedule_expression.setter
+    def schedule_expression(self, value: str | None) -> None:
+        self._set("schedule_expression", value)
+
+    @property
+    def state(self) -> str:
+        return self._string_reference("state")
+
+    @state.setter
+    def state(self, value: str | None) -> None:
+        self._set("state", value)
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
 
 
-class CloudwatchEventRule(AwsResource):
+class CloudwatchEventRule(AwsResource, _CloudwatchEventRuleAttributes):
     """The ``aws_cloudwatch_event_rule`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_cloudwatch_event_rule"
@@ -910,114 +1047,6 @@ class CloudwatchEventRule(AwsResource):
             count=count,
             for_each=for_each,
         )
-
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def description(self) -> str:
-        return self.get_string_attribute("description")
-
-    @description.setter
-    def description(self, value: str | None) -> None:
-        self._set("description", value)
-
-    @property
-    def event_bus_name(self) -> str:
-        return self.get_string_attribute("event_bus_name")
-
-    @event_bus_name.setter
-    def event_bus_name(self, value: str | None) -> None:
-        self._set("event_bus_name", value)
-
-    @property
-    def event_pattern(self) -> str:
-        return self.get_string_attribute("event_pattern")
-
-    @event_pattern.setter
-    def event_pattern(self, value: str | None) -> None:
-        self._set("event_pattern", value)
-
-    @property
-    def force_destroy(self) -> Any:
-        return self.interpolation_for_attribute("force_destroy")
-
-    @force_destroy.setter
-    def force_destroy(self, value: bool | None) -> None:
-        self._set("force_destroy", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def is_enabled(self) -> Any:
-        return self.interpolation_for_attribute("is_enabled")
-
-    @is_enabled.setter
-    def is_enabled(self, value: bool | None) -> None:
-        self._set("is_enabled", value)
-
-    @property
-    def name(self) -> str:
-        return self.get_string_attribute("name")
-
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self._set("name", value)
-
-    @property
-    def name_prefix(self) -> str:
-        return self.get_string_attribute("name_prefix")
-
-    @name_prefix.setter
-    def name_prefix(self, value: str | None) -> None:
-        self._set("name_prefix", value)
-
-    @property
-    def role_arn(self) -> str:
-        return self.get_string_attribute("role_arn")
-
-    @role_arn.setter
-    def role_arn(self, value: str | None) -> None:
-        self._set("role_arn", value)
-
-    @property
-    def schedule_expression(self) -> str:
-        return self.get_string_attribute("schedule_expression")
-
-    @schedule_expression.setter
-    def schedule_expression(self, value: str | None) -> None:
-        self._set("schedule_expression", value)
-
-    @property
-    def state(self) -> str:
-        return self.get_string_attribute("state")
-
-    @state.setter
-    def state(self, value: str | None) -> None:
-        self._set("state", value)
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
 
 
 CloudwatchEventTargetAppsyncTarget = TypedDict(
@@ -1200,7 +1229,226 @@ CloudwatchEventTargetSqsTarget = TypedDict(
 )
 
 
-class CloudwatchEventTarget(AwsResource):
+class _CloudwatchEventTargetAttributes(ResourceAttributes):
+    """The attributes of ``aws_cloudwatch_event_target``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @arn.setter
+    def arn(self, value: str | None) -> None:
+        self._set("arn", value)
+
+    @property
+    def event_bus_name(self) -> str:
+        return self._string_reference("event_bus_name")
+
+    @event_bus_name.setter
+    def event_bus_name(self, value: str | None) -> None:
+        self._set("event_bus_name", value)
+
+    @property
+    def force_destroy(self) -> Any:
+        return self._any_reference("force_destroy")
+
+    @force_destroy.setter
+    def force_destroy(self, value: bool | None) -> None:
+        self._set("force_destroy", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def input(self) -> str:
+        return self._string_reference("input")
+
+    @input.setter
+    def input(self, value: str | None) -> None:
+        self._set("input", value)
+
+    @property
+    def input_path(self) -> str:
+        return self._string_reference("input_path")
+
+    @input_path.setter
+    def input_path(self, value: str | None) -> None:
+        self._set("input_path", value)
+
+    @property
+    def role_arn(self) -> str:
+        return self._string_reference("role_arn")
+
+    @role_arn.setter
+    def role_arn(self, value: str | None) -> None:
+        self._set("role_arn", value)
+
+    @property
+    def rule(self) -> str:
+        return self._string_reference("rule")
+
+    @rule.setter
+    def rule(self, value: str | None) -> None:
+        self._set("rule", value)
+
+    @property
+    def target_id(self) -> str:
+        return self._string_reference("target_id")
+
+    @target_id.setter
+    def target_id(self, value: str | None) -> None:
+        self._set("target_id", value)
+
+    @property
+    def appsync_target(self) -> Any:
+        return self._any_reference("appsync_target")
+
+    @appsync_target.setter
+    def appsync_target(
+        self,
+        value: CloudwatchEventTargetAppsyncTarget
+        | Sequence[CloudwatchEventTargetAppsyncTarget]
+        | None,
+    ) -> None:
+        self._set("appsync_target", value)
+
+    @property
+    def batch_target(self) -> Any:
+        return self._any_reference("batch_target")
+
+    @batch_target.setter
+    def batch_target(
+        self,
+        value: CloudwatchEventTargetBatchTarget | Sequence[CloudwatchEventTargetBatchTarget] | None,
+    ) -> None:
+        self._set("batch_target", value)
+
+    @property
+    def dead_letter_config(self) -> Any:
+        return self._any_reference("dead_letter_config")
+
+    @dead_letter_config.setter
+    def dead_letter_config(
+        self,
+        value: CloudwatchEventTargetDeadLetterConfig
+        | Sequence[CloudwatchEventTargetDeadLetterConfig]
+        | None,
+    ) -> None:
+        self._set("dead_letter_config", value)
+
+    @property
+    def ecs_target(self) -> Any:
+        return self._any_reference("ecs_target")
+
+    @ecs_target.setter
+    def ecs_target(
+        self,
+        value: CloudwatchEventTargetEcsTarget | Sequence[CloudwatchEventTargetEcsTarget] | None,
+    ) -> None:
+        self._set("ecs_target", value)
+
+    @property
+    def http_target(self) -> Any:
+        return self._any_reference("http_target")
+
+    @http_target.setter
+    def http_target(
+        self,
+        value: CloudwatchEventTargetHttpTarget | Sequence[CloudwatchEventTargetHttpTarget] | None,
+    ) -> None:
+        self._set("http_target", value)
+
+    @property
+    def input_transformer(self) -> Any:
+        return self._any_reference("input_transformer")
+
+    @input_transformer.setter
+    def input_transformer(
+        self,
+        value: CloudwatchEventTargetInputTransformer
+        | Sequence[CloudwatchEventTargetInputTransformer]
+        | None,
+    ) -> None:
+        self._set("input_transformer", value)
+
+    @property
+    def kinesis_target(self) -> Any:
+        return self._any_reference("kinesis_target")
+
+    @kinesis_target.setter
+    def kinesis_target(
+        self,
+        value: CloudwatchEventTargetKinesisTarget
+        | Sequence[CloudwatchEventTargetKinesisTarget]
+        | None,
+    ) -> None:
+        self._set("kinesis_target", value)
+
+    @property
+    def redshift_target(self) -> Any:
+        return self._any_reference("redshift_target")
+
+    @redshift_target.setter
+    def redshift_target(
+        self,
+        value: CloudwatchEventTargetRedshiftTarget
+        | Sequence[CloudwatchEventTargetRedshiftTarget]
+        | None,
+    ) -> None:
+        self._set("redshift_target", value)
+
+    @property
+    def retry_policy(self) -> Any:
+        return self._any_reference("retry_policy")
+
+    @retry_policy.setter
+    def retry_policy(
+        self,
+        value: CloudwatchEventTargetRetryPolicy | Sequence[CloudwatchEventTargetRetryPolicy] | None,
+    ) -> None:
+        self._set("retry_policy", value)
+
+    @property
+    def run_command_targets(self) -> Any:
+        return self._any_reference("run_command_targets")
+
+    @run_command_targets.setter
+    def run_command_targets(
+        self, value: Sequence[CloudwatchEventTargetRunCommandTargets] | None
+    ) -> None:
+        self._set("run_command_targets", value)
+
+    @property
+    def sagemaker_pipeline_target(self) -> Any:
+        return self._any_reference("sagemaker_pipeline_target")
+
+    @sagemaker_pipeline_target.setter
+    def sagemaker_pipeline_target(
+        self,
+        value: CloudwatchEventTargetSagemakerPipelineTarget
+        | Sequence[CloudwatchEventTargetSagemakerPipelineTarget]
+        | None,
+    ) -> None:
+        self._set("sagemaker_pipeline_target", value)
+
+    @property
+    def sqs_target(self) -> Any:
+        return self._any_reference("sqs_target")
+
+    @sqs_target.setter
+    def sqs_target(
+        self,
+        value: CloudwatchEventTargetSqsTarget | Sequence[CloudwatchEventTargetSqsTarget] | None,
+    ) -> None:
+        self._set("sqs_target", value)
+
+
+class CloudwatchEventTarget(AwsResource, _CloudwatchEventTargetAttributes):
     """The ``aws_cloudwatch_event_target`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_cloudwatch_event_target"
@@ -1295,223 +1543,88 @@ class CloudwatchEventTarget(AwsResource):
             for_each=for_each,
         )
 
+
+class _CloudwatchLogGroupAttributes(ResourceAttributes):
+    """The attributes of ``aws_cloudwatch_log_group``: references to read, arguments to set."""
+
     @property
     def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @arn.setter
-    def arn(self, value: str | None) -> None:
-        self._set("arn", value)
-
-    @property
-    def event_bus_name(self) -> str:
-        return self.get_string_attribute("event_bus_name")
-
-    @event_bus_name.setter
-    def event_bus_name(self, value: str | None) -> None:
-        self._set("event_bus_name", value)
-
-    @property
-    def force_destroy(self) -> Any:
-        return self.interpolation_for_attribute("force_destroy")
-
-    @force_destroy.setter
-    def force_destroy(self, value: bool | None) -> None:
-        self._set("force_destroy", value)
+        return self._string_reference("arn")
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
-    def input(self) -> str:
-        return self.get_string_attribute("input")
+    def kms_key_id(self) -> str:
+        return self._string_reference("kms_key_id")
 
-    @input.setter
-    def input(self, value: str | None) -> None:
-        self._set("input", value)
-
-    @property
-    def input_path(self) -> str:
-        return self.get_string_attribute("input_path")
-
-    @input_path.setter
-    def input_path(self, value: str | None) -> None:
-        self._set("input_path", value)
+    @kms_key_id.setter
+    def kms_key_id(self, value: str | None) -> None:
+        self._set("kms_key_id", value)
 
     @property
-    def role_arn(self) -> str:
-        return self.get_string_attribute("role_arn")
+    def log_group_class(self) -> str:
+        return self._string_reference("log_group_class")
 
-    @role_arn.setter
-    def role_arn(self, value: str | None) -> None:
-        self._set("role_arn", value)
-
-    @property
-    def rule(self) -> str:
-        return self.get_string_attribute("rule")
-
-    @rule.setter
-    def rule(self, value: str | None) -> None:
-        self._set("rule", value)
+    @log_group_class.setter
+    def log_group_class(self, value: str | None) -> None:
+        self._set("log_group_class", value)
 
     @property
-    def target_id(self) -> str:
-        return self.get_string_attribute("target_id")
+    def name(self) -> str:
+        return self._string_reference("name")
 
-    @target_id.setter
-    def target_id(self, value: str | None) -> None:
-        self._set("target_id", value)
-
-    @property
-    def appsync_target(self) -> Any:
-        return self.interpolation_for_attribute("appsync_target")
-
-    @appsync_target.setter
-    def appsync_target(
-        self,
-        value: CloudwatchEventTargetAppsyncTarget
-        | Sequence[CloudwatchEventTargetAppsyncTarget]
-        | None,
-    ) -> None:
-        self._set("appsync_target", value)
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._set("name", value)
 
     @property
-    def batch_target(self) -> Any:
-        return self.interpolation_for_attribute("batch_target")
+    def name_prefix(self) -> str:
+        return self._string_reference("name_prefix")
 
-    @batch_target.setter
-    def batch_target(
-        self,
-        value: CloudwatchEventTargetBatchTarget | Sequence[CloudwatchEventTargetBatchTarget] | None,
-    ) -> None:
-        self._set("batch_target", value)
+    @name_prefix.setter
+    def name_prefix(self, value: str | None) -> None:
+        self._set("name_prefix", value)
 
     @property
-    def dead_letter_config(self) -> Any:
-        return self.interpolation_for_attribute("dead_letter_config")
+    def retention_in_days(self) -> float:
+        return self._number_reference("retention_in_days")
 
-    @dead_letter_config.setter
-    def dead_letter_config(
-        self,
-        value: CloudwatchEventTargetDeadLetterConfig
-        | Sequence[CloudwatchEventTargetDeadLetterConfig]
-        | None,
-    ) -> None:
-        self._set("dead_letter_config", value)
+    @retention_in_days.setter
+    def retention_in_days(self, value: float | None) -> None:
+        self._set("retention_in_days", value)
 
     @property
-    def ecs_target(self) -> Any:
-        return self.interpolation_for_attribute("ecs_target")
+    def skip_destroy(self) -> Any:
+        return self._any_reference("skip_destroy")
 
-    @ecs_target.setter
-    def ecs_target(
-        self,
-        value: CloudwatchEventTargetEcsTarget | Sequence[CloudwatchEventTargetEcsTarget] | None,
-    ) -> None:
-        self._set("ecs_target", value)
+    @skip_destroy.setter
+    def skip_destroy(self, value: bool | None) -> None:
+        self._set("skip_destroy", value)
 
     @property
-    def http_target(self) -> Any:
-        return self.interpolation_for_attribute("http_target")
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
 
-    @http_target.setter
-    def http_target(
-        self,
-        value: CloudwatchEventTargetHttpTarget | Sequence[CloudwatchEventTargetHttpTarget] | None,
-    ) -> None:
-        self._set("http_target", value)
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
 
     @property
-    def input_transformer(self) -> Any:
-        return self.interpolation_for_attribute("input_transformer")
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
 
-    @input_transformer.setter
-    def input_transformer(
-        self,
-        value: CloudwatchEventTargetInputTransformer
-        | Sequence[CloudwatchEventTargetInputTransformer]
-        | None,
-    ) -> None:
-        self._set("input_transformer", value)
-
-    @property
-    def kinesis_target(self) -> Any:
-        return self.interpolation_for_attribute("kinesis_target")
-
-    @kinesis_target.setter
-    def kinesis_target(
-        self,
-        value: CloudwatchEventTargetKinesisTarget
-        | Sequence[CloudwatchEventTargetKinesisTarget]
-        | None,
-    ) -> None:
-        self._set("kinesis_target", value)
-
-    @property
-    def redshift_target(self) -> Any:
-        return self.interpolation_for_attribute("redshift_target")
-
-    @redshift_target.setter
-    def redshift_target(
-        self,
-        value: CloudwatchEventTargetRedshiftTarget
-        | Sequence[CloudwatchEventTargetRedshiftTarget]
-        | None,
-    ) -> None:
-        self._set("redshift_target", value)
-
-    @property
-    def retry_policy(self) -> Any:
-        return self.interpolation_for_attribute("retry_policy")
-
-    @retry_policy.setter
-    def retry_policy(
-        self,
-        value: CloudwatchEventTargetRetryPolicy | Sequence[CloudwatchEventTargetRetryPolicy] | None,
-    ) -> None:
-        self._set("retry_policy", value)
-
-    @property
-    def run_command_targets(self) -> Any:
-        return self.interpolation_for_attribute("run_command_targets")
-
-    @run_command_targets.setter
-    def run_command_targets(
-        self, value: Sequence[CloudwatchEventTargetRunCommandTargets] | None
-    ) -> None:
-        self._set("run_command_targets", value)
-
-    @property
-    def sagemaker_pipeline_target(self) -> Any:
-        return self.interpolation_for_attribute("sagemaker_pipeline_target")
-
-    @sagemaker_pipeline_target.setter
-    def sagemaker_pipeline_target(
-        self,
-        value: CloudwatchEventTargetSagemakerPipelineTarget
-        | Sequence[CloudwatchEventTargetSagemakerPipelineTarget]
-        | None,
-    ) -> None:
-        self._set("sagemaker_pipeline_target", value)
-
-    @property
-    def sqs_target(self) -> Any:
-        return self.interpolation_for_attribute("sqs_target")
-
-    @sqs_target.setter
-    def sqs_target(
-        self,
-        value: CloudwatchEventTargetSqsTarget | Sequence[CloudwatchEventTargetSqsTarget] | None,
-    ) -> None:
-        self._set("sqs_target", value)
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
 
 
-class CloudwatchLogGroup(AwsResource):
+class CloudwatchLogGroup(AwsResource, _CloudwatchLogGroupAttributes):
     """The ``aws_cloudwatch_log_group`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_cloudwatch_log_group"
@@ -1560,82 +1673,6 @@ class CloudwatchLogGroup(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def kms_key_id(self) -> str:
-        return self.get_string_attribute("kms_key_id")
-
-    @kms_key_id.setter
-    def kms_key_id(self, value: str | None) -> None:
-        self._set("kms_key_id", value)
-
-    @property
-    def log_group_class(self) -> str:
-        return self.get_string_attribute("log_group_class")
-
-    @log_group_class.setter
-    def log_group_class(self, value: str | None) -> None:
-        self._set("log_group_class", value)
-
-    @property
-    def name(self) -> str:
-        return self.get_string_attribute("name")
-
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self._set("name", value)
-
-    @property
-    def name_prefix(self) -> str:
-        return self.get_string_attribute("name_prefix")
-
-    @name_prefix.setter
-    def name_prefix(self, value: str | None) -> None:
-        self._set("name_prefix", value)
-
-    @property
-    def retention_in_days(self) -> float:
-        return self.get_number_attribute("retention_in_days")
-
-    @retention_in_days.setter
-    def retention_in_days(self, value: float | None) -> None:
-        self._set("retention_in_days", value)
-
-    @property
-    def skip_destroy(self) -> Any:
-        return self.interpolation_for_attribute("skip_destroy")
-
-    @skip_destroy.setter
-    def skip_destroy(self, value: bool | None) -> None:
-        self._set("skip_destroy", value)
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
 
 CloudwatchLogMetricFilterMetricTransformation = TypedDict(
     "CloudwatchLogMetricFilterMetricTransformation",
@@ -1651,7 +1688,56 @@ CloudwatchLogMetricFilterMetricTransformation = TypedDict(
 )
 
 
-class CloudwatchLogMetricFilter(AwsResource):
+class _CloudwatchLogMetricFilterAttributes(ResourceAttributes):
+    """The attributes of ``aws_cloudwatch_log_metric_filter``: references to read, arguments to set."""
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def log_group_name(self) -> str:
+        return self._string_reference("log_group_name")
+
+    @log_group_name.setter
+    def log_group_name(self, value: str | None) -> None:
+        self._set("log_group_name", value)
+
+    @property
+    def name(self) -> str:
+        return self._string_reference("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._set("name", value)
+
+    @property
+    def pattern(self) -> str:
+        return self._string_reference("pattern")
+
+    @pattern.setter
+    def pattern(self, value: str | None) -> None:
+        self._set("pattern", value)
+
+    @property
+    def metric_transformation(self) -> Any:
+        return self._any_reference("metric_transformation")
+
+    @metric_transformation.setter
+    def metric_transformation(
+        self,
+        value: CloudwatchLogMetricFilterMetricTransformation
+        | Sequence[CloudwatchLogMetricFilterMetricTransformation]
+        | None,
+    ) -> None:
+        self._set("metric_transformation", value)
+
+
+class CloudwatchLogMetricFilter(AwsResource, _CloudwatchLogMetricFilterAttributes):
     """The ``aws_cloudwatch_log_metric_filter`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_cloudwatch_log_metric_filter"
@@ -1694,51 +1780,6 @@ class CloudwatchLogMetricFilter(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def log_group_name(self) -> str:
-        return self.get_string_attribute("log_group_name")
-
-    @log_group_name.setter
-    def log_group_name(self, value: str | None) -> None:
-        self._set("log_group_name", value)
-
-    @property
-    def name(self) -> str:
-        return self.get_string_attribute("name")
-
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self._set("name", value)
-
-    @property
-    def pattern(self) -> str:
-        return self.get_string_attribute("pattern")
-
-    @pattern.setter
-    def pattern(self, value: str | None) -> None:
-        self._set("pattern", value)
-
-    @property
-    def metric_transformation(self) -> Any:
-        return self.interpolation_for_attribute("metric_transformation")
-
-    @metric_transformation.setter
-    def metric_transformation(
-        self,
-        value: CloudwatchLogMetricFilterMetricTransformation
-        | Sequence[CloudwatchLogMetricFilterMetricTransformation]
-        | None,
-    ) -> None:
-        self._set("metric_transformation", value)
-
 
 CloudwatchMetricAlarmMetricQueryMetric = TypedDict(
     "CloudwatchMetricAlarmMetricQueryMetric",
@@ -1770,7 +1811,207 @@ CloudwatchMetricAlarmMetricQuery = TypedDict(
 )
 
 
-class CloudwatchMetricAlarm(AwsResource):
+class _CloudwatchMetricAlarmAttributes(ResourceAttributes):
+    """The attributes of ``aws_cloudwatch_metric_alarm``: references to read, arguments to set."""
+
+    @property
+    def actions_enabled(self) -> Any:
+        return self._any_reference("actions_enabled")
+
+    @actions_enabled.setter
+    def actions_enabled(self, value: bool | None) -> None:
+        self._set("actions_enabled", value)
+
+    @property
+    def alarm_actions(self) -> list[str]:
+        return self._list_reference("alarm_actions")
+
+    @alarm_actions.setter
+    def alarm_actions(self, value: Sequence[str] | None) -> None:
+        self._set("alarm_actions", value)
+
+    @property
+    def alarm_description(self) -> str:
+        return self._string_reference("alarm_description")
+
+    @alarm_description.setter
+    def alarm_description(self, value: str | None) -> None:
+        self._set("alarm_description", value)
+
+    @property
+    def alarm_name(self) -> str:
+        return self._string_reference("alarm_name")
+
+    @alarm_name.setter
+    def alarm_name(self, value: str | None) -> None:
+        self._set("alarm_name", value)
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def comparison_operator(self) -> str:
+        return self._string_reference("comparison_operator")
+
+    @comparison_operator.setter
+    def comparison_operator(self, value: str | None) -> None:
+        self._set("comparison_operator", value)
+
+    @property
+    def datapoints_to_alarm(self) -> float:
+        return self._number_reference("datapoints_to_alarm")
+
+    @datapoints_to_alarm.setter
+    def datapoints_to_alarm(self, value: float | None) -> None:
+        self._set("datapoints_to_alarm", value)
+
+    @property
+    def dimensions(self) -> Mapping[str, str]:
+        return self._map_reference("dimensions")
+
+    @dimensions.setter
+    def dimensions(self, value: Mapping[str, str] | None) -> None:
+        self._set("dimensions", value)
+
+    @property
+    def evaluate_low_sample_count_percentiles(self) -> str:
+        return self._string_reference("evaluate_low_sample_count_percentiles")
+
+    @evaluate_low_sample_count_percentiles.setter
+    def evaluate_low_sample_count_percentiles(self, value: str | None) -> None:
+        self._set("evaluate_low_sample_count_percentiles", value)
+
+    @property
+    def evaluation_periods(self) -> float:
+        return self._number_reference("evaluation_periods")
+
+    @evaluation_periods.setter
+    def evaluation_periods(self, value: float | None) -> None:
+        self._set("evaluation_periods", value)
+
+    @property
+    def extended_statistic(self) -> str:
+        return self._string_reference("extended_statistic")
+
+    @extended_statistic.setter
+    def extended_statistic(self, value: str | None) -> None:
+        self._set("extended_statistic", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def insufficient_data_actions(self) -> list[str]:
+        return self._list_reference("insufficient_data_actions")
+
+    @insufficient_data_actions.setter
+    def insufficient_data_actions(self, value: Sequence[str] | None) -> None:
+        self._set("insufficient_data_actions", value)
+
+    @property
+    def metric_name(self) -> str:
+        return self._string_reference("metric_name")
+
+    @metric_name.setter
+    def metric_name(self, value: str | None) -> None:
+        self._set("metric_name", value)
+
+    @property
+    def namespace(self) -> str:
+        return self._string_reference("namespace")
+
+    @namespace.setter
+    def namespace(self, value: str | None) -> None:
+        self._set("namespace", value)
+
+    @property
+    def ok_actions(self) -> list[str]:
+        return self._list_reference("ok_actions")
+
+    @ok_actions.setter
+    def ok_actions(self, value: Sequence[str] | None) -> None:
+        self._set("ok_actions", value)
+
+    @property
+    def period(self) -> float:
+        return self._number_reference("period")
+
+    @period.setter
+    def period(self, value: float | None) -> None:
+        self._set("period", value)
+
+    @property
+    def statistic(self) -> str:
+        return self._string_reference("statistic")
+
+    @statistic.setter
+    def statistic(self, value: str | None) -> None:
+        self._set("statistic", value)
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def threshold(self) -> float:
+        return self._number_reference("threshold")
+
+    @threshold.setter
+    def threshold(self, value: float | None) -> None:
+        self._set("threshold", value)
+
+    @property
+    def threshold_metric_id(self) -> str:
+        return self._string_reference("threshold_metric_id")
+
+    @threshold_metric_id.setter
+    def threshold_metric_id(self, value: str | None) -> None:
+        self._set("threshold_metric_id", value)
+
+    @property
+    def treat_missing_data(self) -> str:
+        return self._string_reference("treat_missing_data")
+
+    @treat_missing_data.setter
+    def treat_missing_data(self, value: str | None) -> None:
+        self._set("treat_missing_data", value)
+
+    @property
+    def unit(self) -> str:
+        return self._string_reference("unit")
+
+    @unit.setter
+    def unit(self, value: str | None) -> None:
+        self._set("unit", value)
+
+    @property
+    def metric_query(self) -> Any:
+        return self._any_reference("metric_query")
+
+    @metric_query.setter
+    def metric_query(self, value: Sequence[CloudwatchMetricAlarmMetricQuery] | None) -> None:
+        self._set("metric_query", value)
+
+
+class CloudwatchMetricAlarm(AwsResource, _CloudwatchMetricAlarmAttributes):
     """The ``aws_cloudwatch_metric_alarm`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_cloudwatch_metric_alarm"
@@ -1848,202 +2089,6 @@ class CloudwatchMetricAlarm(AwsResource):
             count=count,
             for_each=for_each,
         )
-
-    @property
-    def actions_enabled(self) -> Any:
-        return self.interpolation_for_attribute("actions_enabled")
-
-    @actions_enabled.setter
-    def actions_enabled(self, value: bool | None) -> None:
-        self._set("actions_enabled", value)
-
-    @property
-    def alarm_actions(self) -> list[str]:
-        return self.get_list_attribute("alarm_actions")
-
-    @alarm_actions.setter
-    def alarm_actions(self, value: Sequence[str] | None) -> None:
-        self._set("alarm_actions", value)
-
-    @property
-    def alarm_description(self) -> str:
-        return self.get_string_attribute("alarm_description")
-
-    @alarm_description.setter
-    def alarm_description(self, value: str | None) -> None:
-        self._set("alarm_description", value)
-
-    @property
-    def alarm_name(self) -> str:
-        return self.get_string_attribute("alarm_name")
-
-    @alarm_name.setter
-    def alarm_name(self, value: str | None) -> None:
-        self._set("alarm_name", value)
-
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def comparison_operator(self) -> str:
-        return self.get_string_attribute("comparison_operator")
-
-    @comparison_operator.setter
-    def comparison_operator(self, value: str | None) -> None:
-        self._set("comparison_operator", value)
-
-    @property
-    def datapoints_to_alarm(self) -> float:
-        return self.get_number_attribute("datapoints_to_alarm")
-
-    @datapoints_to_alarm.setter
-    def datapoints_to_alarm(self, value: float | None) -> None:
-        self._set("datapoints_to_alarm", value)
-
-    @property
-    def dimensions(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("dimensions")
-
-    @dimensions.setter
-    def dimensions(self, value: Mapping[str, str] | None) -> None:
-        self._set("dimensions", value)
-
-    @property
-    def evaluate_low_sample_count_percentiles(self) -> str:
-        return self.get_string_attribute("evaluate_low_sample_count_percentiles")
-
-    @evaluate_low_sample_count_percentiles.setter
-    def evaluate_low_sample_count_percentiles(self, value: str | None) -> None:
-        self._set("evaluate_low_sample_count_percentiles", value)
-
-    @property
-    def evaluation_periods(self) -> float:
-        return self.get_number_attribute("evaluation_periods")
-
-    @evaluation_periods.setter
-    def evaluation_periods(self, value: float | None) -> None:
-        self._set("evaluation_periods", value)
-
-    @property
-    def extended_statistic(self) -> str:
-        return self.get_string_attribute("extended_statistic")
-
-    @extended_statistic.setter
-    def extended_statistic(self, value: str | None) -> None:
-        self._set("extended_statistic", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def insufficient_data_actions(self) -> list[str]:
-        return self.get_list_attribute("insufficient_data_actions")
-
-    @insufficient_data_actions.setter
-    def insufficient_data_actions(self, value: Sequence[str] | None) -> None:
-        self._set("insufficient_data_actions", value)
-
-    @property
-    def metric_name(self) -> str:
-        return self.get_string_attribute("metric_name")
-
-    @metric_name.setter
-    def metric_name(self, value: str | None) -> None:
-        self._set("metric_name", value)
-
-    @property
-    def namespace(self) -> str:
-        return self.get_string_attribute("namespace")
-
-    @namespace.setter
-    def namespace(self, value: str | None) -> None:
-        self._set("namespace", value)
-
-    @property
-    def ok_actions(self) -> list[str]:
-        return self.get_list_attribute("ok_actions")
-
-    @ok_actions.setter
-    def ok_actions(self, value: Sequence[str] | None) -> None:
-        self._set("ok_actions", value)
-
-    @property
-    def period(self) -> float:
-        return self.get_number_attribute("period")
-
-    @period.setter
-    def period(self, value: float | None) -> None:
-        self._set("period", value)
-
-    @property
-    def statistic(self) -> str:
-        return self.get_string_attribute("statistic")
-
-    @statistic.setter
-    def statistic(self, value: str | None) -> None:
-        self._set("statistic", value)
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def threshold(self) -> float:
-        return self.get_number_attribute("threshold")
-
-    @threshold.setter
-    def threshold(self, value: float | None) -> None:
-        self._set("threshold", value)
-
-    @property
-    def threshold_metric_id(self) -> str:
-        return self.get_string_attribute("threshold_metric_id")
-
-    @threshold_metric_id.setter
-    def threshold_metric_id(self, value: str | None) -> None:
-        self._set("threshold_metric_id", value)
-
-    @property
-    def treat_missing_data(self) -> str:
-        return self.get_string_attribute("treat_missing_data")
-
-    @treat_missing_data.setter
-    def treat_missing_data(self, value: str | None) -> None:
-        self._set("treat_missing_data", value)
-
-    @property
-    def unit(self) -> str:
-        return self.get_string_attribute("unit")
-
-    @unit.setter
-    def unit(self, value: str | None) -> None:
-        self._set("unit", value)
-
-    @property
-    def metric_query(self) -> Any:
-        return self.interpolation_for_attribute("metric_query")
-
-    @metric_query.setter
-    def metric_query(self, value: Sequence[CloudwatchMetricAlarmMetricQuery] | None) -> None:
-        self._set("metric_query", value)
 
 
 CodebuildProjectArtifacts = TypedDict(
@@ -2320,7 +2365,242 @@ CodebuildProjectVpcConfig = TypedDict(
 )
 
 
-class CodebuildProject(AwsResource):
+class _CodebuildProjectAttributes(ResourceAttributes):
+    """The attributes of ``aws_codebuild_project``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def badge_enabled(self) -> Any:
+        return self._any_reference("badge_enabled")
+
+    @badge_enabled.setter
+    def badge_enabled(self, value: bool | None) -> None:
+        self._set("badge_enabled", value)
+
+    @property
+    def badge_url(self) -> str:
+        return self._string_reference("badge_url")
+
+    @property
+    def build_timeout(self) -> float:
+        return self._number_reference("build_timeout")
+
+    @build_timeout.setter
+    def build_timeout(self, value: float | None) -> None:
+        self._set("build_timeout", value)
+
+    @property
+    def concurrent_build_limit(self) -> float:
+        return self._number_reference("concurrent_build_limit")
+
+    @concurrent_build_limit.setter
+    def concurrent_build_limit(self, value: float | None) -> None:
+        self._set("concurrent_build_limit", value)
+
+    @property
+    def description(self) -> str:
+        return self._string_reference("description")
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._set("description", value)
+
+    @property
+    def encryption_key(self) -> str:
+        return self._string_reference("encryption_key")
+
+    @encryption_key.setter
+    def encryption_key(self, value: str | None) -> None:
+        self._set("encryption_key", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def name(self) -> str:
+        return self._string_reference("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._set("name", value)
+
+    @property
+    def project_visibility(self) -> str:
+        return self._string_reference("project_visibility")
+
+    @project_visibility.setter
+    def project_visibility(self, value: str | None) -> None:
+        self._set("project_visibility", value)
+
+    @property
+    def public_project_alias(self) -> str:
+        return self._string_reference("public_project_alias")
+
+    @property
+    def queued_timeout(self) -> float:
+        return self._number_reference("queued_timeout")
+
+    @queued_timeout.setter
+    def queued_timeout(self, value: float | None) -> None:
+        self._set("queued_timeout", value)
+
+    @property
+    def resource_access_role(self) -> str:
+        return self._string_reference("resource_access_role")
+
+    @resource_access_role.setter
+    def resource_access_role(self, value: str | None) -> None:
+        self._set("resource_access_role", value)
+
+    @property
+    def service_role(self) -> str:
+        return self._string_reference("service_role")
+
+    @service_role.setter
+    def service_role(self, value: str | None) -> None:
+        self._set("service_role", value)
+
+    @property
+    def source_version(self) -> str:
+        return self._string_reference("source_version")
+
+    @source_version.setter
+    def source_version(self, value: str | None) -> None:
+        self._set("source_version", value)
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def artifacts(self) -> Any:
+        return self._any_reference("artifacts")
+
+    @artifacts.setter
+    def artifacts(
+        self, value: CodebuildProjectArtifacts | Sequence[CodebuildProjectArtifacts] | None
+    ) -> None:
+        self._set("artifacts", value)
+
+    @property
+    def build_batch_config(self) -> Any:
+        return self._any_reference("build_batch_config")
+
+    @build_batch_config.setter
+    def build_batch_config(
+        self,
+        value: CodebuildProjectBuildBatchConfig | Sequence[CodebuildProjectBuildBatchConfig] | None,
+    ) -> None:
+        self._set("build_batch_config", value)
+
+    @property
+    def cache(self) -> Any:
+        return self._any_reference("cache")
+
+    @cache.setter
+    def cache(self, value: CodebuildProjectCache | Sequence[CodebuildProjectCache] | None) -> None:
+        self._set("cache", value)
+
+    @property
+    def environment(self) -> Any:
+        return self._any_reference("environment")
+
+    @environment.setter
+    def environment(
+        self, value: CodebuildProjectEnvironment | Sequence[CodebuildProjectEnvironment] | None
+    ) -> None:
+        self._set("environment", value)
+
+    @property
+    def file_system_locations(self) -> Any:
+        return self._any_reference("file_system_locations")
+
+    @file_system_locations.setter
+    def file_system_locations(
+        self, value: Sequence[CodebuildProjectFileSystemLocations] | None
+    ) -> None:
+        self._set("file_system_locations", value)
+
+    @property
+    def logs_config(self) -> Any:
+        return self._any_reference("logs_config")
+
+    @logs_config.setter
+    def logs_config(
+        self, value: CodebuildProjectLogsConfig | Sequence[CodebuildProjectLogsConfig] | None
+    ) -> None:
+        self._set("logs_config", value)
+
+    @property
+    def secondary_artifacts(self) -> Any:
+        return self._any_reference("secondary_artifacts")
+
+    @secondary_artifacts.setter
+    def secondary_artifacts(
+        self, value: Sequence[CodebuildProjectSecondaryArtifacts] | None
+    ) -> None:
+        self._set("secondary_artifacts", value)
+
+    @property
+    def secondary_source_version(self) -> Any:
+        return self._any_reference("secondary_source_version")
+
+    @secondary_source_version.setter
+    def secondary_source_version(
+        self, value: Sequence[CodebuildProjectSecondarySourceVersion] | None
+    ) -> None:
+        self._set("secondary_source_version", value)
+
+    @property
+    def secondary_sources(self) -> Any:
+        return self._any_reference("secondary_sources")
+
+    @secondary_sources.setter
+    def secondary_sources(self, value: Sequence[CodebuildProjectSecondarySources] | None) -> None:
+        self._set("secondary_sources", value)
+
+    @property
+    def source(self) -> Any:
+        return self._any_reference("source")
+
+    @source.setter
+    def source(
+        self, value: CodebuildProjectSource | Sequence[CodebuildProjectSource] | None
+    ) -> None:
+        self._set("source", value)
+
+    @property
+    def vpc_config(self) -> Any:
+        return self._any_reference("vpc_config")
+
+    @vpc_config.setter
+    def vpc_config(
+        self, value: CodebuildProjectVpcConfig | Sequence[CodebuildProjectVpcConfig] | None
+    ) -> None:
+        self._set("vpc_config", value)
+
+
+class CodebuildProject(AwsResource, _CodebuildProjectAttributes):
     """The ``aws_codebuild_project`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_codebuild_project"
@@ -2407,117 +2687,53 @@ class CodebuildProject(AwsResource):
             for_each=for_each,
         )
 
+
+class _CodedeployAppAttributes(ResourceAttributes):
+    """The attributes of ``aws_codedeploy_app``: references to read, arguments to set."""
+
+    @property
+    def application_id(self) -> str:
+        return self._string_reference("application_id")
+
     @property
     def arn(self) -> str:
-        return self.get_string_attribute("arn")
+        return self._string_reference("arn")
 
     @property
-    def badge_enabled(self) -> Any:
-        return self.interpolation_for_attribute("badge_enabled")
+    def compute_platform(self) -> str:
+        return self._string_reference("compute_platform")
 
-    @badge_enabled.setter
-    def badge_enabled(self, value: bool | None) -> None:
-        self._set("badge_enabled", value)
-
-    @property
-    def badge_url(self) -> str:
-        return self.get_string_attribute("badge_url")
+    @compute_platform.setter
+    def compute_platform(self, value: str | None) -> None:
+        self._set("compute_platform", value)
 
     @property
-    def build_timeout(self) -> float:
-        return self.get_number_attribute("build_timeout")
-
-    @build_timeout.setter
-    def build_timeout(self, value: float | None) -> None:
-        self._set("build_timeout", value)
-
-    @property
-    def concurrent_build_limit(self) -> float:
-        return self.get_number_attribute("concurrent_build_limit")
-
-    @concurrent_build_limit.setter
-    def concurrent_build_limit(self, value: float | None) -> None:
-        self._set("concurrent_build_limit", value)
-
-    @property
-    def description(self) -> str:
-        return self.get_string_attribute("description")
-
-    @description.setter
-    def description(self, value: str | None) -> None:
-        self._set("description", value)
-
-    @property
-    def encryption_key(self) -> str:
-        return self.get_string_attribute("encryption_key")
-
-    @encryption_key.setter
-    def encryption_key(self, value: str | None) -> None:
-        self._set("encryption_key", value)
+    def github_account_name(self) -> str:
+        return self._string_reference("github_account_name")
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
+    def linked_to_github(self) -> Any:
+        return self._any_reference("linked_to_github")
+
+    @property
     def name(self) -> str:
-        return self.get_string_attribute("name")
+        return self._string_reference("name")
 
     @name.setter
     def name(self, value: str | None) -> None:
         self._set("name", value)
 
     @property
-    def project_visibility(self) -> str:
-        return self.get_string_attribute("project_visibility")
-
-    @project_visibility.setter
-    def project_visibility(self, value: str | None) -> None:
-        self._set("project_visibility", value)
-
-    @property
-    def public_project_alias(self) -> str:
-        return self.get_string_attribute("public_project_alias")
-
-    @property
-    def queued_timeout(self) -> float:
-        return self.get_number_attribute("queued_timeout")
-
-    @queued_timeout.setter
-    def queued_timeout(self, value: float | None) -> None:
-        self._set("queued_timeout", value)
-
-    @property
-    def resource_access_role(self) -> str:
-        return self.get_string_attribute("resource_access_role")
-
-    @resource_access_role.setter
-    def resource_access_role(self, value: str | None) -> None:
-        self._set("resource_access_role", value)
-
-    @property
-    def service_role(self) -> str:
-        return self.get_string_attribute("service_role")
-
-    @service_role.setter
-    def service_role(self, value: str | None) -> None:
-        self._set("service_role", value)
-
-    @property
-    def source_version(self) -> str:
-        return self.get_string_attribute("source_version")
-
-    @source_version.setter
-    def source_version(self, value: str | None) -> None:
-        self._set("source_version", value)
-
-    @property
     def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
+        return self._map_reference("tags")
 
     @tags.setter
     def tags(self, value: Mapping[str, str] | None) -> None:
@@ -2525,121 +2741,14 @@ class CodebuildProject(AwsResource):
 
     @property
     def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
+        return self._map_reference("tags_all")
 
     @tags_all.setter
     def tags_all(self, value: Mapping[str, str] | None) -> None:
         self._set("tags_all", value)
 
-    @property
-    def artifacts(self) -> Any:
-        return self.interpolation_for_attribute("artifacts")
 
-    @artifacts.setter
-    def artifacts(
-        self, value: CodebuildProjectArtifacts | Sequence[CodebuildProjectArtifacts] | None
-    ) -> None:
-        self._set("artifacts", value)
-
-    @property
-    def build_batch_config(self) -> Any:
-        return self.interpolation_for_attribute("build_batch_config")
-
-    @build_batch_config.setter
-    def build_batch_config(
-        self,
-        value: CodebuildProjectBuildBatchConfig | Sequence[CodebuildProjectBuildBatchConfig] | None,
-    ) -> None:
-        self._set("build_batch_config", value)
-
-    @property
-    def cache(self) -> Any:
-        return self.interpolation_for_attribute("cache")
-
-    @cache.setter
-    def cache(self, value: CodebuildProjectCache | Sequence[CodebuildProjectCache] | None) -> None:
-        self._set("cache", value)
-
-    @property
-    def environment(self) -> Any:
-        return self.interpolation_for_attribute("environment")
-
-    @environment.setter
-    def environment(
-        self, value: CodebuildProjectEnvironment | Sequence[CodebuildProjectEnvironment] | None
-    ) -> None:
-        self._set("environment", value)
-
-    @property
-    def file_system_locations(self) -> Any:
-        return self.interpolation_for_attribute("file_system_locations")
-
-    @file_system_locations.setter
-    def file_system_locations(
-        self, value: Sequence[CodebuildProjectFileSystemLocations] | None
-    ) -> None:
-        self._set("file_system_locations", value)
-
-    @property
-    def logs_config(self) -> Any:
-        return self.interpolation_for_attribute("logs_config")
-
-    @logs_config.setter
-    def logs_config(
-        self, value: CodebuildProjectLogsConfig | Sequence[CodebuildProjectLogsConfig] | None
-    ) -> None:
-        self._set("logs_config", value)
-
-    @property
-    def secondary_artifacts(self) -> Any:
-        return self.interpolation_for_attribute("secondary_artifacts")
-
-    @secondary_artifacts.setter
-    def secondary_artifacts(
-        self, value: Sequence[CodebuildProjectSecondaryArtifacts] | None
-    ) -> None:
-        self._set("secondary_artifacts", value)
-
-    @property
-    def secondary_source_version(self) -> Any:
-        return self.interpolation_for_attribute("secondary_source_version")
-
-    @secondary_source_version.setter
-    def secondary_source_version(
-        self, value: Sequence[CodebuildProjectSecondarySourceVersion] | None
-    ) -> None:
-        self._set("secondary_source_version", value)
-
-    @property
-    def secondary_sources(self) -> Any:
-        return self.interpolation_for_attribute("secondary_sources")
-
-    @secondary_sources.setter
-    def secondary_sources(self, value: Sequence[CodebuildProjectSecondarySources] | None) -> None:
-        self._set("secondary_sources", value)
-
-    @property
-    def source(self) -> Any:
-        return self.interpolation_for_attribute("source")
-
-    @source.setter
-    def source(
-        self, value: CodebuildProjectSource | Sequence[CodebuildProjectSource] | None
-    ) -> None:
-        self._set("source", value)
-
-    @property
-    def vpc_config(self) -> Any:
-        return self.interpolation_for_attribute("vpc_config")
-
-    @vpc_config.setter
-    def vpc_config(
-        self, value: CodebuildProjectVpcConfig | Sequence[CodebuildProjectVpcConfig] | None
-    ) -> None:
-        self._set("vpc_config", value)
-
-
-class CodedeployApp(AwsResource):
+class CodedeployApp(AwsResource, _CodedeployAppAttributes):
     """The ``aws_codedeploy_app`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_codedeploy_app"
@@ -2679,62 +2788,6 @@ class CodedeployApp(AwsResource):
             count=count,
             for_each=for_each,
         )
-
-    @property
-    def application_id(self) -> str:
-        return self.get_string_attribute("application_id")
-
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def compute_platform(self) -> str:
-        return self.get_string_attribute("compute_platform")
-
-    @compute_platform.setter
-    def compute_platform(self, value: str | None) -> None:
-        self._set("compute_platform", value)
-
-    @property
-    def github_account_name(self) -> str:
-        return self.get_string_attribute("github_account_name")
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def linked_to_github(self) -> Any:
-        return self.interpolation_for_attribute("linked_to_github")
-
-    @property
-    def name(self) -> str:
-        return self.get_string_attribute("name")
-
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self._set("name", value)
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
 
 
 CodedeployDeploymentConfigMinimumHealthyHosts = TypedDict(
@@ -2800,7 +2853,82 @@ CodedeployDeploymentConfigZonalConfig = TypedDict(
 )
 
 
-class CodedeployDeploymentConfig(AwsResource):
+class _CodedeployDeploymentConfigAttributes(ResourceAttributes):
+    """The attributes of ``aws_codedeploy_deployment_config``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def compute_platform(self) -> str:
+        return self._string_reference("compute_platform")
+
+    @compute_platform.setter
+    def compute_platform(self, value: str | None) -> None:
+        self._set("compute_platform", value)
+
+    @property
+    def deployment_config_id(self) -> str:
+        return self._string_reference("deployment_config_id")
+
+    @property
+    def deployment_config_name(self) -> str:
+        return self._string_reference("deployment_config_name")
+
+    @deployment_config_name.setter
+    def deployment_config_name(self, value: str | None) -> None:
+        self._set("deployment_config_name", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def minimum_healthy_hosts(self) -> Any:
+        return self._any_reference("minimum_healthy_hosts")
+
+    @minimum_healthy_hosts.setter
+    def minimum_healthy_hosts(
+        self,
+        value: CodedeployDeploymentConfigMinimumHealthyHosts
+        | Sequence[CodedeployDeploymentConfigMinimumHealthyHosts]
+        | None,
+    ) -> None:
+        self._set("minimum_healthy_hosts", value)
+
+    @property
+    def traffic_routing_config(self) -> Any:
+        return self._any_reference("traffic_routing_config")
+
+    @traffic_routing_config.setter
+    def traffic_routing_config(
+        self,
+        value: CodedeployDeploymentConfigTrafficRoutingConfig
+        | Sequence[CodedeployDeploymentConfigTrafficRoutingConfig]
+        | None,
+    ) -> None:
+        self._set("traffic_routing_config", value)
+
+    @property
+    def zonal_config(self) -> Any:
+        return self._any_reference("zonal_config")
+
+    @zonal_config.setter
+    def zonal_config(
+        self,
+        value: CodedeployDeploymentConfigZonalConfig
+        | Sequence[CodedeployDeploymentConfigZonalConfig]
+        | None,
+    ) -> None:
+        self._set("zonal_config", value)
+
+
+class CodedeployDeploymentConfig(AwsResource, _CodedeployDeploymentConfigAttributes):
     """The ``aws_codedeploy_deployment_config`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_codedeploy_deployment_config"
@@ -2848,77 +2976,6 @@ class CodedeployDeploymentConfig(AwsResource):
             count=count,
             for_each=for_each,
         )
-
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def compute_platform(self) -> str:
-        return self.get_string_attribute("compute_platform")
-
-    @compute_platform.setter
-    def compute_platform(self, value: str | None) -> None:
-        self._set("compute_platform", value)
-
-    @property
-    def deployment_config_id(self) -> str:
-        return self.get_string_attribute("deployment_config_id")
-
-    @property
-    def deployment_config_name(self) -> str:
-        return self.get_string_attribute("deployment_config_name")
-
-    @deployment_config_name.setter
-    def deployment_config_name(self, value: str | None) -> None:
-        self._set("deployment_config_name", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def minimum_healthy_hosts(self) -> Any:
-        return self.interpolation_for_attribute("minimum_healthy_hosts")
-
-    @minimum_healthy_hosts.setter
-    def minimum_healthy_hosts(
-        self,
-        value: CodedeployDeploymentConfigMinimumHealthyHosts
-        | Sequence[CodedeployDeploymentConfigMinimumHealthyHosts]
-        | None,
-    ) -> None:
-        self._set("minimum_healthy_hosts", value)
-
-    @property
-    def traffic_routing_config(self) -> Any:
-        return self.interpolation_for_attribute("traffic_routing_config")
-
-    @traffic_routing_config.setter
-    def traffic_routing_config(
-        self,
-        value: CodedeployDeploymentConfigTrafficRoutingConfig
-        | Sequence[CodedeployDeploymentConfigTrafficRoutingConfig]
-        | None,
-    ) -> None:
-        self._set("traffic_routing_config", value)
-
-    @property
-    def zonal_config(self) -> Any:
-        return self.interpolation_for_attribute("zonal_config")
-
-    @zonal_config.setter
-    def zonal_config(
-        self,
-        value: CodedeployDeploymentConfigZonalConfig
-        | Sequence[CodedeployDeploymentConfigZonalConfig]
-        | None,
-    ) -> None:
-        self._set("zonal_config", value)
 
 
 CodedeployDeploymentGroupAlarmConfiguration = TypedDict(
@@ -3121,7 +3178,217 @@ CodedeployDeploymentGroupTriggerConfiguration = TypedDict(
 )
 
 
-class CodedeployDeploymentGroup(AwsResource):
+class _CodedeployDeploymentGroupAttributes(ResourceAttributes):
+    """The attributes of ``aws_codedeploy_deployment_group``: references to read, arguments to set."""
+
+    @property
+    def app_name(self) -> str:
+        return self._string_reference("app_name")
+
+    @app_name.setter
+    def app_name(self, value: str | None) -> None:
+        self._set("app_name", value)
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def autoscaling_groups(self) -> list[str]:
+        return self._list_reference("autoscaling_groups")
+
+    @autoscaling_groups.setter
+    def autoscaling_groups(self, value: Sequence[str] | None) -> None:
+        self._set("autoscaling_groups", value)
+
+    @property
+    def compute_platform(self) -> str:
+        return self._string_reference("compute_platform")
+
+    @property
+    def deployment_config_name(self) -> str:
+        return self._string_reference("deployment_config_name")
+
+    @deployment_config_name.setter
+    def deployment_config_name(self, value: str | None) -> None:
+        self._set("deployment_config_name", value)
+
+    @property
+    def deployment_group_id(self) -> str:
+        return self._string_reference("deployment_group_id")
+
+    @property
+    def deployment_group_name(self) -> str:
+        return self._string_reference("deployment_group_name")
+
+    @deployment_group_name.setter
+    def deployment_group_name(self, value: str | None) -> None:
+        self._set("deployment_group_name", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def outdated_instances_strategy(self) -> str:
+        return self._string_reference("outdated_instances_strategy")
+
+    @outdated_instances_strategy.setter
+    def outdated_instances_strategy(self, value: str | None) -> None:
+        self._set("outdated_instances_strategy", value)
+
+    @property
+    def service_role_arn(self) -> str:
+        return self._string_reference("service_role_arn")
+
+    @service_role_arn.setter
+    def service_role_arn(self, value: str | None) -> None:
+        self._set("service_role_arn", value)
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def termination_hook_enabled(self) -> Any:
+        return self._any_reference("termination_hook_enabled")
+
+    @termination_hook_enabled.setter
+    def termination_hook_enabled(self, value: bool | None) -> None:
+        self._set("termination_hook_enabled", value)
+
+    @property
+    def alarm_configuration(self) -> Any:
+        return self._any_reference("alarm_configuration")
+
+    @alarm_configuration.setter
+    def alarm_configuration(
+        self,
+        value: CodedeployDeploymentGroupAlarmConfiguration
+        | Sequence[CodedeployDeploymentGroupAlarmConfiguration]
+        | None,
+    ) -> None:
+        self._set("alarm_configuration", value)
+
+    @property
+    def auto_rollback_configuration(self) -> Any:
+        return self._any_reference("auto_rollback_configuration")
+
+    @auto_rollback_configuration.setter
+    def auto_rollback_configuration(
+        self,
+        value: CodedeployDeploymentGroupAutoRollbackConfiguration
+        | Sequence[CodedeployDeploymentGroupAutoRollbackConfiguration]
+        | None,
+    ) -> None:
+        self._set("auto_rollback_configuration", value)
+
+    @property
+    def blue_green_deployment_config(self) -> Any:
+        return self._any_reference("blue_green_deployment_config")
+
+    @blue_green_deployment_config.setter
+    def blue_green_deployment_config(
+        self,
+        value: CodedeployDeploymentGroupBlueGreenDeploymentConfig
+        | Sequence[CodedeployDeploymentGroupBlueGreenDeploymentConfig]
+        | None,
+    ) -> None:
+        self._set("blue_green_deployment_config", value)
+
+    @property
+    def deployment_style(self) -> Any:
+        return self._any_reference("deployment_style")
+
+    @deployment_style.setter
+    def deployment_style(
+        self,
+        value: CodedeployDeploymentGroupDeploymentStyle
+        | Sequence[CodedeployDeploymentGroupDeploymentStyle]
+        | None,
+    ) -> None:
+        self._set("deployment_style", value)
+
+    @property
+    def ec2_tag_filter(self) -> Any:
+        return self._any_reference("ec2_tag_filter")
+
+    @ec2_tag_filter.setter
+    def ec2_tag_filter(self, value: Sequence[CodedeployDeploymentGroupEc2TagFilter] | None) -> None:
+        self._set("ec2_tag_filter", value)
+
+    @property
+    def ec2_tag_set(self) -> Any:
+        return self._any_reference("ec2_tag_set")
+
+    @ec2_tag_set.setter
+    def ec2_tag_set(self, value: Sequence[CodedeployDeploymentGroupEc2TagSet] | None) -> None:
+        self._set("ec2_tag_set", value)
+
+    @property
+    def ecs_service(self) -> Any:
+        return self._any_reference("ecs_service")
+
+    @ecs_service.setter
+    def ecs_service(
+        self,
+        value: CodedeployDeploymentGroupEcsService
+        | Sequence[CodedeployDeploymentGroupEcsService]
+        | None,
+    ) -> None:
+        self._set("ecs_service", value)
+
+    @property
+    def load_balancer_info(self) -> Any:
+        return self._any_reference("load_balancer_info")
+
+    @load_balancer_info.setter
+    def load_balancer_info(
+        self,
+        value: CodedeployDeploymentGroupLoadBalancerInfo
+        | Sequence[CodedeployDeploymentGroupLoadBalancerInfo]
+        | None,
+    ) -> None:
+        self._set("load_balancer_info", value)
+
+    @property
+    def on_premises_instance_tag_filter(self) -> Any:
+        return self._any_reference("on_premises_instance_tag_filter")
+
+    @on_premises_instance_tag_filter.setter
+    def on_premises_instance_tag_filter(
+        self, value: Sequence[CodedeployDeploymentGroupOnPremisesInstanceTagFilter] | None
+    ) -> None:
+        self._set("on_premises_instance_tag_filter", value)
+
+    @property
+    def trigger_configuration(self) -> Any:
+        return self._any_reference("trigger_configuration")
+
+    @trigger_configuration.setter
+    def trigger_configuration(
+        self, value: Sequence[CodedeployDeploymentGroupTriggerConfiguration] | None
+    ) -> None:
+        self._set("trigger_configuration", value)
+
+
+class CodedeployDeploymentGroup(AwsResource, _CodedeployDeploymentGroupAttributes):
     """The ``aws_codedeploy_deployment_group`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_codedeploy_deployment_group"
@@ -3207,212 +3474,6 @@ class CodedeployDeploymentGroup(AwsResource):
             count=count,
             for_each=for_each,
         )
-
-    @property
-    def app_name(self) -> str:
-        return self.get_string_attribute("app_name")
-
-    @app_name.setter
-    def app_name(self, value: str | None) -> None:
-        self._set("app_name", value)
-
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def autoscaling_groups(self) -> list[str]:
-        return self.get_list_attribute("autoscaling_groups")
-
-    @autoscaling_groups.setter
-    def autoscaling_groups(self, value: Sequence[str] | None) -> None:
-        self._set("autoscaling_groups", value)
-
-    @property
-    def compute_platform(self) -> str:
-        return self.get_string_attribute("compute_platform")
-
-    @property
-    def deployment_config_name(self) -> str:
-        return self.get_string_attribute("deployment_config_name")
-
-    @deployment_config_name.setter
-    def deployment_config_name(self, value: str | None) -> None:
-        self._set("deployment_config_name", value)
-
-    @property
-    def deployment_group_id(self) -> str:
-        return self.get_string_attribute("deployment_group_id")
-
-    @property
-    def deployment_group_name(self) -> str:
-        return self.get_string_attribute("deployment_group_name")
-
-    @deployment_group_name.setter
-    def deployment_group_name(self, value: str | None) -> None:
-        self._set("deployment_group_name", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def outdated_instances_strategy(self) -> str:
-        return self.get_string_attribute("outdated_instances_strategy")
-
-    @outdated_instances_strategy.setter
-    def outdated_instances_strategy(self, value: str | None) -> None:
-        self._set("outdated_instances_strategy", value)
-
-    @property
-    def service_role_arn(self) -> str:
-        return self.get_string_attribute("service_role_arn")
-
-    @service_role_arn.setter
-    def service_role_arn(self, value: str | None) -> None:
-        self._set("service_role_arn", value)
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def termination_hook_enabled(self) -> Any:
-        return self.interpolation_for_attribute("termination_hook_enabled")
-
-    @termination_hook_enabled.setter
-    def termination_hook_enabled(self, value: bool | None) -> None:
-        self._set("termination_hook_enabled", value)
-
-    @property
-    def alarm_configuration(self) -> Any:
-        return self.interpolation_for_attribute("alarm_configuration")
-
-    @alarm_configuration.setter
-    def alarm_configuration(
-        self,
-        value: CodedeployDeploymentGroupAlarmConfiguration
-        | Sequence[CodedeployDeploymentGroupAlarmConfiguration]
-        | None,
-    ) -> None:
-        self._set("alarm_configuration", value)
-
-    @property
-    def auto_rollback_configuration(self) -> Any:
-        return self.interpolation_for_attribute("auto_rollback_configuration")
-
-    @auto_rollback_configuration.setter
-    def auto_rollback_configuration(
-        self,
-        value: CodedeployDeploymentGroupAutoRollbackConfiguration
-        | Sequence[CodedeployDeploymentGroupAutoRollbackConfiguration]
-        | None,
-    ) -> None:
-        self._set("auto_rollback_configuration", value)
-
-    @property
-    def blue_green_deployment_config(self) -> Any:
-        return self.interpolation_for_attribute("blue_green_deployment_config")
-
-    @blue_green_deployment_config.setter
-    def blue_green_deployment_config(
-        self,
-        value: CodedeployDeploymentGroupBlueGreenDeploymentConfig
-        | Sequence[CodedeployDeploymentGroupBlueGreenDeploymentConfig]
-        | None,
-    ) -> None:
-        self._set("blue_green_deployment_config", value)
-
-    @property
-    def deployment_style(self) -> Any:
-        return self.interpolation_for_attribute("deployment_style")
-
-    @deployment_style.setter
-    def deployment_style(
-        self,
-        value: CodedeployDeploymentGroupDeploymentStyle
-        | Sequence[CodedeployDeploymentGroupDeploymentStyle]
-        | None,
-    ) -> None:
-        self._set("deployment_style", value)
-
-    @property
-    def ec2_tag_filter(self) -> Any:
-        return self.interpolation_for_attribute("ec2_tag_filter")
-
-    @ec2_tag_filter.setter
-    def ec2_tag_filter(self, value: Sequence[CodedeployDeploymentGroupEc2TagFilter] | None) -> None:
-        self._set("ec2_tag_filter", value)
-
-    @property
-    def ec2_tag_set(self) -> Any:
-        return self.interpolation_for_attribute("ec2_tag_set")
-
-    @ec2_tag_set.setter
-    def ec2_tag_set(self, value: Sequence[CodedeployDeploymentGroupEc2TagSet] | None) -> None:
-        self._set("ec2_tag_set", value)
-
-    @property
-    def ecs_service(self) -> Any:
-        return self.interpolation_for_attribute("ecs_service")
-
-    @ecs_service.setter
-    def ecs_service(
-        self,
-        value: CodedeployDeploymentGroupEcsService
-        | Sequence[CodedeployDeploymentGroupEcsService]
-        | None,
-    ) -> None:
-        self._set("ecs_service", value)
-
-    @property
-    def load_balancer_info(self) -> Any:
-        return self.interpolation_for_attribute("load_balancer_info")
-
-    @load_balancer_info.setter
-    def load_balancer_info(
-        self,
-        value: CodedeployDeploymentGroupLoadBalancerInfo
-        | Sequence[CodedeployDeploymentGroupLoadBalancerInfo]
-        | None,
-    ) -> None:
-        self._set("load_balancer_info", value)
-
-    @property
-    def on_premises_instance_tag_filter(self) -> Any:
-        return self.interpolation_for_attribute("on_premises_instance_tag_filter")
-
-    @on_premises_instance_tag_filter.setter
-    def on_premises_instance_tag_filter(
-        self, value: Sequence[CodedeployDeploymentGroupOnPremisesInstanceTagFilter] | None
-    ) -> None:
-        self._set("on_premises_instance_tag_filter", value)
-
-    @property
-    def trigger_configuration(self) -> Any:
-        return self.interpolation_for_attribute("trigger_configuration")
-
-    @trigger_configuration.setter
-    def trigger_configuration(
-        self, value: Sequence[CodedeployDeploymentGroupTriggerConfiguration] | None
-    ) -> None:
-        self._set("trigger_configuration", value)
 
 
 CodepipelineArtifactStoreEncryptionKey = TypedDict(
@@ -3731,7 +3792,107 @@ CodepipelineVariable = TypedDict(
 )
 
 
-class Codepipeline(AwsResource):
+class _CodepipelineAttributes(ResourceAttributes):
+    """The attributes of ``aws_codepipeline``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def execution_mode(self) -> str:
+        return self._string_reference("execution_mode")
+
+    @execution_mode.setter
+    def execution_mode(self, value: str | None) -> None:
+        self._set("execution_mode", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def name(self) -> str:
+        return self._string_reference("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._set("name", value)
+
+    @property
+    def pipeline_type(self) -> str:
+        return self._string_reference("pipeline_type")
+
+    @pipeline_type.setter
+    def pipeline_type(self, value: str | None) -> None:
+        self._set("pipeline_type", value)
+
+    @property
+    def role_arn(self) -> str:
+        return self._string_reference("role_arn")
+
+    @role_arn.setter
+    def role_arn(self, value: str | None) -> None:
+        self._set("role_arn", value)
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def trigger_all(self) -> Any:
+        return self._any_reference("trigger_all")
+
+    @property
+    def artifact_store(self) -> Any:
+        return self._any_reference("artifact_store")
+
+    @artifact_store.setter
+    def artifact_store(self, value: Sequence[CodepipelineArtifactStore] | None) -> None:
+        self._set("artifact_store", value)
+
+    @property
+    def stage(self) -> Any:
+        return self._any_reference("stage")
+
+    @stage.setter
+    def stage(self, value: Sequence[CodepipelineStage] | None) -> None:
+        self._set("stage", value)
+
+    @property
+    def trigger(self) -> Any:
+        return self._any_reference("trigger")
+
+    @trigger.setter
+    def trigger(self, value: Sequence[CodepipelineTrigger] | None) -> None:
+        self._set("trigger", value)
+
+    @property
+    def variable(self) -> Any:
+        return self._any_reference("variable")
+
+    @variable.setter
+    def variable(self, value: Sequence[CodepipelineVariable] | None) -> None:
+        self._set("variable", value)
+
+
+class Codepipeline(AwsResource, _CodepipelineAttributes):
     """The ``aws_codepipeline`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_codepipeline"
@@ -3783,102 +3944,6 @@ class Codepipeline(AwsResource):
             count=count,
             for_each=for_each,
         )
-
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def execution_mode(self) -> str:
-        return self.get_string_attribute("execution_mode")
-
-    @execution_mode.setter
-    def execution_mode(self, value: str | None) -> None:
-        self._set("execution_mode", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def name(self) -> str:
-        return self.get_string_attribute("name")
-
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self._set("name", value)
-
-    @property
-    def pipeline_type(self) -> str:
-        return self.get_string_attribute("pipeline_type")
-
-    @pipeline_type.setter
-    def pipeline_type(self, value: str | None) -> None:
-        self._set("pipeline_type", value)
-
-    @property
-    def role_arn(self) -> str:
-        return self.get_string_attribute("role_arn")
-
-    @role_arn.setter
-    def role_arn(self, value: str | None) -> None:
-        self._set("role_arn", value)
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def trigger_all(self) -> Any:
-        return self.interpolation_for_attribute("trigger_all")
-
-    @property
-    def artifact_store(self) -> Any:
-        return self.interpolation_for_attribute("artifact_store")
-
-    @artifact_store.setter
-    def artifact_store(self, value: Sequence[CodepipelineArtifactStore] | None) -> None:
-        self._set("artifact_store", value)
-
-    @property
-    def stage(self) -> Any:
-        return self.interpolation_for_attribute("stage")
-
-    @stage.setter
-    def stage(self, value: Sequence[CodepipelineStage] | None) -> None:
-        self._set("stage", value)
-
-    @property
-    def trigger(self) -> Any:
-        return self.interpolation_for_attribute("trigger")
-
-    @trigger.setter
-    def trigger(self, value: Sequence[CodepipelineTrigger] | None) -> None:
-        self._set("trigger", value)
-
-    @property
-    def variable(self) -> Any:
-        return self.interpolation_for_attribute("variable")
-
-    @variable.setter
-    def variable(self, value: Sequence[CodepipelineVariable] | None) -> None:
-        self._set("variable", value)
 
 
 DynamodbTableAttribute = TypedDict(
@@ -4029,7 +4094,258 @@ DynamodbTableTtl = TypedDict(
 )
 
 
-class DynamodbTable(AwsResource):
+class _DynamodbTableAttributes(ResourceAttributes):
+    """The attributes of ``aws_dynamodb_table``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def billing_mode(self) -> str:
+        return self._string_reference("billing_mode")
+
+    @billing_mode.setter
+    def billing_mode(self, value: str | None) -> None:
+        self._set("billing_mode", value)
+
+    @property
+    def deletion_protection_enabled(self) -> Any:
+        return self._any_reference("deletion_protection_enabled")
+
+    @deletion_protection_enabled.setter
+    def deletion_protection_enabled(self, value: bool | None) -> None:
+        self._set("deletion_protection_enabled", value)
+
+    @property
+    def hash_key(self) -> str:
+        return self._string_reference("hash_key")
+
+    @hash_key.setter
+    def hash_key(self, value: str | None) -> None:
+        self._set("hash_key", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def name(self) -> str:
+        return self._string_reference("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._set("name", value)
+
+    @property
+    def range_key(self) -> str:
+        return self._string_reference("range_key")
+
+    @range_key.setter
+    def range_key(self, value: str | None) -> None:
+        self._set("range_key", value)
+
+    @property
+    def read_capacity(self) -> float:
+        return self._number_reference("read_capacity")
+
+    @read_capacity.setter
+    def read_capacity(self, value: float | None) -> None:
+        self._set("read_capacity", value)
+
+    @property
+    def restore_date_time(self) -> str:
+        return self._string_reference("restore_date_time")
+
+    @restore_date_time.setter
+    def restore_date_time(self, value: str | None) -> None:
+        self._set("restore_date_time", value)
+
+    @property
+    def restore_source_name(self) -> str:
+        return self._string_reference("restore_source_name")
+
+    @restore_source_name.setter
+    def restore_source_name(self, value: str | None) -> None:
+        self._set("restore_source_name", value)
+
+    @property
+    def restore_source_table_arn(self) -> str:
+        return self._string_reference("restore_source_table_arn")
+
+    @restore_source_table_arn.setter
+    def restore_source_table_arn(self, value: str | None) -> None:
+        self._set("restore_source_table_arn", value)
+
+    @property
+    def restore_to_latest_time(self) -> Any:
+        return self._any_reference("restore_to_latest_time")
+
+    @restore_to_latest_time.setter
+    def restore_to_latest_time(self, value: bool | None) -> None:
+        self._set("restore_to_latest_time", value)
+
+    @property
+    def stream_arn(self) -> str:
+        return self._string_reference("stream_arn")
+
+    @property
+    def stream_enabled(self) -> Any:
+        return self._any_reference("stream_enabled")
+
+    @stream_enabled.setter
+    def stream_enabled(self, value: bool | None) -> None:
+        self._set("stream_enabled", value)
+
+    @property
+    def stream_label(self) -> str:
+        return self._string_reference("stream_label")
+
+    @property
+    def stream_view_type(self) -> str:
+        return self._string_reference("stream_view_type")
+
+    @stream_view_type.setter
+    def stream_view_type(self, value: str | None) -> None:
+        self._set("stream_view_type", value)
+
+    @property
+    def table_class(self) -> str:
+        return self._string_reference("table_class")
+
+    @table_class.setter
+    def table_class(self, value: str | None) -> None:
+        self._set("table_class", value)
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def write_capacity(self) -> float:
+        return self._number_reference("write_capacity")
+
+    @write_capacity.setter
+    def write_capacity(self, value: float | None) -> None:
+        self._set("write_capacity", value)
+
+    @property
+    def attribute(self) -> Any:
+        return self._any_reference("attribute")
+
+    @attribute.setter
+    def attribute(self, value: Sequence[DynamodbTableAttribute] | None) -> None:
+        self._set("attribute", value)
+
+    @property
+    def global_secondary_index(self) -> Any:
+        return self._any_reference("global_secondary_index")
+
+    @global_secondary_index.setter
+    def global_secondary_index(
+        self, value: Sequence[DynamodbTableGlobalSecondaryIndex] | None
+    ) -> None:
+        self._set("global_secondary_index", value)
+
+    @property
+    def import_table(self) -> Any:
+        return self._any_reference("import_table")
+
+    @import_table.setter
+    def import_table(
+        self, value: DynamodbTableImportTable | Sequence[DynamodbTableImportTable] | None
+    ) -> None:
+        self._set("import_table", value)
+
+    @property
+    def local_secondary_index(self) -> Any:
+        return self._any_reference("local_secondary_index")
+
+    @local_secondary_index.setter
+    def local_secondary_index(
+        self, value: Sequence[DynamodbTableLocalSecondaryIndex] | None
+    ) -> None:
+        self._set("local_secondary_index", value)
+
+    @property
+    def on_demand_throughput(self) -> Any:
+        return self._any_reference("on_demand_throughput")
+
+    @on_demand_throughput.setter
+    def on_demand_throughput(
+        self,
+        value: DynamodbTableOnDemandThroughput | Sequence[DynamodbTableOnDemandThroughput] | None,
+    ) -> None:
+        self._set("on_demand_throughput", value)
+
+    @property
+    def point_in_time_recovery(self) -> Any:
+        return self._any_reference("point_in_time_recovery")
+
+    @point_in_time_recovery.setter
+    def point_in_time_recovery(
+        self,
+        value: DynamodbTablePointInTimeRecovery | Sequence[DynamodbTablePointInTimeRecovery] | None,
+    ) -> None:
+        self._set("point_in_time_recovery", value)
+
+    @property
+    def replica(self) -> Any:
+        return self._any_reference("replica")
+
+    @replica.setter
+    def replica(self, value: Sequence[DynamodbTableReplica] | None) -> None:
+        self._set("replica", value)
+
+    @property
+    def server_side_encryption(self) -> Any:
+        return self._any_reference("server_side_encryption")
+
+    @server_side_encryption.setter
+    def server_side_encryption(
+        self,
+        value: DynamodbTableServerSideEncryption
+        | Sequence[DynamodbTableServerSideEncryption]
+        | None,
+    ) -> None:
+        self._set("server_side_encryption", value)
+
+    @property
+    def timeouts(self) -> Any:
+        return self._any_reference("timeouts")
+
+    @timeouts.setter
+    def timeouts(
+        self, value: DynamodbTableTimeouts | Sequence[DynamodbTableTimeouts] | None
+    ) -> None:
+        self._set("timeouts", value)
+
+    @property
+    def ttl(self) -> Any:
+        return self._any_reference("ttl")
+
+    @ttl.setter
+    def ttl(self, value: DynamodbTableTtl | Sequence[DynamodbTableTtl] | None) -> None:
+        self._set("ttl", value)
+
+
+class DynamodbTable(AwsResource, _DynamodbTableAttributes):
     """The ``aws_dynamodb_table`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_dynamodb_table"
@@ -4120,253 +4436,6 @@ class DynamodbTable(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def billing_mode(self) -> str:
-        return self.get_string_attribute("billing_mode")
-
-    @billing_mode.setter
-    def billing_mode(self, value: str | None) -> None:
-        self._set("billing_mode", value)
-
-    @property
-    def deletion_protection_enabled(self) -> Any:
-        return self.interpolation_for_attribute("deletion_protection_enabled")
-
-    @deletion_protection_enabled.setter
-    def deletion_protection_enabled(self, value: bool | None) -> None:
-        self._set("deletion_protection_enabled", value)
-
-    @property
-    def hash_key(self) -> str:
-        return self.get_string_attribute("hash_key")
-
-    @hash_key.setter
-    def hash_key(self, value: str | None) -> None:
-        self._set("hash_key", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def name(self) -> str:
-        return self.get_string_attribute("name")
-
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self._set("name", value)
-
-    @property
-    def range_key(self) -> str:
-        return self.get_string_attribute("range_key")
-
-    @range_key.setter
-    def range_key(self, value: str | None) -> None:
-        self._set("range_key", value)
-
-    @property
-    def read_capacity(self) -> float:
-        return self.get_number_attribute("read_capacity")
-
-    @read_capacity.setter
-    def read_capacity(self, value: float | None) -> None:
-        self._set("read_capacity", value)
-
-    @property
-    def restore_date_time(self) -> str:
-        return self.get_string_attribute("restore_date_time")
-
-    @restore_date_time.setter
-    def restore_date_time(self, value: str | None) -> None:
-        self._set("restore_date_time", value)
-
-    @property
-    def restore_source_name(self) -> str:
-        return self.get_string_attribute("restore_source_name")
-
-    @restore_source_name.setter
-    def restore_source_name(self, value: str | None) -> None:
-        self._set("restore_source_name", value)
-
-    @property
-    def restore_source_table_arn(self) -> str:
-        return self.get_string_attribute("restore_source_table_arn")
-
-    @restore_source_table_arn.setter
-    def restore_source_table_arn(self, value: str | None) -> None:
-        self._set("restore_source_table_arn", value)
-
-    @property
-    def restore_to_latest_time(self) -> Any:
-        return self.interpolation_for_attribute("restore_to_latest_time")
-
-    @restore_to_latest_time.setter
-    def restore_to_latest_time(self, value: bool | None) -> None:
-        self._set("restore_to_latest_time", value)
-
-    @property
-    def stream_arn(self) -> str:
-        return self.get_string_attribute("stream_arn")
-
-    @property
-    def stream_enabled(self) -> Any:
-        return self.interpolation_for_attribute("stream_enabled")
-
-    @stream_enabled.setter
-    def stream_enabled(self, value: bool | None) -> None:
-        self._set("stream_enabled", value)
-
-    @property
-    def stream_label(self) -> str:
-        return self.get_string_attribute("stream_label")
-
-    @property
-    def stream_view_type(self) -> str:
-        return self.get_string_attribute("stream_view_type")
-
-    @stream_view_type.setter
-    def stream_view_type(self, value: str | None) -> None:
-        self._set("stream_view_type", value)
-
-    @property
-    def table_class(self) -> str:
-        return self.get_string_attribute("table_class")
-
-    @table_class.setter
-    def table_class(self, value: str | None) -> None:
-        self._set("table_class", value)
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def write_capacity(self) -> float:
-        return self.get_number_attribute("write_capacity")
-
-    @write_capacity.setter
-    def write_capacity(self, value: float | None) -> None:
-        self._set("write_capacity", value)
-
-    @property
-    def attribute(self) -> Any:
-        return self.interpolation_for_attribute("attribute")
-
-    @attribute.setter
-    def attribute(self, value: Sequence[DynamodbTableAttribute] | None) -> None:
-        self._set("attribute", value)
-
-    @property
-    def global_secondary_index(self) -> Any:
-        return self.interpolation_for_attribute("global_secondary_index")
-
-    @global_secondary_index.setter
-    def global_secondary_index(
-        self, value: Sequence[DynamodbTableGlobalSecondaryIndex] | None
-    ) -> None:
-        self._set("global_secondary_index", value)
-
-    @property
-    def import_table(self) -> Any:
-        return self.interpolation_for_attribute("import_table")
-
-    @import_table.setter
-    def import_table(
-        self, value: DynamodbTableImportTable | Sequence[DynamodbTableImportTable] | None
-    ) -> None:
-        self._set("import_table", value)
-
-    @property
-    def local_secondary_index(self) -> Any:
-        return self.interpolation_for_attribute("local_secondary_index")
-
-    @local_secondary_index.setter
-    def local_secondary_index(
-        self, value: Sequence[DynamodbTableLocalSecondaryIndex] | None
-    ) -> None:
-        self._set("local_secondary_index", value)
-
-    @property
-    def on_demand_throughput(self) -> Any:
-        return self.interpolation_for_attribute("on_demand_throughput")
-
-    @on_demand_throughput.setter
-    def on_demand_throughput(
-        self,
-        value: DynamodbTableOnDemandThroughput | Sequence[DynamodbTableOnDemandThroughput] | None,
-    ) -> None:
-        self._set("on_demand_throughput", value)
-
-    @property
-    def point_in_time_recovery(self) -> Any:
-        return self.interpolation_for_attribute("point_in_time_recovery")
-
-    @point_in_time_recovery.setter
-    def point_in_time_recovery(
-        self,
-        value: DynamodbTablePointInTimeRecovery | Sequence[DynamodbTablePointInTimeRecovery] | None,
-    ) -> None:
-        self._set("point_in_time_recovery", value)
-
-    @property
-    def replica(self) -> Any:
-        return self.interpolation_for_attribute("replica")
-
-    @replica.setter
-    def replica(self, value: Sequence[DynamodbTableReplica] | None) -> None:
-        self._set("replica", value)
-
-    @property
-    def server_side_encryption(self) -> Any:
-        return self.interpolation_for_attribute("server_side_encryption")
-
-    @server_side_encryption.setter
-    def server_side_encryption(
-        self,
-        value: DynamodbTableServerSideEncryption
-        | Sequence[DynamodbTableServerSideEncryption]
-        | None,
-    ) -> None:
-        self._set("server_side_encryption", value)
-
-    @property
-    def timeouts(self) -> Any:
-        return self.interpolation_for_attribute("timeouts")
-
-    @timeouts.setter
-    def timeouts(
-        self, value: DynamodbTableTimeouts | Sequence[DynamodbTableTimeouts] | None
-    ) -> None:
-        self._set("timeouts", value)
-
-    @property
-    def ttl(self) -> Any:
-        return self.interpolation_for_attribute("ttl")
-
-    @ttl.setter
-    def ttl(self, value: DynamodbTableTtl | Sequence[DynamodbTableTtl] | None) -> None:
-        self._set("ttl", value)
-
 
 IamRoleInlinePolicy = TypedDict(
     "IamRoleInlinePolicy",
@@ -4378,7 +4447,127 @@ IamRoleInlinePolicy = TypedDict(
 )
 
 
-class IamRole(AwsResource):
+class _IamRoleAttributes(ResourceAttributes):
+    """The attributes of ``aws_iam_role``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def assume_role_policy(self) -> str:
+        return self._string_reference("assume_role_policy")
+
+    @assume_role_policy.setter
+    def assume_role_policy(self, value: str | None) -> None:
+        self._set("assume_role_policy", value)
+
+    @property
+    def create_date(self) -> str:
+        return self._string_reference("create_date")
+
+    @property
+    def description(self) -> str:
+        return self._string_reference("description")
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._set("description", value)
+
+    @property
+    def force_detach_policies(self) -> Any:
+        return self._any_reference("force_detach_policies")
+
+    @force_detach_policies.setter
+    def force_detach_policies(self, value: bool | None) -> None:
+        self._set("force_detach_policies", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def managed_policy_arns(self) -> list[str]:
+        return self._list_reference("managed_policy_arns")
+
+    @managed_policy_arns.setter
+    def managed_policy_arns(self, value: Sequence[str] | None) -> None:
+        self._set("managed_policy_arns", value)
+
+    @property
+    def max_session_duration(self) -> float:
+        return self._number_reference("max_session_duration")
+
+    @max_session_duration.setter
+    def max_session_duration(self, value: float | None) -> None:
+        self._set("max_session_duration", value)
+
+    @property
+    def name(self) -> str:
+        return self._string_reference("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._set("name", value)
+
+    @property
+    def name_prefix(self) -> str:
+        return self._string_reference("name_prefix")
+
+    @name_prefix.setter
+    def name_prefix(self, value: str | None) -> None:
+        self._set("name_prefix", value)
+
+    @property
+    def path(self) -> str:
+        return self._string_reference("path")
+
+    @path.setter
+    def path(self, value: str | None) -> None:
+        self._set("path", value)
+
+    @property
+    def permissions_boundary(self) -> str:
+        return self._string_reference("permissions_boundary")
+
+    @permissions_boundary.setter
+    def permissions_boundary(self, value: str | None) -> None:
+        self._set("permissions_boundary", value)
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def unique_id(self) -> str:
+        return self._string_reference("unique_id")
+
+    @property
+    def inline_policy(self) -> Any:
+        return self._any_reference("inline_policy")
+
+    @inline_policy.setter
+    def inline_policy(self, value: Sequence[IamRoleInlinePolicy] | None) -> None:
+        self._set("inline_policy", value)
+
+
+class IamRole(AwsResource, _IamRoleAttributes):
     """The ``aws_iam_role`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_iam_role"
@@ -4435,65 +4624,21 @@ class IamRole(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
 
-    @property
-    def assume_role_policy(self) -> str:
-        return self.get_string_attribute("assume_role_policy")
-
-    @assume_role_policy.setter
-    def assume_role_policy(self, value: str | None) -> None:
-        self._set("assume_role_policy", value)
-
-    @property
-    def create_date(self) -> str:
-        return self.get_string_attribute("create_date")
-
-    @property
-    def description(self) -> str:
-        return self.get_string_attribute("description")
-
-    @description.setter
-    def description(self, value: str | None) -> None:
-        self._set("description", value)
-
-    @property
-    def force_detach_policies(self) -> Any:
-        return self.interpolation_for_attribute("force_detach_policies")
-
-    @force_detach_policies.setter
-    def force_detach_policies(self, value: bool | None) -> None:
-        self._set("force_detach_policies", value)
+class _IamRolePolicyAttributes(ResourceAttributes):
+    """The attributes of ``aws_iam_role_policy``: references to read, arguments to set."""
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
-    def managed_policy_arns(self) -> list[str]:
-        return self.get_list_attribute("managed_policy_arns")
-
-    @managed_policy_arns.setter
-    def managed_policy_arns(self, value: Sequence[str] | None) -> None:
-        self._set("managed_policy_arns", value)
-
-    @property
-    def max_session_duration(self) -> float:
-        return self.get_number_attribute("max_session_duration")
-
-    @max_session_duration.setter
-    def max_session_duration(self, value: float | None) -> None:
-        self._set("max_session_duration", value)
-
-    @property
     def name(self) -> str:
-        return self.get_string_attribute("name")
+        return self._string_reference("name")
 
     @name.setter
     def name(self, value: str | None) -> None:
@@ -4501,58 +4646,30 @@ class IamRole(AwsResource):
 
     @property
     def name_prefix(self) -> str:
-        return self.get_string_attribute("name_prefix")
+        return self._string_reference("name_prefix")
 
     @name_prefix.setter
     def name_prefix(self, value: str | None) -> None:
         self._set("name_prefix", value)
 
     @property
-    def path(self) -> str:
-        return self.get_string_attribute("path")
+    def policy(self) -> str:
+        return self._string_reference("policy")
 
-    @path.setter
-    def path(self, value: str | None) -> None:
-        self._set("path", value)
-
-    @property
-    def permissions_boundary(self) -> str:
-        return self.get_string_attribute("permissions_boundary")
-
-    @permissions_boundary.setter
-    def permissions_boundary(self, value: str | None) -> None:
-        self._set("permissions_boundary", value)
+    @policy.setter
+    def policy(self, value: str | None) -> None:
+        self._set("policy", value)
 
     @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
+    def role(self) -> str:
+        return self._string_reference("role")
 
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def unique_id(self) -> str:
-        return self.get_string_attribute("unique_id")
-
-    @property
-    def inline_policy(self) -> Any:
-        return self.interpolation_for_attribute("inline_policy")
-
-    @inline_policy.setter
-    def inline_policy(self, value: Sequence[IamRoleInlinePolicy] | None) -> None:
-        self._set("inline_policy", value)
+    @role.setter
+    def role(self, value: str | None) -> None:
+        self._set("role", value)
 
 
-class IamRolePolicy(AwsResource):
+class IamRolePolicy(AwsResource, _IamRolePolicyAttributes):
     """The ``aws_iam_role_policy`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_iam_role_policy"
@@ -4593,9 +4710,17 @@ class IamRolePolicy(AwsResource):
             for_each=for_each,
         )
 
+
+class _KmsAliasAttributes(ResourceAttributes):
+    """The attributes of ``aws_kms_alias``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
@@ -4603,7 +4728,7 @@ class IamRolePolicy(AwsResource):
 
     @property
     def name(self) -> str:
-        return self.get_string_attribute("name")
+        return self._string_reference("name")
 
     @name.setter
     def name(self, value: str | None) -> None:
@@ -4611,30 +4736,26 @@ class IamRolePolicy(AwsResource):
 
     @property
     def name_prefix(self) -> str:
-        return self.get_string_attribute("name_prefix")
+        return self._string_reference("name_prefix")
 
     @name_prefix.setter
     def name_prefix(self, value: str | None) -> None:
         self._set("name_prefix", value)
 
     @property
-    def policy(self) -> str:
-        return self.get_string_attribute("policy")
-
-    @policy.setter
-    def policy(self, value: str | None) -> None:
-        self._set("policy", value)
+    def target_key_arn(self) -> str:
+        return self._string_reference("target_key_arn")
 
     @property
-    def role(self) -> str:
-        return self.get_string_attribute("role")
+    def target_key_id(self) -> str:
+        return self._string_reference("target_key_id")
 
-    @role.setter
-    def role(self, value: str | None) -> None:
-        self._set("role", value)
+    @target_key_id.setter
+    def target_key_id(self, value: str | None) -> None:
+        self._set("target_key_id", value)
 
 
-class KmsAlias(AwsResource):
+class KmsAlias(AwsResource, _KmsAliasAttributes):
     """The ``aws_kms_alias`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_kms_alias"
@@ -4673,46 +4794,6 @@ class KmsAlias(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def name(self) -> str:
-        return self.get_string_attribute("name")
-
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self._set("name", value)
-
-    @property
-    def name_prefix(self) -> str:
-        return self.get_string_attribute("name_prefix")
-
-    @name_prefix.setter
-    def name_prefix(self, value: str | None) -> None:
-        self._set("name_prefix", value)
-
-    @property
-    def target_key_arn(self) -> str:
-        return self.get_string_attribute("target_key_arn")
-
-    @property
-    def target_key_id(self) -> str:
-        return self.get_string_attribute("target_key_id")
-
-    @target_key_id.setter
-    def target_key_id(self, value: str | None) -> None:
-        self._set("target_key_id", value)
-
 
 KmsKeyTimeouts = TypedDict(
     "KmsKeyTimeouts",
@@ -4723,7 +4804,147 @@ KmsKeyTimeouts = TypedDict(
 )
 
 
-class KmsKey(AwsResource):
+class _KmsKeyAttributes(ResourceAttributes):
+    """The attributes of ``aws_kms_key``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def bypass_policy_lockout_safety_check(self) -> Any:
+        return self._any_reference("bypass_policy_lockout_safety_check")
+
+    @bypass_policy_lockout_safety_check.setter
+    def bypass_policy_lockout_safety_check(self, value: bool | None) -> None:
+        self._set("bypass_policy_lockout_safety_check", value)
+
+    @property
+    def custom_key_store_id(self) -> str:
+        return self._string_reference("custom_key_store_id")
+
+    @custom_key_store_id.setter
+    def custom_key_store_id(self, value: str | None) -> None:
+        self._set("custom_key_store_id", value)
+
+    @property
+    def customer_master_key_spec(self) -> str:
+        return self._string_reference("customer_master_key_spec")
+
+    @customer_master_key_spec.setter
+    def customer_master_key_spec(self, value: str | None) -> None:
+        self._set("customer_master_key_spec", value)
+
+    @property
+    def deletion_window_in_days(self) -> float:
+        return self._number_reference("deletion_window_in_days")
+
+    @deletion_window_in_days.setter
+    def deletion_window_in_days(self, value: float | None) -> None:
+        self._set("deletion_window_in_days", value)
+
+    @property
+    def description(self) -> str:
+        return self._string_reference("description")
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._set("description", value)
+
+    @property
+    def enable_key_rotation(self) -> Any:
+        return self._any_reference("enable_key_rotation")
+
+    @enable_key_rotation.setter
+    def enable_key_rotation(self, value: bool | None) -> None:
+        self._set("enable_key_rotation", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def is_enabled(self) -> Any:
+        return self._any_reference("is_enabled")
+
+    @is_enabled.setter
+    def is_enabled(self, value: bool | None) -> None:
+        self._set("is_enabled", value)
+
+    @property
+    def key_id(self) -> str:
+        return self._string_reference("key_id")
+
+    @property
+    def key_usage(self) -> str:
+        return self._string_reference("key_usage")
+
+    @key_usage.setter
+    def key_usage(self, value: str | None) -> None:
+        self._set("key_usage", value)
+
+    @property
+    def multi_region(self) -> Any:
+        return self._any_reference("multi_region")
+
+    @multi_region.setter
+    def multi_region(self, value: bool | None) -> None:
+        self._set("multi_region", value)
+
+    @property
+    def policy(self) -> str:
+        return self._string_reference("policy")
+
+    @policy.setter
+    def policy(self, value: str | None) -> None:
+        self._set("policy", value)
+
+    @property
+    def rotation_period_in_days(self) -> float:
+        return self._number_reference("rotation_period_in_days")
+
+    @rotation_period_in_days.setter
+    def rotation_period_in_days(self, value: float | None) -> None:
+        self._set("rotation_period_in_days", value)
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def xks_key_id(self) -> str:
+        return self._string_reference("xks_key_id")
+
+    @xks_key_id.setter
+    def xks_key_id(self, value: str | None) -> None:
+        self._set("xks_key_id", value)
+
+    @property
+    def timeouts(self) -> Any:
+        return self._any_reference("timeouts")
+
+    @timeouts.setter
+    def timeouts(self, value: KmsKeyTimeouts | Sequence[KmsKeyTimeouts] | None) -> None:
+        self._set("timeouts", value)
+
+
+class KmsKey(AwsResource, _KmsKeyAttributes):
     """The ``aws_kms_key`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_kms_key"
@@ -4786,142 +5007,6 @@ class KmsKey(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def bypass_policy_lockout_safety_check(self) -> Any:
-        return self.interpolation_for_attribute("bypass_policy_lockout_safety_check")
-
-    @bypass_policy_lockout_safety_check.setter
-    def bypass_policy_lockout_safety_check(self, value: bool | None) -> None:
-        self._set("bypass_policy_lockout_safety_check", value)
-
-    @property
-    def custom_key_store_id(self) -> str:
-        return self.get_string_attribute("custom_key_store_id")
-
-    @custom_key_store_id.setter
-    def custom_key_store_id(self, value: str | None) -> None:
-        self._set("custom_key_store_id", value)
-
-    @property
-    def customer_master_key_spec(self) -> str:
-        return self.get_string_attribute("customer_master_key_spec")
-
-    @customer_master_key_spec.setter
-    def customer_master_key_spec(self, value: str | None) -> None:
-        self._set("customer_master_key_spec", value)
-
-    @property
-    def deletion_window_in_days(self) -> float:
-        return self.get_number_attribute("deletion_window_in_days")
-
-    @deletion_window_in_days.setter
-    def deletion_window_in_days(self, value: float | None) -> None:
-        self._set("deletion_window_in_days", value)
-
-    @property
-    def description(self) -> str:
-        return self.get_string_attribute("description")
-
-    @description.setter
-    def description(self, value: str | None) -> None:
-        self._set("description", value)
-
-    @property
-    def enable_key_rotation(self) -> Any:
-        return self.interpolation_for_attribute("enable_key_rotation")
-
-    @enable_key_rotation.setter
-    def enable_key_rotation(self, value: bool | None) -> None:
-        self._set("enable_key_rotation", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def is_enabled(self) -> Any:
-        return self.interpolation_for_attribute("is_enabled")
-
-    @is_enabled.setter
-    def is_enabled(self, value: bool | None) -> None:
-        self._set("is_enabled", value)
-
-    @property
-    def key_id(self) -> str:
-        return self.get_string_attribute("key_id")
-
-    @property
-    def key_usage(self) -> str:
-        return self.get_string_attribute("key_usage")
-
-    @key_usage.setter
-    def key_usage(self, value: str | None) -> None:
-        self._set("key_usage", value)
-
-    @property
-    def multi_region(self) -> Any:
-        return self.interpolation_for_attribute("multi_region")
-
-    @multi_region.setter
-    def multi_region(self, value: bool | None) -> None:
-        self._set("multi_region", value)
-
-    @property
-    def policy(self) -> str:
-        return self.get_string_attribute("policy")
-
-    @policy.setter
-    def policy(self, value: str | None) -> None:
-        self._set("policy", value)
-
-    @property
-    def rotation_period_in_days(self) -> float:
-        return self.get_number_attribute("rotation_period_in_days")
-
-    @rotation_period_in_days.setter
-    def rotation_period_in_days(self, value: float | None) -> None:
-        self._set("rotation_period_in_days", value)
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def xks_key_id(self) -> str:
-        return self.get_string_attribute("xks_key_id")
-
-    @xks_key_id.setter
-    def xks_key_id(self, value: str | None) -> None:
-        self._set("xks_key_id", value)
-
-    @property
-    def timeouts(self) -> Any:
-        return self.interpolation_for_attribute("timeouts")
-
-    @timeouts.setter
-    def timeouts(self, value: KmsKeyTimeouts | Sequence[KmsKeyTimeouts] | None) -> None:
-        self._set("timeouts", value)
-
 
 LambdaAliasRoutingConfig = TypedDict(
     "LambdaAliasRoutingConfig",
@@ -4932,7 +5017,69 @@ LambdaAliasRoutingConfig = TypedDict(
 )
 
 
-class LambdaAlias(AwsResource):
+class _LambdaAliasAttributes(ResourceAttributes):
+    """The attributes of ``aws_lambda_alias``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def description(self) -> str:
+        return self._string_reference("description")
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._set("description", value)
+
+    @property
+    def function_name(self) -> str:
+        return self._string_reference("function_name")
+
+    @function_name.setter
+    def function_name(self, value: str | None) -> None:
+        self._set("function_name", value)
+
+    @property
+    def function_version(self) -> str:
+        return self._string_reference("function_version")
+
+    @function_version.setter
+    def function_version(self, value: str | None) -> None:
+        self._set("function_version", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def invoke_arn(self) -> str:
+        return self._string_reference("invoke_arn")
+
+    @property
+    def name(self) -> str:
+        return self._string_reference("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._set("name", value)
+
+    @property
+    def routing_config(self) -> Any:
+        return self._any_reference("routing_config")
+
+    @routing_config.setter
+    def routing_config(
+        self, value: LambdaAliasRoutingConfig | Sequence[LambdaAliasRoutingConfig] | None
+    ) -> None:
+        self._set("routing_config", value)
+
+
+class LambdaAlias(AwsResource, _LambdaAliasAttributes):
     """The ``aws_lambda_alias`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_lambda_alias"
@@ -4975,64 +5122,6 @@ class LambdaAlias(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def description(self) -> str:
-        return self.get_string_attribute("description")
-
-    @description.setter
-    def description(self, value: str | None) -> None:
-        self._set("description", value)
-
-    @property
-    def function_name(self) -> str:
-        return self.get_string_attribute("function_name")
-
-    @function_name.setter
-    def function_name(self, value: str | None) -> None:
-        self._set("function_name", value)
-
-    @property
-    def function_version(self) -> str:
-        return self.get_string_attribute("function_version")
-
-    @function_version.setter
-    def function_version(self, value: str | None) -> None:
-        self._set("function_version", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def invoke_arn(self) -> str:
-        return self.get_string_attribute("invoke_arn")
-
-    @property
-    def name(self) -> str:
-        return self.get_string_attribute("name")
-
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self._set("name", value)
-
-    @property
-    def routing_config(self) -> Any:
-        return self.interpolation_for_attribute("routing_config")
-
-    @routing_config.setter
-    def routing_config(
-        self, value: LambdaAliasRoutingConfig | Sequence[LambdaAliasRoutingConfig] | None
-    ) -> None:
-        self._set("routing_config", value)
-
 
 LambdaCodeSigningConfigAllowedPublishers = TypedDict(
     "LambdaCodeSigningConfigAllowedPublishers",
@@ -5051,7 +5140,79 @@ LambdaCodeSigningConfigPolicies = TypedDict(
 )
 
 
-class LambdaCodeSigningConfig(AwsResource):
+class _LambdaCodeSigningConfigAttributes(ResourceAttributes):
+    """The attributes of ``aws_lambda_code_signing_config``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def config_id(self) -> str:
+        return self._string_reference("config_id")
+
+    @property
+    def description(self) -> str:
+        return self._string_reference("description")
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._set("description", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def last_modified(self) -> str:
+        return self._string_reference("last_modified")
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def allowed_publishers(self) -> Any:
+        return self._any_reference("allowed_publishers")
+
+    @allowed_publishers.setter
+    def allowed_publishers(
+        self,
+        value: LambdaCodeSigningConfigAllowedPublishers
+        | Sequence[LambdaCodeSigningConfigAllowedPublishers]
+        | None,
+    ) -> None:
+        self._set("allowed_publishers", value)
+
+    @property
+    def policies(self) -> Any:
+        return self._any_reference("policies")
+
+    @policies.setter
+    def policies(
+        self,
+        value: LambdaCodeSigningConfigPolicies | Sequence[LambdaCodeSigningConfigPolicies] | None,
+    ) -> None:
+        self._set("policies", value)
+
+
+class LambdaCodeSigningConfig(AwsResource, _LambdaCodeSigningConfigAttributes):
     """The ``aws_lambda_code_signing_config`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_lambda_code_signing_config"
@@ -5097,74 +5258,6 @@ class LambdaCodeSigningConfig(AwsResource):
             count=count,
             for_each=for_each,
         )
-
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def config_id(self) -> str:
-        return self.get_string_attribute("config_id")
-
-    @property
-    def description(self) -> str:
-        return self.get_string_attribute("description")
-
-    @description.setter
-    def description(self, value: str | None) -> None:
-        self._set("description", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def last_modified(self) -> str:
-        return self.get_string_attribute("last_modified")
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def allowed_publishers(self) -> Any:
-        return self.interpolation_for_attribute("allowed_publishers")
-
-    @allowed_publishers.setter
-    def allowed_publishers(
-        self,
-        value: LambdaCodeSigningConfigAllowedPublishers
-        | Sequence[LambdaCodeSigningConfigAllowedPublishers]
-        | None,
-    ) -> None:
-        self._set("allowed_publishers", value)
-
-    @property
-    def policies(self) -> Any:
-        return self.interpolation_for_attribute("policies")
-
-    @policies.setter
-    def policies(
-        self,
-        value: LambdaCodeSigningConfigPolicies | Sequence[LambdaCodeSigningConfigPolicies] | None,
-    ) -> None:
-        self._set("policies", value)
 
 
 LambdaFunctionDeadLetterConfig = TypedDict(
@@ -5258,7 +5351,362 @@ LambdaFunctionVpcConfig = TypedDict(
 )
 
 
-class LambdaFunction(AwsResource):
+class _LambdaFunctionAttributes(ResourceAttributes):
+    """The attributes of ``aws_lambda_function``: references to read, arguments to set."""
+
+    @property
+    def architectures(self) -> list[str]:
+        return self._list_reference("architectures")
+
+    @architectures.setter
+    def architectures(self, value: Sequence[str] | None) -> None:
+        self._set("architectures", value)
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def code_sha256(self) -> str:
+        return self._string_reference("code_sha256")
+
+    @property
+    def code_signing_config_arn(self) -> str:
+        return self._string_reference("code_signing_config_arn")
+
+    @code_signing_config_arn.setter
+    def code_signing_config_arn(self, value: str | None) -> None:
+        self._set("code_signing_config_arn", value)
+
+    @property
+    def description(self) -> str:
+        return self._string_reference("description")
+
+    @description.setter
+    def description(self, value: str | None) -> None:
+        self._set("description", value)
+
+    @property
+    def filename(self) -> str:
+        return self._string_reference("filename")
+
+    @filename.setter
+    def filename(self, value: str | None) -> None:
+        self._set("filename", value)
+
+    @property
+    def function_name(self) -> str:
+        return self._string_reference("function_name")
+
+    @function_name.setter
+    def function_name(self, value: str | None) -> None:
+        self._set("function_name", value)
+
+    @property
+    def handler(self) -> str:
+        return self._string_reference("handler")
+
+    @handler.setter
+    def handler(self, value: str | None) -> None:
+        self._set("handler", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def image_uri(self) -> str:
+        return self._string_reference("image_uri")
+
+    @image_uri.setter
+    def image_uri(self, value: str | None) -> None:
+        self._set("image_uri", value)
+
+    @property
+    def invoke_arn(self) -> str:
+        return self._string_reference("invoke_arn")
+
+    @property
+    def kms_key_arn(self) -> str:
+        return self._string_reference("kms_key_arn")
+
+    @kms_key_arn.setter
+    def kms_key_arn(self, value: str | None) -> None:
+        self._set("kms_key_arn", value)
+
+    @property
+    def last_modified(self) -> str:
+        return self._string_reference("last_modified")
+
+    @property
+    def layers(self) -> list[str]:
+        return self._list_reference("layers")
+
+    @layers.setter
+    def layers(self, value: Sequence[str] | None) -> None:
+        self._set("layers", value)
+
+    @property
+    def memory_size(self) -> float:
+        return self._number_reference("memory_size")
+
+    @memory_size.setter
+    def memory_size(self, value: float | None) -> None:
+        self._set("memory_size", value)
+
+    @property
+    def package_type(self) -> str:
+        return self._string_reference("package_type")
+
+    @package_type.setter
+    def package_type(self, value: str | None) -> None:
+        self._set("package_type", value)
+
+    @property
+    def publish(self) -> Any:
+        return self._any_reference("publish")
+
+    @publish.setter
+    def publish(self, value: bool | None) -> None:
+        self._set("publish", value)
+
+    @property
+    def qualified_arn(self) -> str:
+        return self._string_reference("qualified_arn")
+
+    @property
+    def qualified_invoke_arn(self) -> str:
+        return self._string_reference("qualified_invoke_arn")
+
+    @property
+    def replace_security_groups_on_destroy(self) -> Any:
+        return self._any_reference("replace_security_groups_on_destroy")
+
+    @replace_security_groups_on_destroy.setter
+    def replace_security_groups_on_destroy(self, value: bool | None) -> None:
+        self._set("replace_security_groups_on_destroy", value)
+
+    @property
+    def replacement_security_group_ids(self) -> list[str]:
+        return self._list_reference("replacement_security_group_ids")
+
+    @replacement_security_group_ids.setter
+    def replacement_security_group_ids(self, value: Sequence[str] | None) -> None:
+        self._set("replacement_security_group_ids", value)
+
+    @property
+    def reserved_concurrent_executions(self) -> float:
+        return self._number_reference("reserved_concurrent_executions")
+
+    @reserved_concurrent_executions.setter
+    def reserved_concurrent_executions(self, value: float | None) -> None:
+        self._set("reserved_concurrent_executions", value)
+
+    @property
+    def role(self) -> str:
+        return self._string_reference("role")
+
+    @role.setter
+    def role(self, value: str | None) -> None:
+        self._set("role", value)
+
+    @property
+    def runtime(self) -> str:
+        return self._string_reference("runtime")
+
+    @runtime.setter
+    def runtime(self, value: str | None) -> None:
+        self._set("runtime", value)
+
+    @property
+    def s3_bucket(self) -> str:
+        return self._string_reference("s3_bucket")
+
+    @s3_bucket.setter
+    def s3_bucket(self, value: str | None) -> None:
+        self._set("s3_bucket", value)
+
+    @property
+    def s3_key(self) -> str:
+        return self._string_reference("s3_key")
+
+    @s3_key.setter
+    def s3_key(self, value: str | None) -> None:
+        self._set("s3_key", value)
+
+    @property
+    def s3_object_version(self) -> str:
+        return self._string_reference("s3_object_version")
+
+    @s3_object_version.setter
+    def s3_object_version(self, value: str | None) -> None:
+        self._set("s3_object_version", value)
+
+    @property
+    def signing_job_arn(self) -> str:
+        return self._string_reference("signing_job_arn")
+
+    @property
+    def signing_profile_version_arn(self) -> str:
+        return self._string_reference("signing_profile_version_arn")
+
+    @property
+    def skip_destroy(self) -> Any:
+        return self._any_reference("skip_destroy")
+
+    @skip_destroy.setter
+    def skip_destroy(self, value: bool | None) -> None:
+        self._set("skip_destroy", value)
+
+    @property
+    def source_code_hash(self) -> str:
+        return self._string_reference("source_code_hash")
+
+    @source_code_hash.setter
+    def source_code_hash(self, value: str | None) -> None:
+        self._set("source_code_hash", value)
+
+    @property
+    def source_code_size(self) -> float:
+        return self._number_reference("source_code_size")
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def timeout(self) -> float:
+        return self._number_reference("timeout")
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        self._set("timeout", value)
+
+    @property
+    def version(self) -> str:
+        return self._string_reference("version")
+
+    @property
+    def dead_letter_config(self) -> Any:
+        return self._any_reference("dead_letter_config")
+
+    @dead_letter_config.setter
+    def dead_letter_config(
+        self,
+        value: LambdaFunctionDeadLetterConfig | Sequence[LambdaFunctionDeadLetterConfig] | None,
+    ) -> None:
+        self._set("dead_letter_config", value)
+
+    @property
+    def environment(self) -> Any:
+        return self._any_reference("environment")
+
+    @environment.setter
+    def environment(
+        self, value: LambdaFunctionEnvironment | Sequence[LambdaFunctionEnvironment] | None
+    ) -> None:
+        self._set("environment", value)
+
+    @property
+    def ephemeral_storage(self) -> Any:
+        return self._any_reference("ephemeral_storage")
+
+    @ephemeral_storage.setter
+    def ephemeral_storage(
+        self,
+        value: LambdaFunctionEphemeralStorage | Sequence[LambdaFunctionEphemeralStorage] | None,
+    ) -> None:
+        self._set("ephemeral_storage", value)
+
+    @property
+    def file_system_config(self) -> Any:
+        return self._any_reference("file_system_config")
+
+    @file_system_config.setter
+    def file_system_config(
+        self,
+        value: LambdaFunctionFileSystemConfig | Sequence[LambdaFunctionFileSystemConfig] | None,
+    ) -> None:
+        self._set("file_system_config", value)
+
+    @property
+    def image_config(self) -> Any:
+        return self._any_reference("image_config")
+
+    @image_config.setter
+    def image_config(
+        self, value: LambdaFunctionImageConfig | Sequence[LambdaFunctionImageConfig] | None
+    ) -> None:
+        self._set("image_config", value)
+
+    @property
+    def logging_config(self) -> Any:
+        return self._any_reference("logging_config")
+
+    @logging_config.setter
+    def logging_config(
+        self, value: LambdaFunctionLoggingConfig | Sequence[LambdaFunctionLoggingConfig] | None
+    ) -> None:
+        self._set("logging_config", value)
+
+    @property
+    def snap_start(self) -> Any:
+        return self._any_reference("snap_start")
+
+    @snap_start.setter
+    def snap_start(
+        self, value: LambdaFunctionSnapStart | Sequence[LambdaFunctionSnapStart] | None
+    ) -> None:
+        self._set("snap_start", value)
+
+    @property
+    def timeouts(self) -> Any:
+        return self._any_reference("timeouts")
+
+    @timeouts.setter
+    def timeouts(
+        self, value: LambdaFunctionTimeouts | Sequence[LambdaFunctionTimeouts] | None
+    ) -> None:
+        self._set("timeouts", value)
+
+    @property
+    def tracing_config(self) -> Any:
+        return self._any_reference("tracing_config")
+
+    @tracing_config.setter
+    def tracing_config(
+        self, value: LambdaFunctionTracingConfig | Sequence[LambdaFunctionTracingConfig] | None
+    ) -> None:
+        self._set("tracing_config", value)
+
+    @property
+    def vpc_config(self) -> Any:
+        return self._any_reference("vpc_config")
+
+    @vpc_config.setter
+    def vpc_config(
+        self, value: LambdaFunctionVpcConfig | Sequence[LambdaFunctionVpcConfig] | None
+    ) -> None:
+        self._set("vpc_config", value)
+
+
+class LambdaFunction(AwsResource, _LambdaFunctionAttributes):
     """The ``aws_lambda_function`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_lambda_function"
@@ -5371,357 +5819,6 @@ class LambdaFunction(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def architectures(self) -> list[str]:
-        return self.get_list_attribute("architectures")
-
-    @architectures.setter
-    def architectures(self, value: Sequence[str] | None) -> None:
-        self._set("architectures", value)
-
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def code_sha256(self) -> str:
-        return self.get_string_attribute("code_sha256")
-
-    @property
-    def code_signing_config_arn(self) -> str:
-        return self.get_string_attribute("code_signing_config_arn")
-
-    @code_signing_config_arn.setter
-    def code_signing_config_arn(self, value: str | None) -> None:
-        self._set("code_signing_config_arn", value)
-
-    @property
-    def description(self) -> str:
-        return self.get_string_attribute("description")
-
-    @description.setter
-    def description(self, value: str | None) -> None:
-        self._set("description", value)
-
-    @property
-    def filename(self) -> str:
-        return self.get_string_attribute("filename")
-
-    @filename.setter
-    def filename(self, value: str | None) -> None:
-        self._set("filename", value)
-
-    @property
-    def function_name(self) -> str:
-        return self.get_string_attribute("function_name")
-
-    @function_name.setter
-    def function_name(self, value: str | None) -> None:
-        self._set("function_name", value)
-
-    @property
-    def handler(self) -> str:
-        return self.get_string_attribute("handler")
-
-    @handler.setter
-    def handler(self, value: str | None) -> None:
-        self._set("handler", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def image_uri(self) -> str:
-        return self.get_string_attribute("image_uri")
-
-    @image_uri.setter
-    def image_uri(self, value: str | None) -> None:
-        self._set("image_uri", value)
-
-    @property
-    def invoke_arn(self) -> str:
-        return self.get_string_attribute("invoke_arn")
-
-    @property
-    def kms_key_arn(self) -> str:
-        return self.get_string_attribute("kms_key_arn")
-
-    @kms_key_arn.setter
-    def kms_key_arn(self, value: str | None) -> None:
-        self._set("kms_key_arn", value)
-
-    @property
-    def last_modified(self) -> str:
-        return self.get_string_attribute("last_modified")
-
-    @property
-    def layers(self) -> list[str]:
-        return self.get_list_attribute("layers")
-
-    @layers.setter
-    def layers(self, value: Sequence[str] | None) -> None:
-        self._set("layers", value)
-
-    @property
-    def memory_size(self) -> float:
-        return self.get_number_attribute("memory_size")
-
-    @memory_size.setter
-    def memory_size(self, value: float | None) -> None:
-        self._set("memory_size", value)
-
-    @property
-    def package_type(self) -> str:
-        return self.get_string_attribute("package_type")
-
-    @package_type.setter
-    def package_type(self, value: str | None) -> None:
-        self._set("package_type", value)
-
-    @property
-    def publish(self) -> Any:
-        return self.interpolation_for_attribute("publish")
-
-    @publish.setter
-    def publish(self, value: bool | None) -> None:
-        self._set("publish", value)
-
-    @property
-    def qualified_arn(self) -> str:
-        return self.get_string_attribute("qualified_arn")
-
-    @property
-    def qualified_invoke_arn(self) -> str:
-        return self.get_string_attribute("qualified_invoke_arn")
-
-    @property
-    def replace_security_groups_on_destroy(self) -> Any:
-        return self.interpolation_for_attribute("replace_security_groups_on_destroy")
-
-    @replace_security_groups_on_destroy.setter
-    def replace_security_groups_on_destroy(self, value: bool | None) -> None:
-        self._set("replace_security_groups_on_destroy", value)
-
-    @property
-    def replacement_security_group_ids(self) -> list[str]:
-        return self.get_list_attribute("replacement_security_group_ids")
-
-    @replacement_security_group_ids.setter
-    def replacement_security_group_ids(self, value: Sequence[str] | None) -> None:
-        self._set("replacement_security_group_ids", value)
-
-    @property
-    def reserved_concurrent_executions(self) -> float:
-        return self.get_number_attribute("reserved_concurrent_executions")
-
-    @reserved_concurrent_executions.setter
-    def reserved_concurrent_executions(self, value: float | None) -> None:
-        self._set("reserved_concurrent_executions", value)
-
-    @property
-    def role(self) -> str:
-        return self.get_string_attribute("role")
-
-    @role.setter
-    def role(self, value: str | None) -> None:
-        self._set("role", value)
-
-    @property
-    def runtime(self) -> str:
-        return self.get_string_attribute("runtime")
-
-    @runtime.setter
-    def runtime(self, value: str | None) -> None:
-        self._set("runtime", value)
-
-    @property
-    def s3_bucket(self) -> str:
-        return self.get_string_attribute("s3_bucket")
-
-    @s3_bucket.setter
-    def s3_bucket(self, value: str | None) -> None:
-        self._set("s3_bucket", value)
-
-    @property
-    def s3_key(self) -> str:
-        return self.get_string_attribute("s3_key")
-
-    @s3_key.setter
-    def s3_key(self, value: str | None) -> None:
-        self._set("s3_key", value)
-
-    @property
-    def s3_object_version(self) -> str:
-        return self.get_string_attribute("s3_object_version")
-
-    @s3_object_version.setter
-    def s3_object_version(self, value: str | None) -> None:
-        self._set("s3_object_version", value)
-
-    @property
-    def signing_job_arn(self) -> str:
-        return self.get_string_attribute("signing_job_arn")
-
-    @property
-    def signing_profile_version_arn(self) -> str:
-        return self.get_string_attribute("signing_profile_version_arn")
-
-    @property
-    def skip_destroy(self) -> Any:
-        return self.interpolation_for_attribute("skip_destroy")
-
-    @skip_destroy.setter
-    def skip_destroy(self, value: bool | None) -> None:
-        self._set("skip_destroy", value)
-
-    @property
-    def source_code_hash(self) -> str:
-        return self.get_string_attribute("source_code_hash")
-
-    @source_code_hash.setter
-    def source_code_hash(self, value: str | None) -> None:
-        self._set("source_code_hash", value)
-
-    @property
-    def source_code_size(self) -> float:
-        return self.get_number_attribute("source_code_size")
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def timeout(self) -> float:
-        return self.get_number_attribute("timeout")
-
-    @timeout.setter
-    def timeout(self, value: float | None) -> None:
-        self._set("timeout", value)
-
-    @property
-    def version(self) -> str:
-        return self.get_string_attribute("version")
-
-    @property
-    def dead_letter_config(self) -> Any:
-        return self.interpolation_for_attribute("dead_letter_config")
-
-    @dead_letter_config.setter
-    def dead_letter_config(
-        self,
-        value: LambdaFunctionDeadLetterConfig | Sequence[LambdaFunctionDeadLetterConfig] | None,
-    ) -> None:
-        self._set("dead_letter_config", value)
-
-    @property
-    def environment(self) -> Any:
-        return self.interpolation_for_attribute("environment")
-
-    @environment.setter
-    def environment(
-        self, value: LambdaFunctionEnvironment | Sequence[LambdaFunctionEnvironment] | None
-    ) -> None:
-        self._set("environment", value)
-
-    @property
-    def ephemeral_storage(self) -> Any:
-        return self.interpolation_for_attribute("ephemeral_storage")
-
-    @ephemeral_storage.setter
-    def ephemeral_storage(
-        self,
-        value: LambdaFunctionEphemeralStorage | Sequence[LambdaFunctionEphemeralStorage] | None,
-    ) -> None:
-        self._set("ephemeral_storage", value)
-
-    @property
-    def file_system_config(self) -> Any:
-        return self.interpolation_for_attribute("file_system_config")
-
-    @file_system_config.setter
-    def file_system_config(
-        self,
-        value: LambdaFunctionFileSystemConfig | Sequence[LambdaFunctionFileSystemConfig] | None,
-    ) -> None:
-        self._set("file_system_config", value)
-
-    @property
-    def image_config(self) -> Any:
-        return self.interpolation_for_attribute("image_config")
-
-    @image_config.setter
-    def image_config(
-        self, value: LambdaFunctionImageConfig | Sequence[LambdaFunctionImageConfig] | None
-    ) -> None:
-        self._set("image_config", value)
-
-    @property
-    def logging_config(self) -> Any:
-        return self.interpolation_for_attribute("logging_config")
-
-    @logging_config.setter
-    def logging_config(
-        self, value: LambdaFunctionLoggingConfig | Sequence[LambdaFunctionLoggingConfig] | None
-    ) -> None:
-        self._set("logging_config", value)
-
-    @property
-    def snap_start(self) -> Any:
-        return self.interpolation_for_attribute("snap_start")
-
-    @snap_start.setter
-    def snap_start(
-        self, value: LambdaFunctionSnapStart | Sequence[LambdaFunctionSnapStart] | None
-    ) -> None:
-        self._set("snap_start", value)
-
-    @property
-    def timeouts(self) -> Any:
-        return self.interpolation_for_attribute("timeouts")
-
-    @timeouts.setter
-    def timeouts(
-        self, value: LambdaFunctionTimeouts | Sequence[LambdaFunctionTimeouts] | None
-    ) -> None:
-        self._set("timeouts", value)
-
-    @property
-    def tracing_config(self) -> Any:
-        return self.interpolation_for_attribute("tracing_config")
-
-    @tracing_config.setter
-    def tracing_config(
-        self, value: LambdaFunctionTracingConfig | Sequence[LambdaFunctionTracingConfig] | None
-    ) -> None:
-        self._set("tracing_config", value)
-
-    @property
-    def vpc_config(self) -> Any:
-        return self.interpolation_for_attribute("vpc_config")
-
-    @vpc_config.setter
-    def vpc_config(
-        self, value: LambdaFunctionVpcConfig | Sequence[LambdaFunctionVpcConfig] | None
-    ) -> None:
-        self._set("vpc_config", value)
-
 
 LambdaFunctionUrlCors = TypedDict(
     "LambdaFunctionUrlCors",
@@ -5745,7 +5842,81 @@ LambdaFunctionUrlTimeouts = TypedDict(
 )
 
 
-class LambdaFunctionUrl(AwsResource):
+class _LambdaFunctionUrlAttributes(ResourceAttributes):
+    """The attributes of ``aws_lambda_function_url``: references to read, arguments to set."""
+
+    @property
+    def authorization_type(self) -> str:
+        return self._string_reference("authorization_type")
+
+    @authorization_type.setter
+    def authorization_type(self, value: str | None) -> None:
+        self._set("authorization_type", value)
+
+    @property
+    def function_arn(self) -> str:
+        return self._string_reference("function_arn")
+
+    @property
+    def function_name(self) -> str:
+        return self._string_reference("function_name")
+
+    @function_name.setter
+    def function_name(self, value: str | None) -> None:
+        self._set("function_name", value)
+
+    @property
+    def function_url(self) -> str:
+        return self._string_reference("function_url")
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def invoke_mode(self) -> str:
+        return self._string_reference("invoke_mode")
+
+    @invoke_mode.setter
+    def invoke_mode(self, value: str | None) -> None:
+        self._set("invoke_mode", value)
+
+    @property
+    def qualifier(self) -> str:
+        return self._string_reference("qualifier")
+
+    @qualifier.setter
+    def qualifier(self, value: str | None) -> None:
+        self._set("qualifier", value)
+
+    @property
+    def url_id(self) -> str:
+        return self._string_reference("url_id")
+
+    @property
+    def cors(self) -> Any:
+        return self._any_reference("cors")
+
+    @cors.setter
+    def cors(self, value: LambdaFunctionUrlCors | Sequence[LambdaFunctionUrlCors] | None) -> None:
+        self._set("cors", value)
+
+    @property
+    def timeouts(self) -> Any:
+        return self._any_reference("timeouts")
+
+    @timeouts.setter
+    def timeouts(
+        self, value: LambdaFunctionUrlTimeouts | Sequence[LambdaFunctionUrlTimeouts] | None
+    ) -> None:
+        self._set("timeouts", value)
+
+
+class LambdaFunctionUrl(AwsResource, _LambdaFunctionUrlAttributes):
     """The ``aws_lambda_function_url`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_lambda_function_url"
@@ -5790,78 +5961,108 @@ class LambdaFunctionUrl(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def authorization_type(self) -> str:
-        return self.get_string_attribute("authorization_type")
 
-    @authorization_type.setter
-    def authorization_type(self, value: str | None) -> None:
-        self._set("authorization_type", value)
+class _LambdaPermissionAttributes(ResourceAttributes):
+    """The attributes of ``aws_lambda_permission``: references to read, arguments to set."""
 
     @property
-    def function_arn(self) -> str:
-        return self.get_string_attribute("function_arn")
+    def action(self) -> str:
+        return self._string_reference("action")
+
+    @action.setter
+    def action(self, value: str | None) -> None:
+        self._set("action", value)
+
+    @property
+    def event_source_token(self) -> str:
+        return self._string_reference("event_source_token")
+
+    @event_source_token.setter
+    def event_source_token(self, value: str | None) -> None:
+        self._set("event_source_token", value)
 
     @property
     def function_name(self) -> str:
-        return self.get_string_attribute("function_name")
+        return self._string_reference("function_name")
 
     @function_name.setter
     def function_name(self, value: str | None) -> None:
         self._set("function_name", value)
 
     @property
-    def function_url(self) -> str:
-        return self.get_string_attribute("function_url")
+    def function_url_auth_type(self) -> str:
+        return self._string_reference("function_url_auth_type")
+
+    @function_url_auth_type.setter
+    def function_url_auth_type(self, value: str | None) -> None:
+        self._set("function_url_auth_type", value)
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
-    def invoke_mode(self) -> str:
-        return self.get_string_attribute("invoke_mode")
+    def principal(self) -> str:
+        return self._string_reference("principal")
 
-    @invoke_mode.setter
-    def invoke_mode(self, value: str | None) -> None:
-        self._set("invoke_mode", value)
+    @principal.setter
+    def principal(self, value: str | None) -> None:
+        self._set("principal", value)
+
+    @property
+    def principal_org_id(self) -> str:
+        return self._string_reference("principal_org_id")
+
+    @principal_org_id.setter
+    def principal_org_id(self, value: str | None) -> None:
+        self._set("principal_org_id", value)
 
     @property
     def qualifier(self) -> str:
-        return self.get_string_attribute("qualifier")
+        return self._string_reference("qualifier")
 
     @qualifier.setter
     def qualifier(self, value: str | None) -> None:
         self._set("qualifier", value)
 
     @property
-    def url_id(self) -> str:
-        return self.get_string_attribute("url_id")
+    def source_account(self) -> str:
+        return self._string_reference("source_account")
+
+    @source_account.setter
+    def source_account(self, value: str | None) -> None:
+        self._set("source_account", value)
 
     @property
-    def cors(self) -> Any:
-        return self.interpolation_for_attribute("cors")
+    def source_arn(self) -> str:
+        return self._string_reference("source_arn")
 
-    @cors.setter
-    def cors(self, value: LambdaFunctionUrlCors | Sequence[LambdaFunctionUrlCors] | None) -> None:
-        self._set("cors", value)
+    @source_arn.setter
+    def source_arn(self, value: str | None) -> None:
+        self._set("source_arn", value)
 
     @property
-    def timeouts(self) -> Any:
-        return self.interpolation_for_attribute("timeouts")
+    def statement_id(self) -> str:
+        return self._string_reference("statement_id")
 
-    @timeouts.setter
-    def timeouts(
-        self, value: LambdaFunctionUrlTimeouts | Sequence[LambdaFunctionUrlTimeouts] | None
-    ) -> None:
-        self._set("timeouts", value)
+    @statement_id.setter
+    def statement_id(self, value: str | None) -> None:
+        self._set("statement_id", value)
+
+    @property
+    def statement_id_prefix(self) -> str:
+        return self._string_reference("statement_id_prefix")
+
+    @statement_id_prefix.setter
+    def statement_id_prefix(self, value: str | None) -> None:
+        self._set("statement_id_prefix", value)
 
 
-class LambdaPermission(AwsResource):
+class LambdaPermission(AwsResource, _LambdaPermissionAttributes):
     """The ``aws_lambda_permission`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_lambda_permission"
@@ -5915,102 +6116,6 @@ class LambdaPermission(AwsResource):
             count=count,
             for_each=for_each,
         )
-
-    @property
-    def action(self) -> str:
-        return self.get_string_attribute("action")
-
-    @action.setter
-    def action(self, value: str | None) -> None:
-        self._set("action", value)
-
-    @property
-    def event_source_token(self) -> str:
-        return self.get_string_attribute("event_source_token")
-
-    @event_source_token.setter
-    def event_source_token(self, value: str | None) -> None:
-        self._set("event_source_token", value)
-
-    @property
-    def function_name(self) -> str:
-        return self.get_string_attribute("function_name")
-
-    @function_name.setter
-    def function_name(self, value: str | None) -> None:
-        self._set("function_name", value)
-
-    @property
-    def function_url_auth_type(self) -> str:
-        return self.get_string_attribute("function_url_auth_type")
-
-    @function_url_auth_type.setter
-    def function_url_auth_type(self, value: str | None) -> None:
-        self._set("function_url_auth_type", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def principal(self) -> str:
-        return self.get_string_attribute("principal")
-
-    @principal.setter
-    def principal(self, value: str | None) -> None:
-        self._set("principal", value)
-
-    @property
-    def principal_org_id(self) -> str:
-        return self.get_string_attribute("principal_org_id")
-
-    @principal_org_id.setter
-    def principal_org_id(self, value: str | None) -> None:
-        self._set("principal_org_id", value)
-
-    @property
-    def qualifier(self) -> str:
-        return self.get_string_attribute("qualifier")
-
-    @qualifier.setter
-    def qualifier(self, value: str | None) -> None:
-        self._set("qualifier", value)
-
-    @property
-    def source_account(self) -> str:
-        return self.get_string_attribute("source_account")
-
-    @source_account.setter
-    def source_account(self, value: str | None) -> None:
-        self._set("source_account", value)
-
-    @property
-    def source_arn(self) -> str:
-        return self.get_string_attribute("source_arn")
-
-    @source_arn.setter
-    def source_arn(self, value: str | None) -> None:
-        self._set("source_arn", value)
-
-    @property
-    def statement_id(self) -> str:
-        return self.get_string_attribute("statement_id")
-
-    @statement_id.setter
-    def statement_id(self, value: str | None) -> None:
-        self._set("statement_id", value)
-
-    @property
-    def statement_id_prefix(self) -> str:
-        return self.get_string_attribute("statement_id_prefix")
-
-    @statement_id_prefix.setter
-    def statement_id_prefix(self, value: str | None) -> None:
-        self._set("statement_id_prefix", value)
 
 
 S3BucketCorsRule = TypedDict(
@@ -6303,7 +6408,220 @@ S3BucketWebsite = TypedDict(
 )
 
 
-class S3Bucket(AwsResource):
+class _S3BucketAttributes(ResourceAttributes):
+    """The attributes of ``aws_s3_bucket``: references to read, arguments to set."""
+
+    @property
+    def acceleration_status(self) -> str:
+        return self._string_reference("acceleration_status")
+
+    @acceleration_status.setter
+    def acceleration_status(self, value: str | None) -> None:
+        self._set("acceleration_status", value)
+
+    @property
+    def acl(self) -> str:
+        return self._string_reference("acl")
+
+    @acl.setter
+    def acl(self, value: str | None) -> None:
+        self._set("acl", value)
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def bucket(self) -> str:
+        return self._string_reference("bucket")
+
+    @bucket.setter
+    def bucket(self, value: str | None) -> None:
+        self._set("bucket", value)
+
+    @property
+    def bucket_domain_name(self) -> str:
+        return self._string_reference("bucket_domain_name")
+
+    @property
+    def bucket_prefix(self) -> str:
+        return self._string_reference("bucket_prefix")
+
+    @bucket_prefix.setter
+    def bucket_prefix(self, value: str | None) -> None:
+        self._set("bucket_prefix", value)
+
+    @property
+    def bucket_regional_domain_name(self) -> str:
+        return self._string_reference("bucket_regional_domain_name")
+
+    @property
+    def force_destroy(self) -> Any:
+        return self._any_reference("force_destroy")
+
+    @force_destroy.setter
+    def force_destroy(self, value: bool | None) -> None:
+        self._set("force_destroy", value)
+
+    @property
+    def hosted_zone_id(self) -> str:
+        return self._string_reference("hosted_zone_id")
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def object_lock_enabled(self) -> Any:
+        return self._any_reference("object_lock_enabled")
+
+    @object_lock_enabled.setter
+    def object_lock_enabled(self, value: bool | None) -> None:
+        self._set("object_lock_enabled", value)
+
+    @property
+    def policy(self) -> str:
+        return self._string_reference("policy")
+
+    @policy.setter
+    def policy(self, value: str | None) -> None:
+        self._set("policy", value)
+
+    @property
+    def region(self) -> str:
+        return self._string_reference("region")
+
+    @property
+    def request_payer(self) -> str:
+        return self._string_reference("request_payer")
+
+    @request_payer.setter
+    def request_payer(self, value: str | None) -> None:
+        self._set("request_payer", value)
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def website_domain(self) -> str:
+        return self._string_reference("website_domain")
+
+    @property
+    def website_endpoint(self) -> str:
+        return self._string_reference("website_endpoint")
+
+    @property
+    def cors_rule(self) -> Any:
+        return self._any_reference("cors_rule")
+
+    @cors_rule.setter
+    def cors_rule(self, value: Sequence[S3BucketCorsRule] | None) -> None:
+        self._set("cors_rule", value)
+
+    @property
+    def grant(self) -> Any:
+        return self._any_reference("grant")
+
+    @grant.setter
+    def grant(self, value: Sequence[S3BucketGrant] | None) -> None:
+        self._set("grant", value)
+
+    @property
+    def lifecycle_rule(self) -> Any:
+        return self._any_reference("lifecycle_rule")
+
+    @lifecycle_rule.setter
+    def lifecycle_rule(self, value: Sequence[S3BucketLifecycleRule] | None) -> None:
+        self._set("lifecycle_rule", value)
+
+    @property
+    def logging(self) -> Any:
+        return self._any_reference("logging")
+
+    @logging.setter
+    def logging(self, value: S3BucketLogging | Sequence[S3BucketLogging] | None) -> None:
+        self._set("logging", value)
+
+    @property
+    def object_lock_configuration(self) -> Any:
+        return self._any_reference("object_lock_configuration")
+
+    @object_lock_configuration.setter
+    def object_lock_configuration(
+        self,
+        value: S3BucketObjectLockConfiguration | Sequence[S3BucketObjectLockConfiguration] | None,
+    ) -> None:
+        self._set("object_lock_configuration", value)
+
+    @property
+    def replication_configuration(self) -> Any:
+        return self._any_reference("replication_configuration")
+
+    @replication_configuration.setter
+    def replication_configuration(
+        self,
+        value: S3BucketReplicationConfiguration | Sequence[S3BucketReplicationConfiguration] | None,
+    ) -> None:
+        self._set("replication_configuration", value)
+
+    @property
+    def server_side_encryption_configuration(self) -> Any:
+        return self._any_reference("server_side_encryption_configuration")
+
+    @server_side_encryption_configuration.setter
+    def server_side_encryption_configuration(
+        self,
+        value: S3BucketServerSideEncryptionConfigurationBlock
+        | Sequence[S3BucketServerSideEncryptionConfigurationBlock]
+        | None,
+    ) -> None:
+        self._set("server_side_encryption_configuration", value)
+
+    @property
+    def timeouts(self) -> Any:
+        return self._any_reference("timeouts")
+
+    @timeouts.setter
+    def timeouts(self, value: S3BucketTimeouts | Sequence[S3BucketTimeouts] | None) -> None:
+        self._set("timeouts", value)
+
+    @property
+    def versioning(self) -> Any:
+        return self._any_reference("versioning")
+
+    @versioning.setter
+    def versioning(
+        self, value: S3BucketVersioningBlock | Sequence[S3BucketVersioningBlock] | None
+    ) -> None:
+        self._set("versioning", value)
+
+    @property
+    def website(self) -> Any:
+        return self._any_reference("website")
+
+    @website.setter
+    def website(self, value: S3BucketWebsite | Sequence[S3BucketWebsite] | None) -> None:
+        self._set("website", value)
+
+
+class S3Bucket(AwsResource, _S3BucketAttributes):
     """The ``aws_s3_bucket`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_s3_bucket"
@@ -6381,215 +6699,6 @@ class S3Bucket(AwsResource):
             count=count,
             for_each=for_each,
         )
-
-    @property
-    def acceleration_status(self) -> str:
-        return self.get_string_attribute("acceleration_status")
-
-    @acceleration_status.setter
-    def acceleration_status(self, value: str | None) -> None:
-        self._set("acceleration_status", value)
-
-    @property
-    def acl(self) -> str:
-        return self.get_string_attribute("acl")
-
-    @acl.setter
-    def acl(self, value: str | None) -> None:
-        self._set("acl", value)
-
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def bucket(self) -> str:
-        return self.get_string_attribute("bucket")
-
-    @bucket.setter
-    def bucket(self, value: str | None) -> None:
-        self._set("bucket", value)
-
-    @property
-    def bucket_domain_name(self) -> str:
-        return self.get_string_attribute("bucket_domain_name")
-
-    @property
-    def bucket_prefix(self) -> str:
-        return self.get_string_attribute("bucket_prefix")
-
-    @bucket_prefix.setter
-    def bucket_prefix(self, value: str | None) -> None:
-        self._set("bucket_prefix", value)
-
-    @property
-    def bucket_regional_domain_name(self) -> str:
-        return self.get_string_attribute("bucket_regional_domain_name")
-
-    @property
-    def force_destroy(self) -> Any:
-        return self.interpolation_for_attribute("force_destroy")
-
-    @force_destroy.setter
-    def force_destroy(self, value: bool | None) -> None:
-        self._set("force_destroy", value)
-
-    @property
-    def hosted_zone_id(self) -> str:
-        return self.get_string_attribute("hosted_zone_id")
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def object_lock_enabled(self) -> Any:
-        return self.interpolation_for_attribute("object_lock_enabled")
-
-    @object_lock_enabled.setter
-    def object_lock_enabled(self, value: bool | None) -> None:
-        self._set("object_lock_enabled", value)
-
-    @property
-    def policy(self) -> str:
-        return self.get_string_attribute("policy")
-
-    @policy.setter
-    def policy(self, value: str | None) -> None:
-        self._set("policy", value)
-
-    @property
-    def region(self) -> str:
-        return self.get_string_attribute("region")
-
-    @property
-    def request_payer(self) -> str:
-        return self.get_string_attribute("request_payer")
-
-    @request_payer.setter
-    def request_payer(self, value: str | None) -> None:
-        self._set("request_payer", value)
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def website_domain(self) -> str:
-        return self.get_string_attribute("website_domain")
-
-    @property
-    def website_endpoint(self) -> str:
-        return self.get_string_attribute("website_endpoint")
-
-    @property
-    def cors_rule(self) -> Any:
-        return self.interpolation_for_attribute("cors_rule")
-
-    @cors_rule.setter
-    def cors_rule(self, value: Sequence[S3BucketCorsRule] | None) -> None:
-        self._set("cors_rule", value)
-
-    @property
-    def grant(self) -> Any:
-        return self.interpolation_for_attribute("grant")
-
-    @grant.setter
-    def grant(self, value: Sequence[S3BucketGrant] | None) -> None:
-        self._set("grant", value)
-
-    @property
-    def lifecycle_rule(self) -> Any:
-        return self.interpolation_for_attribute("lifecycle_rule")
-
-    @lifecycle_rule.setter
-    def lifecycle_rule(self, value: Sequence[S3BucketLifecycleRule] | None) -> None:
-        self._set("lifecycle_rule", value)
-
-    @property
-    def logging(self) -> Any:
-        return self.interpolation_for_attribute("logging")
-
-    @logging.setter
-    def logging(self, value: S3BucketLogging | Sequence[S3BucketLogging] | None) -> None:
-        self._set("logging", value)
-
-    @property
-    def object_lock_configuration(self) -> Any:
-        return self.interpolation_for_attribute("object_lock_configuration")
-
-    @object_lock_configuration.setter
-    def object_lock_configuration(
-        self,
-        value: S3BucketObjectLockConfiguration | Sequence[S3BucketObjectLockConfiguration] | None,
-    ) -> None:
-        self._set("object_lock_configuration", value)
-
-    @property
-    def replication_configuration(self) -> Any:
-        return self.interpolation_for_attribute("replication_configuration")
-
-    @replication_configuration.setter
-    def replication_configuration(
-        self,
-        value: S3BucketReplicationConfiguration | Sequence[S3BucketReplicationConfiguration] | None,
-    ) -> None:
-        self._set("replication_configuration", value)
-
-    @property
-    def server_side_encryption_configuration(self) -> Any:
-        return self.interpolation_for_attribute("server_side_encryption_configuration")
-
-    @server_side_encryption_configuration.setter
-    def server_side_encryption_configuration(
-        self,
-        value: S3BucketServerSideEncryptionConfigurationBlock
-        | Sequence[S3BucketServerSideEncryptionConfigurationBlock]
-        | None,
-    ) -> None:
-        self._set("server_side_encryption_configuration", value)
-
-    @property
-    def timeouts(self) -> Any:
-        return self.interpolation_for_attribute("timeouts")
-
-    @timeouts.setter
-    def timeouts(self, value: S3BucketTimeouts | Sequence[S3BucketTimeouts] | None) -> None:
-        self._set("timeouts", value)
-
-    @property
-    def versioning(self) -> Any:
-        return self.interpolation_for_attribute("versioning")
-
-    @versioning.setter
-    def versioning(
-        self, value: S3BucketVersioningBlock | Sequence[S3BucketVersioningBlock] | None
-    ) -> None:
-        self._set("versioning", value)
-
-    @property
-    def website(self) -> Any:
-        return self.interpolation_for_attribute("website")
-
-    @website.setter
-    def website(self, value: S3BucketWebsite | Sequence[S3BucketWebsite] | None) -> None:
-        self._set("website", value)
 
 
 S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload = TypedDict(
@@ -6706,7 +6815,60 @@ S3BucketLifecycleConfigurationTimeouts = TypedDict(
 )
 
 
-class S3BucketLifecycleConfiguration(AwsResource):
+class _S3BucketLifecycleConfigurationAttributes(ResourceAttributes):
+    """The attributes of ``aws_s3_bucket_lifecycle_configuration``: references to read, arguments to set."""
+
+    @property
+    def bucket(self) -> str:
+        return self._string_reference("bucket")
+
+    @bucket.setter
+    def bucket(self, value: str | None) -> None:
+        self._set("bucket", value)
+
+    @property
+    def expected_bucket_owner(self) -> str:
+        return self._string_reference("expected_bucket_owner")
+
+    @expected_bucket_owner.setter
+    def expected_bucket_owner(self, value: str | None) -> None:
+        self._set("expected_bucket_owner", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @property
+    def transition_default_minimum_object_size(self) -> str:
+        return self._string_reference("transition_default_minimum_object_size")
+
+    @transition_default_minimum_object_size.setter
+    def transition_default_minimum_object_size(self, value: str | None) -> None:
+        self._set("transition_default_minimum_object_size", value)
+
+    @property
+    def rule(self) -> Any:
+        return self._any_reference("rule")
+
+    @rule.setter
+    def rule(self, value: Sequence[S3BucketLifecycleConfigurationRule] | None) -> None:
+        self._set("rule", value)
+
+    @property
+    def timeouts(self) -> Any:
+        return self._any_reference("timeouts")
+
+    @timeouts.setter
+    def timeouts(
+        self,
+        value: S3BucketLifecycleConfigurationTimeouts
+        | Sequence[S3BucketLifecycleConfigurationTimeouts]
+        | None,
+    ) -> None:
+        self._set("timeouts", value)
+
+
+class S3BucketLifecycleConfiguration(AwsResource, _S3BucketLifecycleConfigurationAttributes):
     """The ``aws_s3_bucket_lifecycle_configuration`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_s3_bucket_lifecycle_configuration"
@@ -6749,55 +6911,6 @@ class S3BucketLifecycleConfiguration(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def bucket(self) -> str:
-        return self.get_string_attribute("bucket")
-
-    @bucket.setter
-    def bucket(self, value: str | None) -> None:
-        self._set("bucket", value)
-
-    @property
-    def expected_bucket_owner(self) -> str:
-        return self.get_string_attribute("expected_bucket_owner")
-
-    @expected_bucket_owner.setter
-    def expected_bucket_owner(self, value: str | None) -> None:
-        self._set("expected_bucket_owner", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @property
-    def transition_default_minimum_object_size(self) -> str:
-        return self.get_string_attribute("transition_default_minimum_object_size")
-
-    @transition_default_minimum_object_size.setter
-    def transition_default_minimum_object_size(self, value: str | None) -> None:
-        self._set("transition_default_minimum_object_size", value)
-
-    @property
-    def rule(self) -> Any:
-        return self.interpolation_for_attribute("rule")
-
-    @rule.setter
-    def rule(self, value: Sequence[S3BucketLifecycleConfigurationRule] | None) -> None:
-        self._set("rule", value)
-
-    @property
-    def timeouts(self) -> Any:
-        return self.interpolation_for_attribute("timeouts")
-
-    @timeouts.setter
-    def timeouts(
-        self,
-        value: S3BucketLifecycleConfigurationTimeouts
-        | Sequence[S3BucketLifecycleConfigurationTimeouts]
-        | None,
-    ) -> None:
-        self._set("timeouts", value)
-
 
 S3BucketNotificationLambdaFunction = TypedDict(
     "S3BucketNotificationLambdaFunction",
@@ -6836,7 +6949,59 @@ S3BucketNotificationTopic = TypedDict(
 )
 
 
-class S3BucketNotification(AwsResource):
+class _S3BucketNotificationAttributes(ResourceAttributes):
+    """The attributes of ``aws_s3_bucket_notification``: references to read, arguments to set."""
+
+    @property
+    def bucket(self) -> str:
+        return self._string_reference("bucket")
+
+    @bucket.setter
+    def bucket(self, value: str | None) -> None:
+        self._set("bucket", value)
+
+    @property
+    def eventbridge(self) -> Any:
+        return self._any_reference("eventbridge")
+
+    @eventbridge.setter
+    def eventbridge(self, value: bool | None) -> None:
+        self._set("eventbridge", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def lambda_function(self) -> Any:
+        return self._any_reference("lambda_function")
+
+    @lambda_function.setter
+    def lambda_function(self, value: Sequence[S3BucketNotificationLambdaFunction] | None) -> None:
+        self._set("lambda_function", value)
+
+    @property
+    def queue(self) -> Any:
+        return self._any_reference("queue")
+
+    @queue.setter
+    def queue(self, value: Sequence[S3BucketNotificationQueue] | None) -> None:
+        self._set("queue", value)
+
+    @property
+    def topic(self) -> Any:
+        return self._any_reference("topic")
+
+    @topic.setter
+    def topic(self, value: Sequence[S3BucketNotificationTopic] | None) -> None:
+        self._set("topic", value)
+
+
+class S3BucketNotification(AwsResource, _S3BucketNotificationAttributes):
     """The ``aws_s3_bucket_notification`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_s3_bucket_notification"
@@ -6879,54 +7044,6 @@ class S3BucketNotification(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def bucket(self) -> str:
-        return self.get_string_attribute("bucket")
-
-    @bucket.setter
-    def bucket(self, value: str | None) -> None:
-        self._set("bucket", value)
-
-    @property
-    def eventbridge(self) -> Any:
-        return self.interpolation_for_attribute("eventbridge")
-
-    @eventbridge.setter
-    def eventbridge(self, value: bool | None) -> None:
-        self._set("eventbridge", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def lambda_function(self) -> Any:
-        return self.interpolation_for_attribute("lambda_function")
-
-    @lambda_function.setter
-    def lambda_function(self, value: Sequence[S3BucketNotificationLambdaFunction] | None) -> None:
-        self._set("lambda_function", value)
-
-    @property
-    def queue(self) -> Any:
-        return self.interpolation_for_attribute("queue")
-
-    @queue.setter
-    def queue(self, value: Sequence[S3BucketNotificationQueue] | None) -> None:
-        self._set("queue", value)
-
-    @property
-    def topic(self) -> Any:
-        return self.interpolation_for_attribute("topic")
-
-    @topic.setter
-    def topic(self, value: Sequence[S3BucketNotificationTopic] | None) -> None:
-        self._set("topic", value)
-
 
 S3BucketOwnershipControlsRule = TypedDict(
     "S3BucketOwnershipControlsRule",
@@ -6937,7 +7054,37 @@ S3BucketOwnershipControlsRule = TypedDict(
 )
 
 
-class S3BucketOwnershipControls(AwsResource):
+class _S3BucketOwnershipControlsAttributes(ResourceAttributes):
+    """The attributes of ``aws_s3_bucket_ownership_controls``: references to read, arguments to set."""
+
+    @property
+    def bucket(self) -> str:
+        return self._string_reference("bucket")
+
+    @bucket.setter
+    def bucket(self, value: str | None) -> None:
+        self._set("bucket", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def rule(self) -> Any:
+        return self._any_reference("rule")
+
+    @rule.setter
+    def rule(
+        self, value: S3BucketOwnershipControlsRule | Sequence[S3BucketOwnershipControlsRule] | None
+    ) -> None:
+        self._set("rule", value)
+
+
+class S3BucketOwnershipControls(AwsResource, _S3BucketOwnershipControlsAttributes):
     """The ``aws_s3_bucket_ownership_controls`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_s3_bucket_ownership_controls"
@@ -6974,9 +7121,13 @@ class S3BucketOwnershipControls(AwsResource):
             for_each=for_each,
         )
 
+
+class _S3BucketPolicyAttributes(ResourceAttributes):
+    """The attributes of ``aws_s3_bucket_policy``: references to read, arguments to set."""
+
     @property
     def bucket(self) -> str:
-        return self.get_string_attribute("bucket")
+        return self._string_reference("bucket")
 
     @bucket.setter
     def bucket(self, value: str | None) -> None:
@@ -6984,24 +7135,22 @@ class S3BucketOwnershipControls(AwsResource):
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
-    def rule(self) -> Any:
-        return self.interpolation_for_attribute("rule")
+    def policy(self) -> str:
+        return self._string_reference("policy")
 
-    @rule.setter
-    def rule(
-        self, value: S3BucketOwnershipControlsRule | Sequence[S3BucketOwnershipControlsRule] | None
-    ) -> None:
-        self._set("rule", value)
+    @policy.setter
+    def policy(self, value: str | None) -> None:
+        self._set("policy", value)
 
 
-class S3BucketPolicy(AwsResource):
+class S3BucketPolicy(AwsResource, _S3BucketPolicyAttributes):
     """The ``aws_s3_bucket_policy`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_s3_bucket_policy"
@@ -7038,9 +7187,29 @@ class S3BucketPolicy(AwsResource):
             for_each=for_each,
         )
 
+
+class _S3BucketPublicAccessBlockAttributes(ResourceAttributes):
+    """The attributes of ``aws_s3_bucket_public_access_block``: references to read, arguments to set."""
+
+    @property
+    def block_public_acls(self) -> Any:
+        return self._any_reference("block_public_acls")
+
+    @block_public_acls.setter
+    def block_public_acls(self, value: bool | None) -> None:
+        self._set("block_public_acls", value)
+
+    @property
+    def block_public_policy(self) -> Any:
+        return self._any_reference("block_public_policy")
+
+    @block_public_policy.setter
+    def block_public_policy(self, value: bool | None) -> None:
+        self._set("block_public_policy", value)
+
     @property
     def bucket(self) -> str:
-        return self.get_string_attribute("bucket")
+        return self._string_reference("bucket")
 
     @bucket.setter
     def bucket(self, value: str | None) -> None:
@@ -7048,22 +7217,30 @@ class S3BucketPolicy(AwsResource):
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
-    def policy(self) -> str:
-        return self.get_string_attribute("policy")
+    def ignore_public_acls(self) -> Any:
+        return self._any_reference("ignore_public_acls")
 
-    @policy.setter
-    def policy(self, value: str | None) -> None:
-        self._set("policy", value)
+    @ignore_public_acls.setter
+    def ignore_public_acls(self, value: bool | None) -> None:
+        self._set("ignore_public_acls", value)
+
+    @property
+    def restrict_public_buckets(self) -> Any:
+        return self._any_reference("restrict_public_buckets")
+
+    @restrict_public_buckets.setter
+    def restrict_public_buckets(self, value: bool | None) -> None:
+        self._set("restrict_public_buckets", value)
 
 
-class S3BucketPublicAccessBlock(AwsResource):
+class S3BucketPublicAccessBlock(AwsResource, _S3BucketPublicAccessBlockAttributes):
     """The ``aws_s3_bucket_public_access_block`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_s3_bucket_public_access_block"
@@ -7106,54 +7283,6 @@ class S3BucketPublicAccessBlock(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def block_public_acls(self) -> Any:
-        return self.interpolation_for_attribute("block_public_acls")
-
-    @block_public_acls.setter
-    def block_public_acls(self, value: bool | None) -> None:
-        self._set("block_public_acls", value)
-
-    @property
-    def block_public_policy(self) -> Any:
-        return self.interpolation_for_attribute("block_public_policy")
-
-    @block_public_policy.setter
-    def block_public_policy(self, value: bool | None) -> None:
-        self._set("block_public_policy", value)
-
-    @property
-    def bucket(self) -> str:
-        return self.get_string_attribute("bucket")
-
-    @bucket.setter
-    def bucket(self, value: str | None) -> None:
-        self._set("bucket", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def ignore_public_acls(self) -> Any:
-        return self.interpolation_for_attribute("ignore_public_acls")
-
-    @ignore_public_acls.setter
-    def ignore_public_acls(self, value: bool | None) -> None:
-        self._set("ignore_public_acls", value)
-
-    @property
-    def restrict_public_buckets(self) -> Any:
-        return self.interpolation_for_attribute("restrict_public_buckets")
-
-    @restrict_public_buckets.setter
-    def restrict_public_buckets(self, value: bool | None) -> None:
-        self._set("restrict_public_buckets", value)
-
 
 S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault = TypedDict(
     "S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefault",
@@ -7176,7 +7305,45 @@ S3BucketServerSideEncryptionConfigurationRule = TypedDict(
 )
 
 
-class S3BucketServerSideEncryptionConfiguration(AwsResource):
+class _S3BucketServerSideEncryptionConfigurationAttributes(ResourceAttributes):
+    """The attributes of ``aws_s3_bucket_server_side_encryption_configuration``: references to read, arguments to set."""
+
+    @property
+    def bucket(self) -> str:
+        return self._string_reference("bucket")
+
+    @bucket.setter
+    def bucket(self, value: str | None) -> None:
+        self._set("bucket", value)
+
+    @property
+    def expected_bucket_owner(self) -> str:
+        return self._string_reference("expected_bucket_owner")
+
+    @expected_bucket_owner.setter
+    def expected_bucket_owner(self, value: str | None) -> None:
+        self._set("expected_bucket_owner", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def rule(self) -> Any:
+        return self._any_reference("rule")
+
+    @rule.setter
+    def rule(self, value: Sequence[S3BucketServerSideEncryptionConfigurationRule] | None) -> None:
+        self._set("rule", value)
+
+
+class S3BucketServerSideEncryptionConfiguration(
+    AwsResource, _S3BucketServerSideEncryptionConfigurationAttributes
+):
     """The ``aws_s3_bucket_server_side_encryption_configuration`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_s3_bucket_server_side_encryption_configuration"
@@ -7215,38 +7382,6 @@ class S3BucketServerSideEncryptionConfiguration(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def bucket(self) -> str:
-        return self.get_string_attribute("bucket")
-
-    @bucket.setter
-    def bucket(self, value: str | None) -> None:
-        self._set("bucket", value)
-
-    @property
-    def expected_bucket_owner(self) -> str:
-        return self.get_string_attribute("expected_bucket_owner")
-
-    @expected_bucket_owner.setter
-    def expected_bucket_owner(self, value: str | None) -> None:
-        self._set("expected_bucket_owner", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def rule(self) -> Any:
-        return self.interpolation_for_attribute("rule")
-
-    @rule.setter
-    def rule(self, value: Sequence[S3BucketServerSideEncryptionConfigurationRule] | None) -> None:
-        self._set("rule", value)
-
 
 S3BucketVersioningVersioningConfiguration = TypedDict(
     "S3BucketVersioningVersioningConfiguration",
@@ -7258,7 +7393,56 @@ S3BucketVersioningVersioningConfiguration = TypedDict(
 )
 
 
-class S3BucketVersioning(AwsResource):
+class _S3BucketVersioningAttributes(ResourceAttributes):
+    """The attributes of ``aws_s3_bucket_versioning``: references to read, arguments to set."""
+
+    @property
+    def bucket(self) -> str:
+        return self._string_reference("bucket")
+
+    @bucket.setter
+    def bucket(self, value: str | None) -> None:
+        self._set("bucket", value)
+
+    @property
+    def expected_bucket_owner(self) -> str:
+        return self._string_reference("expected_bucket_owner")
+
+    @expected_bucket_owner.setter
+    def expected_bucket_owner(self, value: str | None) -> None:
+        self._set("expected_bucket_owner", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def mfa(self) -> str:
+        return self._string_reference("mfa")
+
+    @mfa.setter
+    def mfa(self, value: str | None) -> None:
+        self._set("mfa", value)
+
+    @property
+    def versioning_configuration(self) -> Any:
+        return self._any_reference("versioning_configuration")
+
+    @versioning_configuration.setter
+    def versioning_configuration(
+        self,
+        value: S3BucketVersioningVersioningConfiguration
+        | Sequence[S3BucketVersioningVersioningConfiguration]
+        | None,
+    ) -> None:
+        self._set("versioning_configuration", value)
+
+
+class S3BucketVersioning(AwsResource, _S3BucketVersioningAttributes):
     """The ``aws_s3_bucket_versioning`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_s3_bucket_versioning"
@@ -7301,51 +7485,6 @@ class S3BucketVersioning(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def bucket(self) -> str:
-        return self.get_string_attribute("bucket")
-
-    @bucket.setter
-    def bucket(self, value: str | None) -> None:
-        self._set("bucket", value)
-
-    @property
-    def expected_bucket_owner(self) -> str:
-        return self.get_string_attribute("expected_bucket_owner")
-
-    @expected_bucket_owner.setter
-    def expected_bucket_owner(self, value: str | None) -> None:
-        self._set("expected_bucket_owner", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def mfa(self) -> str:
-        return self.get_string_attribute("mfa")
-
-    @mfa.setter
-    def mfa(self, value: str | None) -> None:
-        self._set("mfa", value)
-
-    @property
-    def versioning_configuration(self) -> Any:
-        return self.interpolation_for_attribute("versioning_configuration")
-
-    @versioning_configuration.setter
-    def versioning_configuration(
-        self,
-        value: S3BucketVersioningVersioningConfiguration
-        | Sequence[S3BucketVersioningVersioningConfiguration]
-        | None,
-    ) -> None:
-        self._set("versioning_configuration", value)
-
 
 S3ObjectOverrideProviderDefaultTags = TypedDict(
     "S3ObjectOverrideProviderDefaultTags",
@@ -7366,7 +7505,265 @@ S3ObjectOverrideProvider = TypedDict(
 )
 
 
-class S3Object(AwsResource):
+class _S3ObjectAttributes(ResourceAttributes):
+    """The attributes of ``aws_s3_object``: references to read, arguments to set."""
+
+    @property
+    def acl(self) -> str:
+        return self._string_reference("acl")
+
+    @acl.setter
+    def acl(self, value: str | None) -> None:
+        self._set("acl", value)
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def bucket(self) -> str:
+        return self._string_reference("bucket")
+
+    @bucket.setter
+    def bucket(self, value: str | None) -> None:
+        self._set("bucket", value)
+
+    @property
+    def bucket_key_enabled(self) -> Any:
+        return self._any_reference("bucket_key_enabled")
+
+    @bucket_key_enabled.setter
+    def bucket_key_enabled(self, value: bool | None) -> None:
+        self._set("bucket_key_enabled", value)
+
+    @property
+    def cache_control(self) -> str:
+        return self._string_reference("cache_control")
+
+    @cache_control.setter
+    def cache_control(self, value: str | None) -> None:
+        self._set("cache_control", value)
+
+    @property
+    def checksum_algorithm(self) -> str:
+        return self._string_reference("checksum_algorithm")
+
+    @checksum_algorithm.setter
+    def checksum_algorithm(self, value: str | None) -> None:
+        self._set("checksum_algorithm", value)
+
+    @property
+    def checksum_crc32(self) -> str:
+        return self._string_reference("checksum_crc32")
+
+    @property
+    def checksum_crc32c(self) -> str:
+        return self._string_reference("checksum_crc32c")
+
+    @property
+    def checksum_crc64nvme(self) -> str:
+        return self._string_reference("checksum_crc64nvme")
+
+    @property
+    def checksum_sha1(self) -> str:
+        return self._string_reference("checksum_sha1")
+
+    @property
+    def checksum_sha256(self) -> str:
+        return self._string_reference("checksum_sha256")
+
+    @property
+    def content(self) -> str:
+        return self._string_reference("content")
+
+    @content.setter
+    def content(self, value: str | None) -> None:
+        self._set("content", value)
+
+    @property
+    def content_base64(self) -> str:
+        return self._string_reference("content_base64")
+
+    @content_base64.setter
+    def content_base64(self, value: str | None) -> None:
+        self._set("content_base64", value)
+
+    @property
+    def content_disposition(self) -> str:
+        return self._string_reference("content_disposition")
+
+    @content_disposition.setter
+    def content_disposition(self, value: str | None) -> None:
+        self._set("content_disposition", value)
+
+    @property
+    def content_encoding(self) -> str:
+        return self._string_reference("content_encoding")
+
+    @content_encoding.setter
+    def content_encoding(self, value: str | None) -> None:
+        self._set("content_encoding", value)
+
+    @property
+    def content_language(self) -> str:
+        return self._string_reference("content_language")
+
+    @content_language.setter
+    def content_language(self, value: str | None) -> None:
+        self._set("content_language", value)
+
+    @property
+    def content_type(self) -> str:
+        return self._string_reference("content_type")
+
+    @content_type.setter
+    def content_type(self, value: str | None) -> None:
+        self._set("content_type", value)
+
+    @property
+    def etag(self) -> str:
+        return self._string_reference("etag")
+
+    @etag.setter
+    def etag(self, value: str | None) -> None:
+        self._set("etag", value)
+
+    @property
+    def force_destroy(self) -> Any:
+        return self._any_reference("force_destroy")
+
+    @force_destroy.setter
+    def force_destroy(self, value: bool | None) -> None:
+        self._set("force_destroy", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def key(self) -> str:
+        return self._string_reference("key")
+
+    @key.setter
+    def key(self, value: str | None) -> None:
+        self._set("key", value)
+
+    @property
+    def kms_key_id(self) -> str:
+        return self._string_reference("kms_key_id")
+
+    @kms_key_id.setter
+    def kms_key_id(self, value: str | None) -> None:
+        self._set("kms_key_id", value)
+
+    @property
+    def metadata(self) -> Mapping[str, str]:
+        return self._map_reference("metadata")
+
+    @metadata.setter
+    def metadata(self, value: Mapping[str, str] | None) -> None:
+        self._set("metadata", value)
+
+    @property
+    def object_lock_legal_hold_status(self) -> str:
+        return self._string_reference("object_lock_legal_hold_status")
+
+    @object_lock_legal_hold_status.setter
+    def object_lock_legal_hold_status(self, value: str | None) -> None:
+        self._set("object_lock_legal_hold_status", value)
+
+    @property
+    def object_lock_mode(self) -> str:
+        return self._string_reference("object_lock_mode")
+
+    @object_lock_mode.setter
+    def object_lock_mode(self, value: str | None) -> None:
+        self._set("object_lock_mode", value)
+
+    @property
+    def object_lock_retain_until_date(self) -> str:
+        return self._string_reference("object_lock_retain_until_date")
+
+    @object_lock_retain_until_date.setter
+    def object_lock_retain_until_date(self, value: str | None) -> None:
+        self._set("object_lock_retain_until_date", value)
+
+    @property
+    def server_side_encryption(self) -> str:
+        return self._string_reference("server_side_encryption")
+
+    @server_side_encryption.setter
+    def server_side_encryption(self, value: str | None) -> None:
+        self._set("server_side_encryption", value)
+
+    @property
+    def source(self) -> str:
+        return self._string_reference("source")
+
+    @source.setter
+    def source(self, value: str | None) -> None:
+        self._set("source", value)
+
+    @property
+    def source_hash(self) -> str:
+        return self._string_reference("source_hash")
+
+    @source_hash.setter
+    def source_hash(self, value: str | None) -> None:
+        self._set("source_hash", value)
+
+    @property
+    def storage_class(self) -> str:
+        return self._string_reference("storage_class")
+
+    @storage_class.setter
+    def storage_class(self, value: str | None) -> None:
+        self._set("storage_class", value)
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def version_id(self) -> str:
+        return self._string_reference("version_id")
+
+    @property
+    def website_redirect(self) -> str:
+        return self._string_reference("website_redirect")
+
+    @website_redirect.setter
+    def website_redirect(self, value: str | None) -> None:
+        self._set("website_redirect", value)
+
+    @property
+    def override_provider(self) -> Any:
+        return self._any_reference("override_provider")
+
+    @override_provider.setter
+    def override_provider(
+        self, value: S3ObjectOverrideProvider | Sequence[S3ObjectOverrideProvider] | None
+    ) -> None:
+        self._set("override_provider", value)
+
+
+class S3Object(AwsResource, _S3ObjectAttributes):
     """The ``aws_s3_object`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_s3_object"
@@ -7455,260 +7852,6 @@ class S3Object(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def acl(self) -> str:
-        return self.get_string_attribute("acl")
-
-    @acl.setter
-    def acl(self, value: str | None) -> None:
-        self._set("acl", value)
-
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def bucket(self) -> str:
-        return self.get_string_attribute("bucket")
-
-    @bucket.setter
-    def bucket(self, value: str | None) -> None:
-        self._set("bucket", value)
-
-    @property
-    def bucket_key_enabled(self) -> Any:
-        return self.interpolation_for_attribute("bucket_key_enabled")
-
-    @bucket_key_enabled.setter
-    def bucket_key_enabled(self, value: bool | None) -> None:
-        self._set("bucket_key_enabled", value)
-
-    @property
-    def cache_control(self) -> str:
-        return self.get_string_attribute("cache_control")
-
-    @cache_control.setter
-    def cache_control(self, value: str | None) -> None:
-        self._set("cache_control", value)
-
-    @property
-    def checksum_algorithm(self) -> str:
-        return self.get_string_attribute("checksum_algorithm")
-
-    @checksum_algorithm.setter
-    def checksum_algorithm(self, value: str | None) -> None:
-        self._set("checksum_algorithm", value)
-
-    @property
-    def checksum_crc32(self) -> str:
-        return self.get_string_attribute("checksum_crc32")
-
-    @property
-    def checksum_crc32c(self) -> str:
-        return self.get_string_attribute("checksum_crc32c")
-
-    @property
-    def checksum_crc64nvme(self) -> str:
-        return self.get_string_attribute("checksum_crc64nvme")
-
-    @property
-    def checksum_sha1(self) -> str:
-        return self.get_string_attribute("checksum_sha1")
-
-    @property
-    def checksum_sha256(self) -> str:
-        return self.get_string_attribute("checksum_sha256")
-
-    @property
-    def content(self) -> str:
-        return self.get_string_attribute("content")
-
-    @content.setter
-    def content(self, value: str | None) -> None:
-        self._set("content", value)
-
-    @property
-    def content_base64(self) -> str:
-        return self.get_string_attribute("content_base64")
-
-    @content_base64.setter
-    def content_base64(self, value: str | None) -> None:
-        self._set("content_base64", value)
-
-    @property
-    def content_disposition(self) -> str:
-        return self.get_string_attribute("content_disposition")
-
-    @content_disposition.setter
-    def content_disposition(self, value: str | None) -> None:
-        self._set("content_disposition", value)
-
-    @property
-    def content_encoding(self) -> str:
-        return self.get_string_attribute("content_encoding")
-
-    @content_encoding.setter
-    def content_encoding(self, value: str | None) -> None:
-        self._set("content_encoding", value)
-
-    @property
-    def content_language(self) -> str:
-        return self.get_string_attribute("content_language")
-
-    @content_language.setter
-    def content_language(self, value: str | None) -> None:
-        self._set("content_language", value)
-
-    @property
-    def content_type(self) -> str:
-        return self.get_string_attribute("content_type")
-
-    @content_type.setter
-    def content_type(self, value: str | None) -> None:
-        self._set("content_type", value)
-
-    @property
-    def etag(self) -> str:
-        return self.get_string_attribute("etag")
-
-    @etag.setter
-    def etag(self, value: str | None) -> None:
-        self._set("etag", value)
-
-    @property
-    def force_destroy(self) -> Any:
-        return self.interpolation_for_attribute("force_destroy")
-
-    @force_destroy.setter
-    def force_destroy(self, value: bool | None) -> None:
-        self._set("force_destroy", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def key(self) -> str:
-        return self.get_string_attribute("key")
-
-    @key.setter
-    def key(self, value: str | None) -> None:
-        self._set("key", value)
-
-    @property
-    def kms_key_id(self) -> str:
-        return self.get_string_attribute("kms_key_id")
-
-    @kms_key_id.setter
-    def kms_key_id(self, value: str | None) -> None:
-        self._set("kms_key_id", value)
-
-    @property
-    def metadata(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("metadata")
-
-    @metadata.setter
-    def metadata(self, value: Mapping[str, str] | None) -> None:
-        self._set("metadata", value)
-
-    @property
-    def object_lock_legal_hold_status(self) -> str:
-        return self.get_string_attribute("object_lock_legal_hold_status")
-
-    @object_lock_legal_hold_status.setter
-    def object_lock_legal_hold_status(self, value: str | None) -> None:
-        self._set("object_lock_legal_hold_status", value)
-
-    @property
-    def object_lock_mode(self) -> str:
-        return self.get_string_attribute("object_lock_mode")
-
-    @object_lock_mode.setter
-    def object_lock_mode(self, value: str | None) -> None:
-        self._set("object_lock_mode", value)
-
-    @property
-    def object_lock_retain_until_date(self) -> str:
-        return self.get_string_attribute("object_lock_retain_until_date")
-
-    @object_lock_retain_until_date.setter
-    def object_lock_retain_until_date(self, value: str | None) -> None:
-        self._set("object_lock_retain_until_date", value)
-
-    @property
-    def server_side_encryption(self) -> str:
-        return self.get_string_attribute("server_side_encryption")
-
-    @server_side_encryption.setter
-    def server_side_encryption(self, value: str | None) -> None:
-        self._set("server_side_encryption", value)
-
-    @property
-    def source(self) -> str:
-        return self.get_string_attribute("source")
-
-    @source.setter
-    def source(self, value: str | None) -> None:
-        self._set("source", value)
-
-    @property
-    def source_hash(self) -> str:
-        return self.get_string_attribute("source_hash")
-
-    @source_hash.setter
-    def source_hash(self, value: str | None) -> None:
-        self._set("source_hash", value)
-
-    @property
-    def storage_class(self) -> str:
-        return self.get_string_attribute("storage_class")
-
-    @storage_class.setter
-    def storage_class(self, value: str | None) -> None:
-        self._set("storage_class", value)
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def version_id(self) -> str:
-        return self.get_string_attribute("version_id")
-
-    @property
-    def website_redirect(self) -> str:
-        return self.get_string_attribute("website_redirect")
-
-    @website_redirect.setter
-    def website_redirect(self, value: str | None) -> None:
-        self._set("website_redirect", value)
-
-    @property
-    def override_provider(self) -> Any:
-        return self.interpolation_for_attribute("override_provider")
-
-    @override_provider.setter
-    def override_provider(
-        self, value: S3ObjectOverrideProvider | Sequence[S3ObjectOverrideProvider] | None
-    ) -> None:
-        self._set("override_provider", value)
-
 
 SfnStateMachineEncryptionConfiguration = TypedDict(
     "SfnStateMachineEncryptionConfiguration",
@@ -7749,7 +7892,160 @@ SfnStateMachineTracingConfiguration = TypedDict(
 )
 
 
-class SfnStateMachine(AwsResource):
+class _SfnStateMachineAttributes(ResourceAttributes):
+    """The attributes of ``aws_sfn_state_machine``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def creation_date(self) -> str:
+        return self._string_reference("creation_date")
+
+    @property
+    def definition(self) -> str:
+        return self._string_reference("definition")
+
+    @definition.setter
+    def definition(self, value: str | None) -> None:
+        self._set("definition", value)
+
+    @property
+    def description(self) -> str:
+        return self._string_reference("description")
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def name(self) -> str:
+        return self._string_reference("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._set("name", value)
+
+    @property
+    def name_prefix(self) -> str:
+        return self._string_reference("name_prefix")
+
+    @name_prefix.setter
+    def name_prefix(self, value: str | None) -> None:
+        self._set("name_prefix", value)
+
+    @property
+    def publish(self) -> Any:
+        return self._any_reference("publish")
+
+    @publish.setter
+    def publish(self, value: bool | None) -> None:
+        self._set("publish", value)
+
+    @property
+    def revision_id(self) -> str:
+        return self._string_reference("revision_id")
+
+    @property
+    def role_arn(self) -> str:
+        return self._string_reference("role_arn")
+
+    @role_arn.setter
+    def role_arn(self, value: str | None) -> None:
+        self._set("role_arn", value)
+
+    @property
+    def state_machine_version_arn(self) -> str:
+        return self._string_reference("state_machine_version_arn")
+
+    @property
+    def status(self) -> str:
+        return self._string_reference("status")
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def type(self) -> str:
+        return self._string_reference("type")
+
+    @type.setter
+    def type(self, value: str | None) -> None:
+        self._set("type", value)
+
+    @property
+    def version_description(self) -> str:
+        return self._string_reference("version_description")
+
+    @property
+    def encryption_configuration(self) -> Any:
+        return self._any_reference("encryption_configuration")
+
+    @encryption_configuration.setter
+    def encryption_configuration(
+        self,
+        value: SfnStateMachineEncryptionConfiguration
+        | Sequence[SfnStateMachineEncryptionConfiguration]
+        | None,
+    ) -> None:
+        self._set("encryption_configuration", value)
+
+    @property
+    def logging_configuration(self) -> Any:
+        return self._any_reference("logging_configuration")
+
+    @logging_configuration.setter
+    def logging_configuration(
+        self,
+        value: SfnStateMachineLoggingConfiguration
+        | Sequence[SfnStateMachineLoggingConfiguration]
+        | None,
+    ) -> None:
+        self._set("logging_configuration", value)
+
+    @property
+    def timeouts(self) -> Any:
+        return self._any_reference("timeouts")
+
+    @timeouts.setter
+    def timeouts(
+        self, value: SfnStateMachineTimeouts | Sequence[SfnStateMachineTimeouts] | None
+    ) -> None:
+        self._set("timeouts", value)
+
+    @property
+    def tracing_configuration(self) -> Any:
+        return self._any_reference("tracing_configuration")
+
+    @tracing_configuration.setter
+    def tracing_configuration(
+        self,
+        value: SfnStateMachineTracingConfiguration
+        | Sequence[SfnStateMachineTracingConfiguration]
+        | None,
+    ) -> None:
+        self._set("tracing_configuration", value)
+
+
+class SfnStateMachine(AwsResource, _SfnStateMachineAttributes):
     """The ``aws_sfn_state_machine`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_sfn_state_machine"
@@ -7812,155 +8108,6 @@ class SfnStateMachine(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def creation_date(self) -> str:
-        return self.get_string_attribute("creation_date")
-
-    @property
-    def definition(self) -> str:
-        return self.get_string_attribute("definition")
-
-    @definition.setter
-    def definition(self, value: str | None) -> None:
-        self._set("definition", value)
-
-    @property
-    def description(self) -> str:
-        return self.get_string_attribute("description")
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def name(self) -> str:
-        return self.get_string_attribute("name")
-
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self._set("name", value)
-
-    @property
-    def name_prefix(self) -> str:
-        return self.get_string_attribute("name_prefix")
-
-    @name_prefix.setter
-    def name_prefix(self, value: str | None) -> None:
-        self._set("name_prefix", value)
-
-    @property
-    def publish(self) -> Any:
-        return self.interpolation_for_attribute("publish")
-
-    @publish.setter
-    def publish(self, value: bool | None) -> None:
-        self._set("publish", value)
-
-    @property
-    def revision_id(self) -> str:
-        return self.get_string_attribute("revision_id")
-
-    @property
-    def role_arn(self) -> str:
-        return self.get_string_attribute("role_arn")
-
-    @role_arn.setter
-    def role_arn(self, value: str | None) -> None:
-        self._set("role_arn", value)
-
-    @property
-    def state_machine_version_arn(self) -> str:
-        return self.get_string_attribute("state_machine_version_arn")
-
-    @property
-    def status(self) -> str:
-        return self.get_string_attribute("status")
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def type(self) -> str:
-        return self.get_string_attribute("type")
-
-    @type.setter
-    def type(self, value: str | None) -> None:
-        self._set("type", value)
-
-    @property
-    def version_description(self) -> str:
-        return self.get_string_attribute("version_description")
-
-    @property
-    def encryption_configuration(self) -> Any:
-        return self.interpolation_for_attribute("encryption_configuration")
-
-    @encryption_configuration.setter
-    def encryption_configuration(
-        self,
-        value: SfnStateMachineEncryptionConfiguration
-        | Sequence[SfnStateMachineEncryptionConfiguration]
-        | None,
-    ) -> None:
-        self._set("encryption_configuration", value)
-
-    @property
-    def logging_configuration(self) -> Any:
-        return self.interpolation_for_attribute("logging_configuration")
-
-    @logging_configuration.setter
-    def logging_configuration(
-        self,
-        value: SfnStateMachineLoggingConfiguration
-        | Sequence[SfnStateMachineLoggingConfiguration]
-        | None,
-    ) -> None:
-        self._set("logging_configuration", value)
-
-    @property
-    def timeouts(self) -> Any:
-        return self.interpolation_for_attribute("timeouts")
-
-    @timeouts.setter
-    def timeouts(
-        self, value: SfnStateMachineTimeouts | Sequence[SfnStateMachineTimeouts] | None
-    ) -> None:
-        self._set("timeouts", value)
-
-    @property
-    def tracing_configuration(self) -> Any:
-        return self.interpolation_for_attribute("tracing_configuration")
-
-    @tracing_configuration.setter
-    def tracing_configuration(
-        self,
-        value: SfnStateMachineTracingConfiguration
-        | Sequence[SfnStateMachineTracingConfiguration]
-        | None,
-    ) -> None:
-        self._set("tracing_configuration", value)
-
 
 SignerSigningJobDestinationS3 = TypedDict(
     "SignerSigningJobDestinationS3",
@@ -7998,7 +8145,111 @@ SignerSigningJobSource = TypedDict(
 )
 
 
-class SignerSigningJob(AwsResource):
+class _SignerSigningJobAttributes(ResourceAttributes):
+    """The attributes of ``aws_signer_signing_job``: references to read, arguments to set."""
+
+    @property
+    def completed_at(self) -> str:
+        return self._string_reference("completed_at")
+
+    @property
+    def created_at(self) -> str:
+        return self._string_reference("created_at")
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def ignore_signing_job_failure(self) -> Any:
+        return self._any_reference("ignore_signing_job_failure")
+
+    @ignore_signing_job_failure.setter
+    def ignore_signing_job_failure(self, value: bool | None) -> None:
+        self._set("ignore_signing_job_failure", value)
+
+    @property
+    def job_id(self) -> str:
+        return self._string_reference("job_id")
+
+    @property
+    def job_invoker(self) -> str:
+        return self._string_reference("job_invoker")
+
+    @property
+    def job_owner(self) -> str:
+        return self._string_reference("job_owner")
+
+    @property
+    def platform_display_name(self) -> str:
+        return self._string_reference("platform_display_name")
+
+    @property
+    def platform_id(self) -> str:
+        return self._string_reference("platform_id")
+
+    @property
+    def profile_name(self) -> str:
+        return self._string_reference("profile_name")
+
+    @profile_name.setter
+    def profile_name(self, value: str | None) -> None:
+        self._set("profile_name", value)
+
+    @property
+    def profile_version(self) -> str:
+        return self._string_reference("profile_version")
+
+    @property
+    def requested_by(self) -> str:
+        return self._string_reference("requested_by")
+
+    @property
+    def revocation_record(self) -> Any:
+        return self._any_reference("revocation_record")
+
+    @property
+    def signature_expires_at(self) -> str:
+        return self._string_reference("signature_expires_at")
+
+    @property
+    def signed_object(self) -> Any:
+        return self._any_reference("signed_object")
+
+    @property
+    def status(self) -> str:
+        return self._string_reference("status")
+
+    @property
+    def status_reason(self) -> str:
+        return self._string_reference("status_reason")
+
+    @property
+    def destination(self) -> Any:
+        return self._any_reference("destination")
+
+    @destination.setter
+    def destination(
+        self, value: SignerSigningJobDestination | Sequence[SignerSigningJobDestination] | None
+    ) -> None:
+        self._set("destination", value)
+
+    @property
+    def source(self) -> Any:
+        return self._any_reference("source")
+
+    @source.setter
+    def source(
+        self, value: SignerSigningJobSource | Sequence[SignerSigningJobSource] | None
+    ) -> None:
+        self._set("source", value)
+
+
+class SignerSigningJob(AwsResource, _SignerSigningJobAttributes):
     """The ``aws_signer_signing_job`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_signer_signing_job"
@@ -8041,106 +8292,6 @@ class SignerSigningJob(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def completed_at(self) -> str:
-        return self.get_string_attribute("completed_at")
-
-    @property
-    def created_at(self) -> str:
-        return self.get_string_attribute("created_at")
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def ignore_signing_job_failure(self) -> Any:
-        return self.interpolation_for_attribute("ignore_signing_job_failure")
-
-    @ignore_signing_job_failure.setter
-    def ignore_signing_job_failure(self, value: bool | None) -> None:
-        self._set("ignore_signing_job_failure", value)
-
-    @property
-    def job_id(self) -> str:
-        return self.get_string_attribute("job_id")
-
-    @property
-    def job_invoker(self) -> str:
-        return self.get_string_attribute("job_invoker")
-
-    @property
-    def job_owner(self) -> str:
-        return self.get_string_attribute("job_owner")
-
-    @property
-    def platform_display_name(self) -> str:
-        return self.get_string_attribute("platform_display_name")
-
-    @property
-    def platform_id(self) -> str:
-        return self.get_string_attribute("platform_id")
-
-    @property
-    def profile_name(self) -> str:
-        return self.get_string_attribute("profile_name")
-
-    @profile_name.setter
-    def profile_name(self, value: str | None) -> None:
-        self._set("profile_name", value)
-
-    @property
-    def profile_version(self) -> str:
-        return self.get_string_attribute("profile_version")
-
-    @property
-    def requested_by(self) -> str:
-        return self.get_string_attribute("requested_by")
-
-    @property
-    def revocation_record(self) -> Any:
-        return self.interpolation_for_attribute("revocation_record")
-
-    @property
-    def signature_expires_at(self) -> str:
-        return self.get_string_attribute("signature_expires_at")
-
-    @property
-    def signed_object(self) -> Any:
-        return self.interpolation_for_attribute("signed_object")
-
-    @property
-    def status(self) -> str:
-        return self.get_string_attribute("status")
-
-    @property
-    def status_reason(self) -> str:
-        return self.get_string_attribute("status_reason")
-
-    @property
-    def destination(self) -> Any:
-        return self.interpolation_for_attribute("destination")
-
-    @destination.setter
-    def destination(
-        self, value: SignerSigningJobDestination | Sequence[SignerSigningJobDestination] | None
-    ) -> None:
-        self._set("destination", value)
-
-    @property
-    def source(self) -> Any:
-        return self.interpolation_for_attribute("source")
-
-    @source.setter
-    def source(
-        self, value: SignerSigningJobSource | Sequence[SignerSigningJobSource] | None
-    ) -> None:
-        self._set("source", value)
-
 
 SignerSigningProfileSignatureValidityPeriod = TypedDict(
     "SignerSigningProfileSignatureValidityPeriod",
@@ -8160,7 +8311,109 @@ SignerSigningProfileSigningMaterial = TypedDict(
 )
 
 
-class SignerSigningProfile(AwsResource):
+class _SignerSigningProfileAttributes(ResourceAttributes):
+    """The attributes of ``aws_signer_signing_profile``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def name(self) -> str:
+        return self._string_reference("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._set("name", value)
+
+    @property
+    def name_prefix(self) -> str:
+        return self._string_reference("name_prefix")
+
+    @name_prefix.setter
+    def name_prefix(self, value: str | None) -> None:
+        self._set("name_prefix", value)
+
+    @property
+    def platform_display_name(self) -> str:
+        return self._string_reference("platform_display_name")
+
+    @property
+    def platform_id(self) -> str:
+        return self._string_reference("platform_id")
+
+    @platform_id.setter
+    def platform_id(self, value: str | None) -> None:
+        self._set("platform_id", value)
+
+    @property
+    def revocation_record(self) -> Any:
+        return self._any_reference("revocation_record")
+
+    @property
+    def status(self) -> str:
+        return self._string_reference("status")
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def version(self) -> str:
+        return self._string_reference("version")
+
+    @property
+    def version_arn(self) -> str:
+        return self._string_reference("version_arn")
+
+    @property
+    def signature_validity_period(self) -> Any:
+        return self._any_reference("signature_validity_period")
+
+    @signature_validity_period.setter
+    def signature_validity_period(
+        self,
+        value: SignerSigningProfileSignatureValidityPeriod
+        | Sequence[SignerSigningProfileSignatureValidityPeriod]
+        | None,
+    ) -> None:
+        self._set("signature_validity_period", value)
+
+    @property
+    def signing_material(self) -> Any:
+        return self._any_reference("signing_material")
+
+    @signing_material.setter
+    def signing_material(
+        self,
+        value: SignerSigningProfileSigningMaterial
+        | Sequence[SignerSigningProfileSigningMaterial]
+        | None,
+    ) -> None:
+        self._set("signing_material", value)
+
+
+class SignerSigningProfile(AwsResource, _SignerSigningProfileAttributes):
     """The ``aws_signer_signing_profile`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_signer_signing_profile"
@@ -8211,21 +8464,181 @@ class SignerSigningProfile(AwsResource):
             for_each=for_each,
         )
 
+
+class _SnsTopicAttributes(ResourceAttributes):
+    """The attributes of ``aws_sns_topic``: references to read, arguments to set."""
+
+    @property
+    def application_failure_feedback_role_arn(self) -> str:
+        return self._string_reference("application_failure_feedback_role_arn")
+
+    @application_failure_feedback_role_arn.setter
+    def application_failure_feedback_role_arn(self, value: str | None) -> None:
+        self._set("application_failure_feedback_role_arn", value)
+
+    @property
+    def application_success_feedback_role_arn(self) -> str:
+        return self._string_reference("application_success_feedback_role_arn")
+
+    @application_success_feedback_role_arn.setter
+    def application_success_feedback_role_arn(self, value: str | None) -> None:
+        self._set("application_success_feedback_role_arn", value)
+
+    @property
+    def application_success_feedback_sample_rate(self) -> float:
+        return self._number_reference("application_success_feedback_sample_rate")
+
+    @application_success_feedback_sample_rate.setter
+    def application_success_feedback_sample_rate(self, value: float | None) -> None:
+        self._set("application_success_feedback_sample_rate", value)
+
+    @property
+    def archive_policy(self) -> str:
+        return self._string_reference("archive_policy")
+
+    @archive_policy.setter
+    def archive_policy(self, value: str | None) -> None:
+        self._set("archive_policy", value)
+
     @property
     def arn(self) -> str:
-        return self.get_string_attribute("arn")
+        return self._string_reference("arn")
+
+    @property
+    def beginning_archive_time(self) -> str:
+        return self._string_reference("beginning_archive_time")
+
+    @property
+    def content_based_deduplication(self) -> Any:
+        return self._any_reference("content_based_deduplication")
+
+    @content_based_deduplication.setter
+    def content_based_deduplication(self, value: bool | None) -> None:
+        self._set("content_based_deduplication", value)
+
+    @property
+    def delivery_policy(self) -> str:
+        return self._string_reference("delivery_policy")
+
+    @delivery_policy.setter
+    def delivery_policy(self, value: str | None) -> None:
+        self._set("delivery_policy", value)
+
+    @property
+    def display_name(self) -> str:
+        return self._string_reference("display_name")
+
+    @display_name.setter
+    def display_name(self, value: str | None) -> None:
+        self._set("display_name", value)
+
+    @property
+    def fifo_throughput_scope(self) -> str:
+        return self._string_reference("fifo_throughput_scope")
+
+    @fifo_throughput_scope.setter
+    def fifo_throughput_scope(self, value: str | None) -> None:
+        self._set("fifo_throughput_scope", value)
+
+    @property
+    def fifo_topic(self) -> Any:
+        return self._any_reference("fifo_topic")
+
+    @fifo_topic.setter
+    def fifo_topic(self, value: bool | None) -> None:
+        self._set("fifo_topic", value)
+
+    @property
+    def firehose_failure_feedback_role_arn(self) -> str:
+        return self._string_reference("firehose_failure_feedback_role_arn")
+
+    @firehose_failure_feedback_role_arn.setter
+    def firehose_failure_feedback_role_arn(self, value: str | None) -> None:
+        self._set("firehose_failure_feedback_role_arn", value)
+
+    @property
+    def firehose_success_feedback_role_arn(self) -> str:
+        return self._string_reference("firehose_success_feedback_role_arn")
+
+    @firehose_success_feedback_role_arn.setter
+    def firehose_success_feedback_role_arn(self, value: str | None) -> None:
+        self._set("firehose_success_feedback_role_arn", value)
+
+    @property
+    def firehose_success_feedback_sample_rate(self) -> float:
+        return self._number_reference("firehose_success_feedback_sample_rate")
+
+    @firehose_success_feedback_sample_rate.setter
+    def firehose_success_feedback_sample_rate(self, value: float | None) -> None:
+        self._set("firehose_success_feedback_sample_rate", value)
+
+    @property
+    def http_failure_feedback_role_arn(self) -> str:
+        return self._string_reference("http_failure_feedback_role_arn")
+
+    @http_failure_feedback_role_arn.setter
+    def http_failure_feedback_role_arn(self, value: str | None) -> None:
+        self._set("http_failure_feedback_role_arn", value)
+
+    @property
+    def http_success_feedback_role_arn(self) -> str:
+        return self._string_reference("http_success_feedback_role_arn")
+
+    @http_success_feedback_role_arn.setter
+    def http_success_feedback_role_arn(self, value: str | None) -> None:
+        self._set("http_success_feedback_role_arn", value)
+
+    @property
+    def http_success_feedback_sample_rate(self) -> float:
+        return self._number_reference("http_success_feedback_sample_rate")
+
+    @http_success_feedback_sample_rate.setter
+    def http_success_feedback_sample_rate(self, value: float | None) -> None:
+        self._set("http_success_feedback_sample_rate", value)
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
+    def kms_master_key_id(self) -> str:
+        return self._string_reference("kms_master_key_id")
+
+    @kms_master_key_id.setter
+    def kms_master_key_id(self, value: str | None) -> None:
+        self._set("kms_master_key_id", value)
+
+    @property
+    def lambda_failure_feedback_role_arn(self) -> str:
+        return self._string_reference("lambda_failure_feedback_role_arn")
+
+    @lambda_failure_feedback_role_arn.setter
+    def lambda_failure_feedback_role_arn(self, value: str | None) -> None:
+        self._set("lambda_failure_feedback_role_arn", value)
+
+    @property
+    def lambda_success_feedback_role_arn(self) -> str:
+        return self._string_reference("lambda_success_feedback_role_arn")
+
+    @lambda_success_feedback_role_arn.setter
+    def lambda_success_feedback_role_arn(self, value: str | None) -> None:
+        self._set("lambda_success_feedback_role_arn", value)
+
+    @property
+    def lambda_success_feedback_sample_rate(self) -> float:
+        return self._number_reference("lambda_success_feedback_sample_rate")
+
+    @lambda_success_feedback_sample_rate.setter
+    def lambda_success_feedback_sample_rate(self, value: float | None) -> None:
+        self._set("lambda_success_feedback_sample_rate", value)
+
+    @property
     def name(self) -> str:
-        return self.get_string_attribute("name")
+        return self._string_reference("name")
 
     @name.setter
     def name(self, value: str | None) -> None:
@@ -8233,35 +8646,59 @@ class SignerSigningProfile(AwsResource):
 
     @property
     def name_prefix(self) -> str:
-        return self.get_string_attribute("name_prefix")
+        return self._string_reference("name_prefix")
 
     @name_prefix.setter
     def name_prefix(self, value: str | None) -> None:
         self._set("name_prefix", value)
 
     @property
-    def platform_display_name(self) -> str:
-        return self.get_string_attribute("platform_display_name")
+    def owner(self) -> str:
+        return self._string_reference("owner")
 
     @property
-    def platform_id(self) -> str:
-        return self.get_string_attribute("platform_id")
+    def policy(self) -> str:
+        return self._string_reference("policy")
 
-    @platform_id.setter
-    def platform_id(self, value: str | None) -> None:
-        self._set("platform_id", value)
-
-    @property
-    def revocation_record(self) -> Any:
-        return self.interpolation_for_attribute("revocation_record")
+    @policy.setter
+    def policy(self, value: str | None) -> None:
+        self._set("policy", value)
 
     @property
-    def status(self) -> str:
-        return self.get_string_attribute("status")
+    def signature_version(self) -> float:
+        return self._number_reference("signature_version")
+
+    @signature_version.setter
+    def signature_version(self, value: float | None) -> None:
+        self._set("signature_version", value)
+
+    @property
+    def sqs_failure_feedback_role_arn(self) -> str:
+        return self._string_reference("sqs_failure_feedback_role_arn")
+
+    @sqs_failure_feedback_role_arn.setter
+    def sqs_failure_feedback_role_arn(self, value: str | None) -> None:
+        self._set("sqs_failure_feedback_role_arn", value)
+
+    @property
+    def sqs_success_feedback_role_arn(self) -> str:
+        return self._string_reference("sqs_success_feedback_role_arn")
+
+    @sqs_success_feedback_role_arn.setter
+    def sqs_success_feedback_role_arn(self, value: str | None) -> None:
+        self._set("sqs_success_feedback_role_arn", value)
+
+    @property
+    def sqs_success_feedback_sample_rate(self) -> float:
+        return self._number_reference("sqs_success_feedback_sample_rate")
+
+    @sqs_success_feedback_sample_rate.setter
+    def sqs_success_feedback_sample_rate(self, value: float | None) -> None:
+        self._set("sqs_success_feedback_sample_rate", value)
 
     @property
     def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
+        return self._map_reference("tags")
 
     @tags.setter
     def tags(self, value: Mapping[str, str] | None) -> None:
@@ -8269,48 +8706,22 @@ class SignerSigningProfile(AwsResource):
 
     @property
     def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
+        return self._map_reference("tags_all")
 
     @tags_all.setter
     def tags_all(self, value: Mapping[str, str] | None) -> None:
         self._set("tags_all", value)
 
     @property
-    def version(self) -> str:
-        return self.get_string_attribute("version")
+    def tracing_config(self) -> str:
+        return self._string_reference("tracing_config")
 
-    @property
-    def version_arn(self) -> str:
-        return self.get_string_attribute("version_arn")
-
-    @property
-    def signature_validity_period(self) -> Any:
-        return self.interpolation_for_attribute("signature_validity_period")
-
-    @signature_validity_period.setter
-    def signature_validity_period(
-        self,
-        value: SignerSigningProfileSignatureValidityPeriod
-        | Sequence[SignerSigningProfileSignatureValidityPeriod]
-        | None,
-    ) -> None:
-        self._set("signature_validity_period", value)
-
-    @property
-    def signing_material(self) -> Any:
-        return self.interpolation_for_attribute("signing_material")
-
-    @signing_material.setter
-    def signing_material(
-        self,
-        value: SignerSigningProfileSigningMaterial
-        | Sequence[SignerSigningProfileSigningMaterial]
-        | None,
-    ) -> None:
-        self._set("signing_material", value)
+    @tracing_config.setter
+    def tracing_config(self, value: str | None) -> None:
+        self._set("tracing_config", value)
 
 
-class SnsTopic(AwsResource):
+class SnsTopic(AwsResource, _SnsTopicAttributes):
     """The ``aws_sns_topic`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_sns_topic"
@@ -8401,260 +8812,40 @@ class SnsTopic(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def application_failure_feedback_role_arn(self) -> str:
-        return self.get_string_attribute("application_failure_feedback_role_arn")
 
-    @application_failure_feedback_role_arn.setter
-    def application_failure_feedback_role_arn(self, value: str | None) -> None:
-        self._set("application_failure_feedback_role_arn", value)
-
-    @property
-    def application_success_feedback_role_arn(self) -> str:
-        return self.get_string_attribute("application_success_feedback_role_arn")
-
-    @application_success_feedback_role_arn.setter
-    def application_success_feedback_role_arn(self, value: str | None) -> None:
-        self._set("application_success_feedback_role_arn", value)
-
-    @property
-    def application_success_feedback_sample_rate(self) -> float:
-        return self.get_number_attribute("application_success_feedback_sample_rate")
-
-    @application_success_feedback_sample_rate.setter
-    def application_success_feedback_sample_rate(self, value: float | None) -> None:
-        self._set("application_success_feedback_sample_rate", value)
-
-    @property
-    def archive_policy(self) -> str:
-        return self.get_string_attribute("archive_policy")
-
-    @archive_policy.setter
-    def archive_policy(self, value: str | None) -> None:
-        self._set("archive_policy", value)
+class _SnsTopicPolicyAttributes(ResourceAttributes):
+    """The attributes of ``aws_sns_topic_policy``: references to read, arguments to set."""
 
     @property
     def arn(self) -> str:
-        return self.get_string_attribute("arn")
+        return self._string_reference("arn")
 
-    @property
-    def beginning_archive_time(self) -> str:
-        return self.get_string_attribute("beginning_archive_time")
-
-    @property
-    def content_based_deduplication(self) -> Any:
-        return self.interpolation_for_attribute("content_based_deduplication")
-
-    @content_based_deduplication.setter
-    def content_based_deduplication(self, value: bool | None) -> None:
-        self._set("content_based_deduplication", value)
-
-    @property
-    def delivery_policy(self) -> str:
-        return self.get_string_attribute("delivery_policy")
-
-    @delivery_policy.setter
-    def delivery_policy(self, value: str | None) -> None:
-        self._set("delivery_policy", value)
-
-    @property
-    def display_name(self) -> str:
-        return self.get_string_attribute("display_name")
-
-    @display_name.setter
-    def display_name(self, value: str | None) -> None:
-        self._set("display_name", value)
-
-    @property
-    def fifo_throughput_scope(self) -> str:
-        return self.get_string_attribute("fifo_throughput_scope")
-
-    @fifo_throughput_scope.setter
-    def fifo_throughput_scope(self, value: str | None) -> None:
-        self._set("fifo_throughput_scope", value)
-
-    @property
-    def fifo_topic(self) -> Any:
-        return self.interpolation_for_attribute("fifo_topic")
-
-    @fifo_topic.setter
-    def fifo_topic(self, value: bool | None) -> None:
-        self._set("fifo_topic", value)
-
-    @property
-    def firehose_failure_feedback_role_arn(self) -> str:
-        return self.get_string_attribute("firehose_failure_feedback_role_arn")
-
-    @firehose_failure_feedback_role_arn.setter
-    def firehose_failure_feedback_role_arn(self, value: str | None) -> None:
-        self._set("firehose_failure_feedback_role_arn", value)
-
-    @property
-    def firehose_success_feedback_role_arn(self) -> str:
-        return self.get_string_attribute("firehose_success_feedback_role_arn")
-
-    @firehose_success_feedback_role_arn.setter
-    def firehose_success_feedback_role_arn(self, value: str | None) -> None:
-        self._set("firehose_success_feedback_role_arn", value)
-
-    @property
-    def firehose_success_feedback_sample_rate(self) -> float:
-        return self.get_number_attribute("firehose_success_feedback_sample_rate")
-
-    @firehose_success_feedback_sample_rate.setter
-    def firehose_success_feedback_sample_rate(self, value: float | None) -> None:
-        self._set("firehose_success_feedback_sample_rate", value)
-
-    @property
-    def http_failure_feedback_role_arn(self) -> str:
-        return self.get_string_attribute("http_failure_feedback_role_arn")
-
-    @http_failure_feedback_role_arn.setter
-    def http_failure_feedback_role_arn(self, value: str | None) -> None:
-        self._set("http_failure_feedback_role_arn", value)
-
-    @property
-    def http_success_feedback_role_arn(self) -> str:
-        return self.get_string_attribute("http_success_feedback_role_arn")
-
-    @http_success_feedback_role_arn.setter
-    def http_success_feedback_role_arn(self, value: str | None) -> None:
-        self._set("http_success_feedback_role_arn", value)
-
-    @property
-    def http_success_feedback_sample_rate(self) -> float:
-        return self.get_number_attribute("http_success_feedback_sample_rate")
-
-    @http_success_feedback_sample_rate.setter
-    def http_success_feedback_sample_rate(self, value: float | None) -> None:
-        self._set("http_success_feedback_sample_rate", value)
+    @arn.setter
+    def arn(self, value: str | None) -> None:
+        self._set("arn", value)
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
-    def kms_master_key_id(self) -> str:
-        return self.get_string_attribute("kms_master_key_id")
-
-    @kms_master_key_id.setter
-    def kms_master_key_id(self, value: str | None) -> None:
-        self._set("kms_master_key_id", value)
-
-    @property
-    def lambda_failure_feedback_role_arn(self) -> str:
-        return self.get_string_attribute("lambda_failure_feedback_role_arn")
-
-    @lambda_failure_feedback_role_arn.setter
-    def lambda_failure_feedback_role_arn(self, value: str | None) -> None:
-        self._set("lambda_failure_feedback_role_arn", value)
-
-    @property
-    def lambda_success_feedback_role_arn(self) -> str:
-        return self.get_string_attribute("lambda_success_feedback_role_arn")
-
-    @lambda_success_feedback_role_arn.setter
-    def lambda_success_feedback_role_arn(self, value: str | None) -> None:
-        self._set("lambda_success_feedback_role_arn", value)
-
-    @property
-    def lambda_success_feedback_sample_rate(self) -> float:
-        return self.get_number_attribute("lambda_success_feedback_sample_rate")
-
-    @lambda_success_feedback_sample_rate.setter
-    def lambda_success_feedback_sample_rate(self, value: float | None) -> None:
-        self._set("lambda_success_feedback_sample_rate", value)
-
-    @property
-    def name(self) -> str:
-        return self.get_string_attribute("name")
-
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self._set("name", value)
-
-    @property
-    def name_prefix(self) -> str:
-        return self.get_string_attribute("name_prefix")
-
-    @name_prefix.setter
-    def name_prefix(self, value: str | None) -> None:
-        self._set("name_prefix", value)
-
-    @property
     def owner(self) -> str:
-        return self.get_string_attribute("owner")
+        return self._string_reference("owner")
 
     @property
     def policy(self) -> str:
-        return self.get_string_attribute("policy")
+        return self._string_reference("policy")
 
     @policy.setter
     def policy(self, value: str | None) -> None:
         self._set("policy", value)
 
-    @property
-    def signature_version(self) -> float:
-        return self.get_number_attribute("signature_version")
 
-    @signature_version.setter
-    def signature_version(self, value: float | None) -> None:
-        self._set("signature_version", value)
-
-    @property
-    def sqs_failure_feedback_role_arn(self) -> str:
-        return self.get_string_attribute("sqs_failure_feedback_role_arn")
-
-    @sqs_failure_feedback_role_arn.setter
-    def sqs_failure_feedback_role_arn(self, value: str | None) -> None:
-        self._set("sqs_failure_feedback_role_arn", value)
-
-    @property
-    def sqs_success_feedback_role_arn(self) -> str:
-        return self.get_string_attribute("sqs_success_feedback_role_arn")
-
-    @sqs_success_feedback_role_arn.setter
-    def sqs_success_feedback_role_arn(self, value: str | None) -> None:
-        self._set("sqs_success_feedback_role_arn", value)
-
-    @property
-    def sqs_success_feedback_sample_rate(self) -> float:
-        return self.get_number_attribute("sqs_success_feedback_sample_rate")
-
-    @sqs_success_feedback_sample_rate.setter
-    def sqs_success_feedback_sample_rate(self, value: float | None) -> None:
-        self._set("sqs_success_feedback_sample_rate", value)
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def tracing_config(self) -> str:
-        return self.get_string_attribute("tracing_config")
-
-    @tracing_config.setter
-    def tracing_config(self, value: str | None) -> None:
-        self._set("tracing_config", value)
-
-
-class SnsTopicPolicy(AwsResource):
+class SnsTopicPolicy(AwsResource, _SnsTopicPolicyAttributes):
     """The ``aws_sns_topic_policy`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_sns_topic_policy"
@@ -8691,36 +8882,132 @@ class SnsTopicPolicy(AwsResource):
             for_each=for_each,
         )
 
+
+class _SnsTopicSubscriptionAttributes(ResourceAttributes):
+    """The attributes of ``aws_sns_topic_subscription``: references to read, arguments to set."""
+
     @property
     def arn(self) -> str:
-        return self.get_string_attribute("arn")
+        return self._string_reference("arn")
 
-    @arn.setter
-    def arn(self, value: str | None) -> None:
-        self._set("arn", value)
+    @property
+    def confirmation_timeout_in_minutes(self) -> float:
+        return self._number_reference("confirmation_timeout_in_minutes")
+
+    @confirmation_timeout_in_minutes.setter
+    def confirmation_timeout_in_minutes(self, value: float | None) -> None:
+        self._set("confirmation_timeout_in_minutes", value)
+
+    @property
+    def confirmation_was_authenticated(self) -> Any:
+        return self._any_reference("confirmation_was_authenticated")
+
+    @property
+    def delivery_policy(self) -> str:
+        return self._string_reference("delivery_policy")
+
+    @delivery_policy.setter
+    def delivery_policy(self, value: str | None) -> None:
+        self._set("delivery_policy", value)
+
+    @property
+    def endpoint(self) -> str:
+        return self._string_reference("endpoint")
+
+    @endpoint.setter
+    def endpoint(self, value: str | None) -> None:
+        self._set("endpoint", value)
+
+    @property
+    def endpoint_auto_confirms(self) -> Any:
+        return self._any_reference("endpoint_auto_confirms")
+
+    @endpoint_auto_confirms.setter
+    def endpoint_auto_confirms(self, value: bool | None) -> None:
+        self._set("endpoint_auto_confirms", value)
+
+    @property
+    def filter_policy(self) -> str:
+        return self._string_reference("filter_policy")
+
+    @filter_policy.setter
+    def filter_policy(self, value: str | None) -> None:
+        self._set("filter_policy", value)
+
+    @property
+    def filter_policy_scope(self) -> str:
+        return self._string_reference("filter_policy_scope")
+
+    @filter_policy_scope.setter
+    def filter_policy_scope(self, value: str | None) -> None:
+        self._set("filter_policy_scope", value)
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
-    def owner(self) -> str:
-        return self.get_string_attribute("owner")
+    def owner_id(self) -> str:
+        return self._string_reference("owner_id")
 
     @property
-    def policy(self) -> str:
-        return self.get_string_attribute("policy")
+    def pending_confirmation(self) -> Any:
+        return self._any_reference("pending_confirmation")
 
-    @policy.setter
-    def policy(self, value: str | None) -> None:
-        self._set("policy", value)
+    @property
+    def protocol(self) -> str:
+        return self._string_reference("protocol")
+
+    @protocol.setter
+    def protocol(self, value: str | None) -> None:
+        self._set("protocol", value)
+
+    @property
+    def raw_message_delivery(self) -> Any:
+        return self._any_reference("raw_message_delivery")
+
+    @raw_message_delivery.setter
+    def raw_message_delivery(self, value: bool | None) -> None:
+        self._set("raw_message_delivery", value)
+
+    @property
+    def redrive_policy(self) -> str:
+        return self._string_reference("redrive_policy")
+
+    @redrive_policy.setter
+    def redrive_policy(self, value: str | None) -> None:
+        self._set("redrive_policy", value)
+
+    @property
+    def replay_policy(self) -> str:
+        return self._string_reference("replay_policy")
+
+    @replay_policy.setter
+    def replay_policy(self, value: str | None) -> None:
+        self._set("replay_policy", value)
+
+    @property
+    def subscription_role_arn(self) -> str:
+        return self._string_reference("subscription_role_arn")
+
+    @subscription_role_arn.setter
+    def subscription_role_arn(self, value: str | None) -> None:
+        self._set("subscription_role_arn", value)
+
+    @property
+    def topic_arn(self) -> str:
+        return self._string_reference("topic_arn")
+
+    @topic_arn.setter
+    def topic_arn(self, value: str | None) -> None:
+        self._set("topic_arn", value)
 
 
-class SnsTopicSubscription(AwsResource):
+class SnsTopicSubscription(AwsResource, _SnsTopicSubscriptionAttributes):
     """The ``aws_sns_topic_subscription`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_sns_topic_subscription"
@@ -8777,126 +9064,6 @@ class SnsTopicSubscription(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
-
-    @property
-    def confirmation_timeout_in_minutes(self) -> float:
-        return self.get_number_attribute("confirmation_timeout_in_minutes")
-
-    @confirmation_timeout_in_minutes.setter
-    def confirmation_timeout_in_minutes(self, value: float | None) -> None:
-        self._set("confirmation_timeout_in_minutes", value)
-
-    @property
-    def confirmation_was_authenticated(self) -> Any:
-        return self.interpolation_for_attribute("confirmation_was_authenticated")
-
-    @property
-    def delivery_policy(self) -> str:
-        return self.get_string_attribute("delivery_policy")
-
-    @delivery_policy.setter
-    def delivery_policy(self, value: str | None) -> None:
-        self._set("delivery_policy", value)
-
-    @property
-    def endpoint(self) -> str:
-        return self.get_string_attribute("endpoint")
-
-    @endpoint.setter
-    def endpoint(self, value: str | None) -> None:
-        self._set("endpoint", value)
-
-    @property
-    def endpoint_auto_confirms(self) -> Any:
-        return self.interpolation_for_attribute("endpoint_auto_confirms")
-
-    @endpoint_auto_confirms.setter
-    def endpoint_auto_confirms(self, value: bool | None) -> None:
-        self._set("endpoint_auto_confirms", value)
-
-    @property
-    def filter_policy(self) -> str:
-        return self.get_string_attribute("filter_policy")
-
-    @filter_policy.setter
-    def filter_policy(self, value: str | None) -> None:
-        self._set("filter_policy", value)
-
-    @property
-    def filter_policy_scope(self) -> str:
-        return self.get_string_attribute("filter_policy_scope")
-
-    @filter_policy_scope.setter
-    def filter_policy_scope(self, value: str | None) -> None:
-        self._set("filter_policy_scope", value)
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def owner_id(self) -> str:
-        return self.get_string_attribute("owner_id")
-
-    @property
-    def pending_confirmation(self) -> Any:
-        return self.interpolation_for_attribute("pending_confirmation")
-
-    @property
-    def protocol(self) -> str:
-        return self.get_string_attribute("protocol")
-
-    @protocol.setter
-    def protocol(self, value: str | None) -> None:
-        self._set("protocol", value)
-
-    @property
-    def raw_message_delivery(self) -> Any:
-        return self.interpolation_for_attribute("raw_message_delivery")
-
-    @raw_message_delivery.setter
-    def raw_message_delivery(self, value: bool | None) -> None:
-        self._set("raw_message_delivery", value)
-
-    @property
-    def redrive_policy(self) -> str:
-        return self.get_string_attribute("redrive_policy")
-
-    @redrive_policy.setter
-    def redrive_policy(self, value: str | None) -> None:
-        self._set("redrive_policy", value)
-
-    @property
-    def replay_policy(self) -> str:
-        return self.get_string_attribute("replay_policy")
-
-    @replay_policy.setter
-    def replay_policy(self, value: str | None) -> None:
-        self._set("replay_policy", value)
-
-    @property
-    def subscription_role_arn(self) -> str:
-        return self.get_string_attribute("subscription_role_arn")
-
-    @subscription_role_arn.setter
-    def subscription_role_arn(self, value: str | None) -> None:
-        self._set("subscription_role_arn", value)
-
-    @property
-    def topic_arn(self) -> str:
-        return self.get_string_attribute("topic_arn")
-
-    @topic_arn.setter
-    def topic_arn(self, value: str | None) -> None:
-        self._set("topic_arn", value)
-
 
 SqsQueueTimeouts = TypedDict(
     "SqsQueueTimeouts",
@@ -8909,7 +9076,187 @@ SqsQueueTimeouts = TypedDict(
 )
 
 
-class SqsQueue(AwsResource):
+class _SqsQueueAttributes(ResourceAttributes):
+    """The attributes of ``aws_sqs_queue``: references to read, arguments to set."""
+
+    @property
+    def arn(self) -> str:
+        return self._string_reference("arn")
+
+    @property
+    def content_based_deduplication(self) -> Any:
+        return self._any_reference("content_based_deduplication")
+
+    @content_based_deduplication.setter
+    def content_based_deduplication(self, value: bool | None) -> None:
+        self._set("content_based_deduplication", value)
+
+    @property
+    def deduplication_scope(self) -> str:
+        return self._string_reference("deduplication_scope")
+
+    @deduplication_scope.setter
+    def deduplication_scope(self, value: str | None) -> None:
+        self._set("deduplication_scope", value)
+
+    @property
+    def delay_seconds(self) -> float:
+        return self._number_reference("delay_seconds")
+
+    @delay_seconds.setter
+    def delay_seconds(self, value: float | None) -> None:
+        self._set("delay_seconds", value)
+
+    @property
+    def fifo_queue(self) -> Any:
+        return self._any_reference("fifo_queue")
+
+    @fifo_queue.setter
+    def fifo_queue(self, value: bool | None) -> None:
+        self._set("fifo_queue", value)
+
+    @property
+    def fifo_throughput_limit(self) -> str:
+        return self._string_reference("fifo_throughput_limit")
+
+    @fifo_throughput_limit.setter
+    def fifo_throughput_limit(self, value: str | None) -> None:
+        self._set("fifo_throughput_limit", value)
+
+    @property
+    def id(self) -> str:
+        return self._string_reference("id")
+
+    @id.setter
+    def id(self, value: str | None) -> None:
+        self._set("id", value)
+
+    @property
+    def kms_data_key_reuse_period_seconds(self) -> float:
+        return self._number_reference("kms_data_key_reuse_period_seconds")
+
+    @kms_data_key_reuse_period_seconds.setter
+    def kms_data_key_reuse_period_seconds(self, value: float | None) -> None:
+        self._set("kms_data_key_reuse_period_seconds", value)
+
+    @property
+    def kms_master_key_id(self) -> str:
+        return self._string_reference("kms_master_key_id")
+
+    @kms_master_key_id.setter
+    def kms_master_key_id(self, value: str | None) -> None:
+        self._set("kms_master_key_id", value)
+
+    @property
+    def max_message_size(self) -> float:
+        return self._number_reference("max_message_size")
+
+    @max_message_size.setter
+    def max_message_size(self, value: float | None) -> None:
+        self._set("max_message_size", value)
+
+    @property
+    def message_retention_seconds(self) -> float:
+        return self._number_reference("message_retention_seconds")
+
+    @message_retention_seconds.setter
+    def message_retention_seconds(self, value: float | None) -> None:
+        self._set("message_retention_seconds", value)
+
+    @property
+    def name(self) -> str:
+        return self._string_reference("name")
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._set("name", value)
+
+    @property
+    def name_prefix(self) -> str:
+        return self._string_reference("name_prefix")
+
+    @name_prefix.setter
+    def name_prefix(self, value: str | None) -> None:
+        self._set("name_prefix", value)
+
+    @property
+    def policy(self) -> str:
+        return self._string_reference("policy")
+
+    @policy.setter
+    def policy(self, value: str | None) -> None:
+        self._set("policy", value)
+
+    @property
+    def receive_wait_time_seconds(self) -> float:
+        return self._number_reference("receive_wait_time_seconds")
+
+    @receive_wait_time_seconds.setter
+    def receive_wait_time_seconds(self, value: float | None) -> None:
+        self._set("receive_wait_time_seconds", value)
+
+    @property
+    def redrive_allow_policy(self) -> str:
+        return self._string_reference("redrive_allow_policy")
+
+    @redrive_allow_policy.setter
+    def redrive_allow_policy(self, value: str | None) -> None:
+        self._set("redrive_allow_policy", value)
+
+    @property
+    def redrive_policy(self) -> str:
+        return self._string_reference("redrive_policy")
+
+    @redrive_policy.setter
+    def redrive_policy(self, value: str | None) -> None:
+        self._set("redrive_policy", value)
+
+    @property
+    def sqs_managed_sse_enabled(self) -> Any:
+        return self._any_reference("sqs_managed_sse_enabled")
+
+    @sqs_managed_sse_enabled.setter
+    def sqs_managed_sse_enabled(self, value: bool | None) -> None:
+        self._set("sqs_managed_sse_enabled", value)
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._map_reference("tags")
+
+    @tags.setter
+    def tags(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags", value)
+
+    @property
+    def tags_all(self) -> Mapping[str, str]:
+        return self._map_reference("tags_all")
+
+    @tags_all.setter
+    def tags_all(self, value: Mapping[str, str] | None) -> None:
+        self._set("tags_all", value)
+
+    @property
+    def url(self) -> str:
+        return self._string_reference("url")
+
+    @property
+    def visibility_timeout_seconds(self) -> float:
+        return self._number_reference("visibility_timeout_seconds")
+
+    @visibility_timeout_seconds.setter
+    def visibility_timeout_seconds(self, value: float | None) -> None:
+        self._set("visibility_timeout_seconds", value)
+
+    @property
+    def timeouts(self) -> Any:
+        return self._any_reference("timeouts")
+
+    @timeouts.setter
+    def timeouts(self, value: SqsQueueTimeouts | Sequence[SqsQueueTimeouts] | None) -> None:
+        self._set("timeouts", value)
+
+
+class SqsQueue(AwsResource, _SqsQueueAttributes):
     """The ``aws_sqs_queue`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_sqs_queue"
@@ -8982,184 +9329,36 @@ class SqsQueue(AwsResource):
             for_each=for_each,
         )
 
-    @property
-    def arn(self) -> str:
-        return self.get_string_attribute("arn")
 
-    @property
-    def content_based_deduplication(self) -> Any:
-        return self.interpolation_for_attribute("content_based_deduplication")
-
-    @content_based_deduplication.setter
-    def content_based_deduplication(self, value: bool | None) -> None:
-        self._set("content_based_deduplication", value)
-
-    @property
-    def deduplication_scope(self) -> str:
-        return self.get_string_attribute("deduplication_scope")
-
-    @deduplication_scope.setter
-    def deduplication_scope(self, value: str | None) -> None:
-        self._set("deduplication_scope", value)
-
-    @property
-    def delay_seconds(self) -> float:
-        return self.get_number_attribute("delay_seconds")
-
-    @delay_seconds.setter
-    def delay_seconds(self, value: float | None) -> None:
-        self._set("delay_seconds", value)
-
-    @property
-    def fifo_queue(self) -> Any:
-        return self.interpolation_for_attribute("fifo_queue")
-
-    @fifo_queue.setter
-    def fifo_queue(self, value: bool | None) -> None:
-        self._set("fifo_queue", value)
-
-    @property
-    def fifo_throughput_limit(self) -> str:
-        return self.get_string_attribute("fifo_throughput_limit")
-
-    @fifo_throughput_limit.setter
-    def fifo_throughput_limit(self, value: str | None) -> None:
-        self._set("fifo_throughput_limit", value)
+class _SqsQueuePolicyAttributes(ResourceAttributes):
+    """The attributes of ``aws_sqs_queue_policy``: references to read, arguments to set."""
 
     @property
     def id(self) -> str:
-        return self.get_string_attribute("id")
+        return self._string_reference("id")
 
     @id.setter
     def id(self, value: str | None) -> None:
         self._set("id", value)
 
     @property
-    def kms_data_key_reuse_period_seconds(self) -> float:
-        return self.get_number_attribute("kms_data_key_reuse_period_seconds")
-
-    @kms_data_key_reuse_period_seconds.setter
-    def kms_data_key_reuse_period_seconds(self, value: float | None) -> None:
-        self._set("kms_data_key_reuse_period_seconds", value)
-
-    @property
-    def kms_master_key_id(self) -> str:
-        return self.get_string_attribute("kms_master_key_id")
-
-    @kms_master_key_id.setter
-    def kms_master_key_id(self, value: str | None) -> None:
-        self._set("kms_master_key_id", value)
-
-    @property
-    def max_message_size(self) -> float:
-        return self.get_number_attribute("max_message_size")
-
-    @max_message_size.setter
-    def max_message_size(self, value: float | None) -> None:
-        self._set("max_message_size", value)
-
-    @property
-    def message_retention_seconds(self) -> float:
-        return self.get_number_attribute("message_retention_seconds")
-
-    @message_retention_seconds.setter
-    def message_retention_seconds(self, value: float | None) -> None:
-        self._set("message_retention_seconds", value)
-
-    @property
-    def name(self) -> str:
-        return self.get_string_attribute("name")
-
-    @name.setter
-    def name(self, value: str | None) -> None:
-        self._set("name", value)
-
-    @property
-    def name_prefix(self) -> str:
-        return self.get_string_attribute("name_prefix")
-
-    @name_prefix.setter
-    def name_prefix(self, value: str | None) -> None:
-        self._set("name_prefix", value)
-
-    @property
     def policy(self) -> str:
-        return self.get_string_attribute("policy")
+        return self._string_reference("policy")
 
     @policy.setter
     def policy(self, value: str | None) -> None:
         self._set("policy", value)
 
     @property
-    def receive_wait_time_seconds(self) -> float:
-        return self.get_number_attribute("receive_wait_time_seconds")
+    def queue_url(self) -> str:
+        return self._string_reference("queue_url")
 
-    @receive_wait_time_seconds.setter
-    def receive_wait_time_seconds(self, value: float | None) -> None:
-        self._set("receive_wait_time_seconds", value)
-
-    @property
-    def redrive_allow_policy(self) -> str:
-        return self.get_string_attribute("redrive_allow_policy")
-
-    @redrive_allow_policy.setter
-    def redrive_allow_policy(self, value: str | None) -> None:
-        self._set("redrive_allow_policy", value)
-
-    @property
-    def redrive_policy(self) -> str:
-        return self.get_string_attribute("redrive_policy")
-
-    @redrive_policy.setter
-    def redrive_policy(self, value: str | None) -> None:
-        self._set("redrive_policy", value)
-
-    @property
-    def sqs_managed_sse_enabled(self) -> Any:
-        return self.interpolation_for_attribute("sqs_managed_sse_enabled")
-
-    @sqs_managed_sse_enabled.setter
-    def sqs_managed_sse_enabled(self, value: bool | None) -> None:
-        self._set("sqs_managed_sse_enabled", value)
-
-    @property
-    def tags(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags")
-
-    @tags.setter
-    def tags(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags", value)
-
-    @property
-    def tags_all(self) -> Mapping[str, str]:
-        return self.get_string_map_attribute("tags_all")
-
-    @tags_all.setter
-    def tags_all(self, value: Mapping[str, str] | None) -> None:
-        self._set("tags_all", value)
-
-    @property
-    def url(self) -> str:
-        return self.get_string_attribute("url")
-
-    @property
-    def visibility_timeout_seconds(self) -> float:
-        return self.get_number_attribute("visibility_timeout_seconds")
-
-    @visibility_timeout_seconds.setter
-    def visibility_timeout_seconds(self, value: float | None) -> None:
-        self._set("visibility_timeout_seconds", value)
-
-    @property
-    def timeouts(self) -> Any:
-        return self.interpolation_for_attribute("timeouts")
-
-    @timeouts.setter
-    def timeouts(self, value: SqsQueueTimeouts | Sequence[SqsQueueTimeouts] | None) -> None:
-        self._set("timeouts", value)
+    @queue_url.setter
+    def queue_url(self, value: str | None) -> None:
+        self._set("queue_url", value)
 
 
-class SqsQueuePolicy(AwsResource):
+class SqsQueuePolicy(AwsResource, _SqsQueuePolicyAttributes):
     """The ``aws_sqs_queue_policy`` resource (hashicorp/aws 5.100.0 schema)."""
 
     KIND = "aws_sqs_queue_policy"
@@ -9195,30 +9394,6 @@ class SqsQueuePolicy(AwsResource):
             count=count,
             for_each=for_each,
         )
-
-    @property
-    def id(self) -> str:
-        return self.get_string_attribute("id")
-
-    @id.setter
-    def id(self, value: str | None) -> None:
-        self._set("id", value)
-
-    @property
-    def policy(self) -> str:
-        return self.get_string_attribute("policy")
-
-    @policy.setter
-    def policy(self, value: str | None) -> None:
-        self._set("policy", value)
-
-    @property
-    def queue_url(self) -> str:
-        return self.get_string_attribute("queue_url")
-
-    @queue_url.setter
-    def queue_url(self, value: str | None) -> None:
-        self._set("queue_url", value)
 
 
 __all__ = [
