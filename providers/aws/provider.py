@@ -335,7 +335,8 @@ class _Recovery(Construct):
         #: names of this recovery's log groups and of the rules that deliver to its DLQ
         self.log_group_names: list[str] = []
         self.dead_letter_rules: list[str] = []
-        #: the roles EventBridge targets use, and the rules each one is assumed for
+        #: the roles EventBridge targets use (by the ARN tokens given for them; the tokens of
+        #: one role share its entry), and the rules each one is assumed for
         self._target_roles: dict[str, tuple[Any, list[str]]] = {}
         #: the topic healstack owns (None: the platform's ``existing_notifier_id``)
         self.topic: Any = None
@@ -501,19 +502,22 @@ class _Recovery(Construct):
         return target
 
     def _bind_target_role(self, role_arn: str, rule_name: str) -> None:
-        wanted = _reference(self, role_arn)
-        if wanted not in self._target_roles:
+        if role_arn not in self._target_roles:
             scope = self.node.scope
             assert scope is not None
-            found = [
-                node
-                for node in scope.node.find_all()
-                if isinstance(node, aws.IamRole) and _reference(self, node.arn) == wanted
-            ]
+            roles = [node for node in scope.node.find_all() if isinstance(node, aws.IamRole)]
+            # a role hands out one token per attribute: the same string is the same role
+            found = [role for role in roles if role.arn == role_arn]
+            if not found:  # another token for it: compare the expressions (round trips)
+                wanted = _reference(self, role_arn)
+                found = [role for role in roles if _reference(self, role.arn) == wanted]
             if len(found) != 1:
-                raise ValueError(f"event target role {wanted}: not one role of this recovery")
-            self._target_roles[wanted] = (found[0], [])
-        role, rules = self._target_roles[wanted]
+                raise ValueError(
+                    f"event target role {_reference(self, role_arn)}: not one role of this recovery"
+                )
+            known = [entry for entry in self._target_roles.values() if entry[0] is found[0]]
+            self._target_roles[role_arn] = known[0] if known else (found[0], [])
+        role, rules = self._target_roles[role_arn]
         if rule_name not in rules:
             rules.append(rule_name)
         role.assume_role_policy = assume_role(
@@ -648,13 +652,18 @@ class AwsProvider:
 
     def __init__(self) -> None:
         self._recoveries: dict[str, _Recovery] = {}
+        self._scopes: dict[int, tuple[Construct, _Recovery]] = {}
 
     def _recovery(
         self, scope: Construct, base_name: str, settings: DeploymentSettings
     ) -> _Recovery:
+        known = self._scopes.get(id(scope))
+        if known is not None and known[0] is scope:  # a construct's path is a round trip
+            return known[1]
         key = scope.node.path
         if key not in self._recoveries:
             self._recoveries[key] = _Recovery(scope, base_name, settings)
+        self._scopes[id(scope)] = (scope, self._recoveries[key])
         return self._recoveries[key]
 
     # -- stack ---------------------------------------------------------------------------
