@@ -20,8 +20,9 @@ import pytest
 from healstack.errors import UsageError
 from healstack.loader import load_playbooks, shipped_playbook_path, shipped_playbooks
 from healstack.playbook import Playbook
-from healstack.providers.aws import kinds
+from healstack.providers.aws import kinds, schema_check, versions
 from healstack.providers.aws.naming import ROLE_PATH, member_role_name
+from healstack.providers.aws.schema_check import problems
 from healstack.providers.interfaces import DeploymentSettings, HubSpec
 from healstack.tfmodule_member import OUTPUTS, REQUIRED, inputs
 from tests.conftest import REPO, healstack_here, load_stack
@@ -379,6 +380,13 @@ def test_the_member_module_builds_byte_identical_in_another_process(
     for name in sorted(p.name for p in member_module.iterdir()):
         assert (again / name).read_bytes() == (member_module / name).read_bytes(), name
     assert str(tmp_path) not in "".join(p.read_text() for p in again.iterdir())
+
+
+@pytest.mark.parametrize("version", versions.PROVEN)
+def test_the_member_module_fits_both_ends_of_the_provider_range(
+    member_module: Path, version: str
+) -> None:
+    assert problems(read(member_module, "main.tf.json"), schema_check.load_snapshot(version)) == []
 
 
 def test_terraform_validates_the_member_module(
