@@ -27,6 +27,7 @@ from healstack.providers.interfaces import DeploymentSettings, HubSpec
 from healstack.tfmodule_member import OUTPUTS, REQUIRED, inputs
 from tests.conftest import REPO, healstack_here, load_stack
 from tests.reuse.helpers import terraform, terraform_validates
+from tests.security.test_checkov import scan
 from tests.security.test_iam import as_list
 from tests.security.test_parliament import ACCEPTED, documents, findings
 
@@ -69,9 +70,16 @@ def synth_member(
 
 
 @pytest.fixture(scope="module")
-def member_stack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def member_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """cdktf.out holding the stack ``member``: every shipped playbook's member part."""
     out = tmp_path_factory.mktemp("member") / "cdktf.out"
-    return synth_member(out, shipped(), HubSpec(HUB_ACCOUNT, HUB_BUS, organization_id=ORG))
+    synth_member(out, shipped(), HubSpec(HUB_ACCOUNT, HUB_BUS, organization_id=ORG))
+    return out
+
+
+@pytest.fixture(scope="module")
+def member_stack(member_out: Path) -> dict[str, Any]:
+    return load_stack(member_out, "member")
 
 
 # -- reading stacks --------------------------------------------------------------------
@@ -268,6 +276,13 @@ def test_no_wildcard_action_and_parliament_finds_only_reviewed_findings(
     # per playbook: two trusts, two role policies, a queue policy
     assert count == 5 * len(shipped())
     assert unexpected == [], "\n".join(unexpected)
+
+
+def test_checkov_finds_nothing_in_a_member(member_out: Path) -> None:
+    report = scan(member_out / "stacks", ["member"])["member"]
+    assert report["summary"]["parsing_errors"] == 0
+    assert [f["check_id"] for f in report["results"]["failed_checks"]] == []
+    assert report["summary"]["passed"] >= 10 * len(shipped())
 
 
 def test_a_member_is_byte_deterministic(tmp_path: Path) -> None:
