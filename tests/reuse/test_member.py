@@ -23,6 +23,7 @@ from healstack.playbook import Playbook
 from healstack.providers.aws import kinds, schema_check, versions
 from healstack.providers.aws.naming import ROLE_PATH, member_role_name
 from healstack.providers.aws.schema_check import problems
+from healstack.providers.aws.steps import STAR_RESOURCE_REASONS
 from healstack.providers.interfaces import DeploymentSettings, HubSpec
 from healstack.tfmodule_member import OUTPUTS, REQUIRED, inputs
 from tests.conftest import REPO, healstack_here, load_stack
@@ -255,7 +256,7 @@ def test_the_forwarding_rule_has_the_hub_triggers_pattern_and_targets_the_hub_bu
         assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": "ACCOUNT"}
 
 
-def test_no_wildcard_action_and_parliament_finds_only_reviewed_findings(
+def test_no_wildcard_action_star_only_where_reviewed_and_parliament_clean(
     member_stack: dict[str, Any],
 ) -> None:
     count = 0
@@ -265,6 +266,9 @@ def test_no_wildcard_action_and_parliament_finds_only_reviewed_findings(
         for statement in json.loads(policy)["Statement"]:
             for action in as_list(statement["Action"]):
                 assert "*" not in action or (action == "sqs:*" and statement["Effect"] == "Deny")
+            if statement["Effect"] == "Allow" and "*" in as_list(statement.get("Resource")):
+                unreviewed = set(as_list(statement["Action"])) - set(STAR_RESOURCE_REASONS)
+                assert not unreviewed, f"{resource}: {unreviewed}"
         for finding in findings(policy):
             if not any(
                 (a.document, a.issue) == (document, finding.issue)
