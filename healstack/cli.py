@@ -330,8 +330,11 @@ def _with_access(settings: DeploymentSettings, config: Path | None) -> Deploymen
     from dataclasses import replace
 
     from healstack.providers import registry
-    from healstack.settings import CONFIG_FILE, load_access
+    from healstack.settings import CONFIG_FILE, load_access, load_hub
 
+    hub = load_hub(config)  # [hub]: the recovery account of the listed members
+    if hub is not None:
+        settings = replace(settings, hub=hub)
     access = load_access(config)
     rules = registry.naming_rules("aws")
     for setting, principals in access.items():

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from healstack.errors import UsageError
-from healstack.providers.interfaces import DeploymentSettings
+from healstack.providers.interfaces import DeploymentSettings, Hub
 
 if TYPE_CHECKING:  # cdktf starts the jsii runtime: keep `validate` free of it
     from healstack.cdk import TerraformStack
@@ -199,7 +199,7 @@ def load_state_backend(config: Path | None, default_region: str) -> StateBackend
 
 
 #: the tables of healstack.toml
-CONFIG_TABLES = ("state", "access")
+CONFIG_TABLES = ("state", "access", "hub")
 #: ``[access]``: who, besides the account root, may do what (the provider's principal ids)
 ACCESS_KEYS = {
     # may upload the pipeline's source archive (everything else is refused by the bucket)
@@ -237,6 +237,72 @@ def load_access(config: Path | None) -> dict[str, tuple[str, ...]]:
             raise UsageError(f"{path}: access.{key}: lists a principal twice (list each once)")
         found[ACCESS_KEYS[key]] = tuple(value)
     return found
+
+
+#: ``[hub]``: this deployment is the recovery account of the listed members
+HUB_KEYS = ("members", "regions", "organization_id")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+
+
+def load_hub(config: Path | None) -> Hub | None:
+    """The ``[hub]`` table of ``config`` (or ``./healstack.toml``); None without one (a
+    single-account deployment, as before)."""
+    path = config if config is not None else Path(CONFIG_FILE)
+    if not path.is_file():
+        return None  # load_state_backend has already said why, if the file was asked for
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    if "hub" not in data:
+        return None
+    return hub_from_table(path, data["hub"])
+
+
+def hub_from_table(path: Path | str, table: Any) -> Hub:
+    """``[hub]`` checked key by key: one line naming the key and the fix."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: hub: is not a table (write [hub] and its keys below)")
+    for key in sorted(table):
+        if key not in HUB_KEYS:
+            raise UsageError(f"{path}: hub.{key}: unknown setting (use {', '.join(HUB_KEYS)})")
+    members = _string_list(path, "members", table.get("members"), "account ids")
+    if not members:
+        raise UsageError(
+            f'{path}: hub.members: missing or empty (list the member account ids: ["111122223333"])'
+        )
+    for index, member in enumerate(members):
+        if not _ACCOUNT_ID.match(member):
+            raise UsageError(
+                f'{path}: hub.members[{index}]: "{member}" is not a 12-digit account id '
+                '(quote it: "111122223333")'
+            )
+    regions = _string_list(path, "regions", table.get("regions", []), "regions")
+    for index, region in enumerate(regions):
+        if not re.match(REGION_PATTERN, region):
+            raise UsageError(
+                f'{path}: hub.regions[{index}]: "{region}" is not an AWS region (use e.g. eu-west-1)'
+            )
+    organization = table.get("organization_id")
+    if organization is not None and (
+        not isinstance(organization, str) or not _ORGANIZATION_ID.match(organization)
+    ):
+        raise UsageError(
+            f"{path}: hub.organization_id: {organization!r} is not an organisation id "
+            '(use o- and 10-32 lower-case letters or digits, e.g. "o-a1b2c3d4e5")'
+        )
+    return Hub(tuple(sorted(members)), tuple(sorted(regions)), organization)
+
+
+def _string_list(path: Path | str, key: str, value: Any, what: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise UsageError(f'{path}: hub.{key}: is not a list of {what} (["...", "..."])')
+    if len(set(value)) != len(value):
+        raise UsageError(f"{path}: hub.{key}: lists a value twice (list each once)")
+    return list(value)
 
 
 def _state(path: Path, table: Any, default_region: str) -> StateBackend:

@@ -142,6 +142,9 @@ RESOURCE_ID = Ref((CTX, "resource_id"))
 ATTEMPT = Ref((CTX, "attempt"))
 STARTED_AT = Ref((CTX, "started_at"))
 WINDOW = Ref((CTX, "window"))
+#: a hub's recoveries act in the event's account and region (``compile_playbook(hub=True)``)
+ACCOUNT = Ref((CTX, "account"))
+REGION = Ref((CTX, "region"))
 
 #: every function call: transient faults of the platform or the cloud API are retried
 TRANSIENT_RETRY = RetryPolicy(
@@ -262,9 +265,12 @@ def _camel(text: str) -> str:
     return "".join(part.capitalize() for part in text.replace("-", "_").split("_"))
 
 
-def compile_playbook(playbook: Playbook) -> CompiledRecovery:
+def compile_playbook(playbook: Playbook, *, hub: bool = False) -> CompiledRecovery:
+    """``hub``: the recovery account of many (``DeploymentSettings.hub``): ResolveTarget's
+    account and region go with every step, notification and store key (the functions are
+    the same either way)."""
     return CompiledRecovery(
-        workflow=_Compiler(playbook).workflow(),
+        workflow=_Compiler(playbook, hub=hub).workflow(),
         functions=tuple(_function_spec(playbook, key) for key in function_keys(playbook)),
     )
 
@@ -403,8 +409,9 @@ def _reachable(states: list[State], start: str) -> tuple[State, ...]:
 
 
 class _Compiler:
-    def __init__(self, playbook: Playbook) -> None:
+    def __init__(self, playbook: Playbook, *, hub: bool = False) -> None:
         self.p = playbook
+        self.hub = hub
         self.max = playbook.attempts.max
         self.names = state_names(playbook)
         self.states: list[State] = []
@@ -529,6 +536,7 @@ class _Compiler:
                 "attempt": 1,
                 "started_at": ResultRef(("now",)),
                 "window": ResultRef(("window",)),
+                **self._where(ResultRef(("account",)), ResultRef(("region",))),
                 **self._no_undo_evidence(),
             },
             result_at=CTX,
@@ -545,6 +553,17 @@ class _Compiler:
             ),
         )
 
+    def _where(self, account: Value, region: Value) -> dict[str, Value]:
+        """A hub's recoveries: the event's account and region (nothing in a single account)."""
+        return {"account": account, "region": region} if self.hub else {}
+
+    def _key(self, prefix: str) -> Template:
+        """A store key of the target: ``<prefix><id>``; a hub's ``<prefix><account>/<region>/<id>``
+        (the same id can name resources of two members)."""
+        if self.hub:
+            return Template(prefix + "{}/{}/{}", (ACCOUNT, REGION, RESOURCE_ID))
+        return Template(prefix + "{}", (RESOURCE_ID,))
+
     def _no_undo_evidence(self) -> dict[str, Value]:
         """``ctx.own_<action>``: has this attempt's own <action> acted? (starts false)"""
         return {f"own_{undone}": {"done": False} for undone in sorted(self.undos)}
@@ -555,6 +574,7 @@ class _Compiler:
             "execution_id": Context.EXECUTION_ID,
             "state": Context.STATE_NAME,
             "resource_id": RESOURCE_ID,
+            **self._where(ACCOUNT, REGION),
             "attempt": ATTEMPT,
             "dry_run": self.p.dry_run,
             "params": dict(params),
@@ -709,7 +729,7 @@ class _Compiler:
         return StoreWrite(
             name=TAKE_LOCK,
             kind="lock",
-            key=Template("lock#{}", (RESOURCE_ID,)),
+            key=self._key("lock#"),
             sort="lock",
             fields={"execution": Context.EXECUTION_ID},
             now=STARTED_AT,
@@ -729,7 +749,7 @@ class _Compiler:
         return StoreWrite(
             name=name,
             kind="count",
-            key=Template("limit#{}", (RESOURCE_ID,)),
+            key=self._key("limit#"),
             sort=Template("window-{}", (WINDOW,)),
             member=Context.EXECUTION_ID,
             limit=guard.max_recoveries,
@@ -748,7 +768,7 @@ class _Compiler:
         return StoreWrite(
             name=RECORD_ATTEMPT,
             kind="record",
-            key=Template("history#{}", (RESOURCE_ID,)),
+            key=self._key("history#"),
             sort=Template("{}#{}#attempt-{}", (STARTED_AT, Context.EXECUTION_NAME, ATTEMPT)),
             fields={
                 "kind": "attempt",
@@ -784,6 +804,7 @@ class _Compiler:
         resolved = name not in (NOTIFY_BAD_EVENT, NOTIFY_REFUSED)
         if resolved:
             payload["resource_id"] = RESOURCE_ID
+            payload.update(self._where(ACCOUNT, REGION))
             payload["attempt"] = ATTEMPT
             payload["started_at"] = STARTED_AT
         if with_error:
@@ -810,7 +831,7 @@ class _Compiler:
         return StoreWrite(
             name=RELEASE_AFTER_NOTIFY_FAILED,
             kind="release",
-            key=Template("lock#{}", (RESOURCE_ID,)),
+            key=self._key("lock#"),
             sort="lock",
             member=Context.EXECUTION_ID,
             next=NOTIFICATION_FAILED,
@@ -848,6 +869,7 @@ class _Compiler:
                         "attempt": Increment(ATTEMPT),
                         "started_at": STARTED_AT,
                         "window": WINDOW,
+                        **self._where(ACCOUNT, REGION),
                         **self._no_undo_evidence(),
                     },
                     next=entry,

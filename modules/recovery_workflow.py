@@ -63,7 +63,9 @@ class RecoveryWorkflow(Construct):
         self.playbook = playbook
         self._provider = provider
         self._grants = 0
-        self.compiled: CompiledRecovery = compile_playbook(playbook)
+        self.compiled: CompiledRecovery = compile_playbook(
+            playbook, hub=self.settings.hub is not None
+        )
         base = self.settings.base_name(playbook.name)
         #: the prefix of every physical name: ``<prefix>-<playbook>[-<stage>]``
         self.base_name = base

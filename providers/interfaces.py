@@ -72,6 +72,24 @@ class Rollout:
 
 
 @dataclass(frozen=True)
+class Hub:
+    """This deployment is the hub (the recovery account) of a hub-and-members set-up: its
+    recoveries take events from ``members`` only, and act in the event's account and
+    region (one of ``regions``) through the member's execution role."""
+
+    #: the member accounts (the provider's ids for them), sorted, each once
+    members: tuple[str, ...]
+    #: the member regions; empty: the hub's own region only
+    regions: tuple[str, ...] = ()
+    #: only principals of this organisation may put events on the hub's bus
+    organization_id: str | None = None
+
+    def regions_or(self, own_region: str) -> tuple[str, ...]:
+        """The member regions, the hub's own when none are listed."""
+        return self.regions or (own_region,)
+
+
+@dataclass(frozen=True)
 class DeploymentSettings:
     """Settings that shape every stack, whatever the playbook (neutral words only)."""
 
@@ -112,6 +130,9 @@ class DeploymentSettings:
     #: (IAM principal ARNs, e.g. a platform role; wildcards allowed). The principal that
     #: applies a playbook with emails must be among them, or its subscriptions are refused
     topic_subscriber_admins: tuple[str, ...] = ()
+    #: the recovery account of many (``[hub]`` of healstack.toml): its recoveries act in the
+    #: listed member accounts and regions; None (the default): this account and region only
+    hub: Hub | None = None
 
     def __post_init__(self) -> None:
         from healstack.errors import UsageError

@@ -22,6 +22,12 @@ is an ARN once it is found). The message is a short text plus ``(code: ...)``:
 - ``stale_event``: the event is older than ``max_event_age_seconds`` (default 600);
 - ``future_event``: the event's time is more than 300 s ahead of our clock.
 
+A hub (``$HEALSTACK_MEMBER_ACCOUNTS``, and ``$HEALSTACK_MEMBER_REGIONS``, comma-separated,
+set by the hub's deployment) takes events of its member accounts and regions instead of its
+own: ``foreign_account`` / ``foreign_region`` then mean "not a listed member account /
+region" (an ARN id must name the event's own account and region), and the result also
+carries the event's ``account`` and its ``region`` (where the steps act).
+
 ``resolve(..., check_age=False)`` skips the three time checks (notify re-resolves the
 original event of an execution that timed out, long after it arrived).
 
@@ -42,6 +48,7 @@ only when it is one this module knows, else described the same way.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime
 from typing import Any
@@ -55,6 +62,39 @@ MAX_CLOCK_SKEW = 300
 TIME_TEXT_MAX = 64
 KNOWN_DETAIL_TYPES = frozenset(detail_type for _, detail_type in shapes.KNOWN)
 KNOWN_SOURCES = frozenset(source for source, _ in shapes.KNOWN)
+MEMBER_ACCOUNTS_ENV = "HEALSTACK_MEMBER_ACCOUNTS"
+MEMBER_REGIONS_ENV = "HEALSTACK_MEMBER_REGIONS"
+
+
+def members() -> tuple[frozenset[str], frozenset[str]] | None:
+    """A hub's member accounts and regions (from its environment); None in a single account."""
+    accounts = os.environ.get(MEMBER_ACCOUNTS_ENV, "").strip()
+    if not accounts:
+        return None
+    regions = os.environ.get(MEMBER_REGIONS_ENV, "").strip()
+    if not regions:
+        raise InvalidInput(f"{MEMBER_ACCOUNTS_ENV} is set without {MEMBER_REGIONS_ENV}")
+    return (
+        frozenset(a.strip() for a in accounts.split(",") if a.strip()),
+        frozenset(r.strip() for r in regions.split(",") if r.strip()),
+    )
+
+
+def _refuse_non_member(
+    event: dict[str, Any], accounts: frozenset[str], regions: frozenset[str]
+) -> tuple[str, str]:
+    """``EventRefused`` unless the event names a member account and region: those two."""
+    account = event.get("account")
+    if not _non_empty_str(account):
+        raise _refuse("event has no account", "foreign_account")
+    if account not in accounts:
+        raise _refuse("event account is not one of the hub's member accounts", "foreign_account")
+    region = event.get("region")
+    if not _non_empty_str(region):
+        raise _refuse("event has no region", "foreign_region")
+    if region not in regions:
+        raise _refuse("event region is not one of the hub's member regions", "foreign_region")
+    return str(account), str(region)
 
 
 def fits(kind: str) -> tuple[shapes.Shape, ...]:
@@ -204,8 +244,17 @@ def resolve(
     now = time.time()
 
     # whose event is it, and is it still news? Decided before anything in it is parsed
-    own_account = _own_account() if check_origin else ""
-    if check_origin:
+    hub = members()
+    where_from: dict[str, str] = {}
+    if hub is not None:
+        if check_origin:
+            own_account, own_region = _refuse_non_member(event, *hub)
+        else:
+            own_account, own_region = str(event.get("account")), str(event.get("region"))
+        where_from = {"account": own_account, "region": own_region}
+    else:
+        own_account = _own_account() if check_origin else ""
+    if check_origin and hub is None:
         _refuse_foreign(event, own_account, own_region)
     if check_age:
         _refuse_stale(event, max_age or DEFAULT_MAX_EVENT_AGE, now)
@@ -240,6 +289,7 @@ def resolve(
         # the workflow's clock: lock expiry, anti-flap window, history order
         "now": clock,
         "window": clock // window_seconds if window_seconds else 0,
+        **where_from,
     }
 
 

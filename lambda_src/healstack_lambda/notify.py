@@ -16,6 +16,10 @@ Payload::
 ``skip`` (``not_in_scope``, ``stopped_on_purpose``, ``changing``). The ``refused`` outcome
 carries ResolveTarget's ``EventRefused`` in ``error``.
 
+A hub's recovery (see ``events``) also sends ``account`` and ``region``, the event's: its
+store keys carry them (``lock#<account>/<region>/<resource_id>``, the same for ``history#``),
+and so does the message (two more fields, only then).
+
 The topic is ``$HEALSTACK_TOPIC_ARN`` (unset -> ``InvalidInput`` naming it). The message
 body is JSON with ``playbook, outcome, reason, resource_id, attempts, dry_run,
 execution_arn, execution_url, error, duplicates, note`` (``error`` is null when there is none; a
@@ -115,6 +119,12 @@ def build_message(payload: dict[str, Any]) -> dict[str, Any]:
     reason = payload.get("reason")
     if reason is not None and (not isinstance(reason, str) or not REASON.match(reason)):
         raise InvalidInput("payload field 'reason' must be a short code matching [a-z_]{1,40}")
+    where: dict[str, str] = {}
+    if payload.get("account") is not None or payload.get("region") is not None:
+        where = {
+            "account": require_str(payload, "account"),
+            "region": require_str(payload, "region"),
+        }
     return {
         "playbook": playbook,
         "outcome": outcome,
@@ -127,6 +137,7 @@ def build_message(payload: dict[str, Any]) -> dict[str, Any]:
         "error": parse_error(payload.get("error")),
         "duplicates": None if outcome == NOT_HOLDING_THE_LOCK else 0,
         "note": None,
+        **where,
     }
 
 
@@ -179,20 +190,30 @@ def payload_from_status_change(event: dict[str, Any]) -> dict[str, Any]:
             check_age=False,  # the event is as old as the execution that timed out
         )
         payload["resource_id"] = resolved["resource_id"]
+        if "account" in resolved:  # a hub's: the member the recovery acted in
+            payload["account"], payload["region"] = resolved["account"], resolved["region"]
     except (HealstackError, ValueError):
         pass  # the message matters more than the resource id
     return payload
 
 
-def _lock_key(resource_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"lock#{resource_id}"}, "sk": {"S": "lock"}}
+def target_key(prefix: str, message: dict[str, Any]) -> str:
+    """A store key of the message's target, as the workflow writes it: ``<prefix><id>``, a
+    hub's ``<prefix><account>/<region>/<id>``."""
+    if message.get("account"):
+        return f"{prefix}{message['account']}/{message['region']}/{message['resource_id']}"
+    return f"{prefix}{message['resource_id']}"
+
+
+def _lock_key(message: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": {"S": target_key("lock#", message)}, "sk": {"S": "lock"}}
 
 
 def _condition_failed(err: ClientError) -> bool:
     return err.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-def _release_lock(table: str, resource_id: str, execution_arn: str) -> tuple[bool, int]:
+def _release_lock(table: str, message: dict[str, Any], execution_arn: str) -> tuple[bool, int]:
     """Delete the resource's lock if this execution holds it: ``(released, duplicates)``,
     the second being the duplicate events counted on the lock while it was held and not
     told by a message of their own (all but the first)."""
@@ -200,7 +221,7 @@ def _release_lock(table: str, resource_id: str, execution_arn: str) -> tuple[boo
         with aws_errors(table):
             response = aws.client("dynamodb").delete_item(
                 TableName=table,
-                Key=_lock_key(resource_id),
+                Key=_lock_key(message),
                 ConditionExpression="execution = :me",
                 ExpressionAttributeValues={":me": {"S": execution_arn}},
                 ReturnValues="ALL_OLD",
@@ -213,7 +234,9 @@ def _release_lock(table: str, resource_id: str, execution_arn: str) -> tuple[boo
     return True, max(counted - 1, 0)  # the first duplicate had a message of its own
 
 
-def _count_duplicate(table: str, resource_id: str, execution_arn: str) -> tuple[int, bool] | None:
+def _count_duplicate(
+    table: str, message: dict[str, Any], execution_arn: str
+) -> tuple[int, bool] | None:
     """Add 1 to ``duplicates`` on the resource's lock and note the first duplicate's
     execution: ``(count, this execution is the first)``, or None when the lock is gone (its
     holder finished meanwhile). Keyed on the execution, not on the count, so a retried first
@@ -222,7 +245,7 @@ def _count_duplicate(table: str, resource_id: str, execution_arn: str) -> tuple[
         with aws_errors(table):
             response = aws.client("dynamodb").update_item(
                 TableName=table,
-                Key=_lock_key(resource_id),
+                Key=_lock_key(message),
                 UpdateExpression=(
                     "ADD duplicates :one SET first_duplicate = if_not_exists(first_duplicate, :me)"
                 ),
@@ -251,7 +274,7 @@ def _record_outcome(table: str, message: dict[str, Any], started_at: int) -> Non
     execution_name = message["execution_arn"].rsplit(":", 1)[-1]
     error = message.get("error") or {}
     item = {
-        "pk": {"S": f"history#{message['resource_id']}"},
+        "pk": {"S": target_key("history#", message)},
         "sk": {"S": f"{started_at}#{execution_name}#outcome"},
         "kind": {"S": "outcome"},
         "outcome": {"S": message["outcome"]},
@@ -263,6 +286,9 @@ def _record_outcome(table: str, message: dict[str, Any], started_at: int) -> Non
     }
     if message.get("reason"):
         item["reason"] = {"S": str(message["reason"])}
+    if message.get("account"):
+        item["account"] = {"S": str(message["account"])}
+        item["region"] = {"S": str(message["region"])}
     if message.get("duplicates"):
         item["duplicates"] = {"N": str(message["duplicates"])}
     if error.get("Error"):
@@ -287,6 +313,8 @@ def _notify(payload: Any, fields: dict[str, Any]) -> dict[str, Any]:
         outcome=message["outcome"],
         attempts=message["attempts"],
     )
+    if message.get("account"):  # a hub's: the dashboards and log queries see the member
+        fields.update(account=message["account"], region=message["region"])
     topic_arn = os.environ.get(TOPIC_ENV, "").strip()
     if not topic_arn:
         raise InvalidInput(f"environment variable {TOPIC_ENV} is not set; no topic to notify")
@@ -294,11 +322,11 @@ def _notify(payload: Any, fields: dict[str, Any]) -> dict[str, Any]:
     resource_id = message["resource_id"]
     if table and resource_id:
         if message["outcome"] != NOT_HOLDING_THE_LOCK:
-            released, duplicates = _release_lock(table, resource_id, message["execution_arn"])
+            released, duplicates = _release_lock(table, message, message["execution_arn"])
             fields["lock_released"] = released
             message["duplicates"] = duplicates
         else:
-            counted = _count_duplicate(table, resource_id, message["execution_arn"])
+            counted = _count_duplicate(table, message, message["execution_arn"])
             fields["duplicate_number"] = counted[0] if counted else None
             if counted is not None and not counted[1]:
                 fields["suppressed"] = True
@@ -314,15 +342,19 @@ def _notify(payload: Any, fields: dict[str, Any]) -> dict[str, Any]:
         message["attempts"],
         reason=message["reason"],
     )
+    attributes = {
+        "outcome": {"DataType": "String", "StringValue": message["outcome"]},
+        "playbook": {"DataType": "String", "StringValue": message["playbook"]},
+    }
+    for where in ("account", "region"):  # a hub's: subscribers may filter on the member
+        if message.get(where):
+            attributes[where] = {"DataType": "String", "StringValue": message[where]}
     with aws_errors(topic_arn):
         response = aws.client("sns").publish(
             TopicArn=topic_arn,
             Subject=subject,
             Message=encode(message),
-            MessageAttributes={
-                "outcome": {"DataType": "String", "StringValue": message["outcome"]},
-                "playbook": {"DataType": "String", "StringValue": message["playbook"]},
-            },
+            MessageAttributes=attributes,
         )
     fields["subject"] = one_line(subject)
     return {"message_id": str(response["MessageId"]), "outcome": message["outcome"]}

@@ -10,6 +10,11 @@ Payload (sent by the state machine)::
 ``attempt`` to 1 and ``params`` to ``{}``; each handler names the params it accepts and
 refuses any other key. Unknown top-level keys are ignored.
 
+A hub's step (``$HEALSTACK_MEMBER_ROLE`` set: see ``aws.member_role``) also needs
+``account`` and ``region``, the event's (ResolveTarget checked them against the members):
+every cloud call of the step then acts there through the member's execution role. Without
+them such a step is refused (``InvalidInput``), never run in the hub's own account.
+
 Every check accepts ``params.expect_state`` (a ``wait_until`` poll): when the check's
 ``state`` differs it raises ``StateNotReached`` (the workflow's poll retries on it), else it
 returns the check result as usual. In a dry run it never raises: the action it waits for
@@ -39,8 +44,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ids
-from .errors import HealstackError, InvalidInput, NotInScope, StateNotReached
+from . import aws, ids
+from .errors import HealstackError, InvalidInput, NotInScope, StateNotReached, aws_errors
 from .log import log
 
 REQUIRE_TAG_ENV = "HEALSTACK_REQUIRE_TAG"
@@ -62,16 +67,22 @@ class StepRequest:
     attempt: int
     dry_run: bool
     params: dict[str, Any] = field(default_factory=dict)
+    #: a hub's step: the member account and region the target lives in (else None)
+    account: str | None = None
+    region: str | None = None
 
     def log_fields(self) -> dict[str, Any]:
         """The correlation fields every log line of this step carries."""
-        return {
+        fields = {
             "execution_id": self.execution_id,
             "resource_id": self.resource_id,
             "playbook": self.playbook,
             "step": self.state,
             "dry_run": self.dry_run,
         }
+        if self.account is not None:
+            fields.update(account=self.account, region=self.region)
+        return fields
 
 
 def require_str(payload: Mapping[str, Any], key: str, *, where: str = "payload") -> str:
@@ -126,6 +137,7 @@ def parse_step(event: Any, kind: str, allowed_params: Collection[str] = ()) -> S
         accepted = ", ".join(sorted(allowed_params)) or "none"
         raise InvalidInput(f"unknown params {unknown} (accepted: {accepted})")
     attempt = optional_int(event, "attempt", 1)
+    account, region = _where(event)
     return StepRequest(
         playbook=require_str(event, "playbook"),
         execution_id=require_str(event, "execution_id"),
@@ -134,7 +146,25 @@ def parse_step(event: Any, kind: str, allowed_params: Collection[str] = ()) -> S
         attempt=attempt if attempt is not None else 1,
         dry_run=require_bool(event, "dry_run"),
         params=dict(params),
+        account=account,
+        region=region,
     )
+
+
+def _where(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The payload's ``account`` and ``region``: both or neither (a hub's step needs both)."""
+    if event.get("account") is None and event.get("region") is None:
+        if os.environ.get(aws.MEMBER_ROLE_ENV, "").strip():
+            raise InvalidInput(
+                "payload is missing 'account' and 'region': a hub's step acts only in the "
+                "event's member account and region"
+            )
+        return None, None
+    account = require_str(event, "account")
+    region = require_str(event, "region")
+    if not account.isdigit() or len(account) != 12:
+        raise InvalidInput("payload field 'account' must be a 12-digit account id")
+    return account, region
 
 
 def partial_fields(event: Any) -> dict[str, Any]:
@@ -199,6 +229,13 @@ def run_step(
     def run(fields: dict[str, Any]) -> dict[str, Any]:
         request = parse_step(event, kind, allowed_params)
         fields.update(request.log_fields())
+        if request.account is not None and request.region is not None:
+            role = aws.member_role(request.account, request.region)
+            if role is not None:
+                with aws_errors(role):  # assumed once per account and region and process
+                    aws.member_session(request.account, request.region)
+                with aws.acting_in(request.account, request.region):
+                    return body(request)
         return body(request)
 
     return run_logged(handler, event, context, run)

@@ -55,7 +55,9 @@ from healstack.providers.aws.naming import (
     AwsNamingRules,
     function_name,
     function_role_name,
+    member_role_name,
     principal_problem,
+    role_arn,
 )
 from healstack.providers.aws.packages import function_modules, platform_package
 from healstack.providers.aws.resource_base import AwsResource
@@ -73,6 +75,7 @@ from healstack.providers.interfaces import (
     FunctionHandle,
     FunctionSpec,
     Grant,
+    Hub,
     MonitoringHandle,
     NotifierHandle,
     NotifierSpec,
@@ -787,10 +790,16 @@ class AwsProvider:
         statements = [
             allow(["logs:CreateLogStream", "logs:PutLogEvents"], f"{log_group.arn}:*"),
             allow(TRACING.actions, "*"),
-            *step_statements(impl, spec.target_kind, shared.account, scope_tag),
         ]
         environment = {"HEALSTACK_RECOVERY": base_name}
         environment.update({f"HEALSTACK_{k.upper()}": v for k, v in sorted(spec.config.items())})
+        if settings.hub is None:
+            statements.extend(step_statements(impl, spec.target_kind, shared.account, scope_tag))
+        else:
+            # a hub acts in the event's account and region through the member's execution
+            # role, which holds the step's permissions (member.py): here only the AssumeRole
+            statements.extend(hub_statements(impl, settings.hub, base_name, shared.account))
+            environment.update(hub_environment(spec, impl, settings.hub, base_name, shared.account))
         if spec.uses_notifier:
             statements.append(allow(["sns:Publish"], notifier.id))
             environment["HEALSTACK_TOPIC_ARN"] = notifier.id
@@ -1052,7 +1061,16 @@ class AwsProvider:
         # same-named resources (ResolveTarget refuses them too)
         pattern = trigger_pattern(spec.event_pattern, shared.account.account)
         bus_name: str | None = None
-        if spec.bus is not None:
+        if settings.hub is not None:
+            if spec.bus is not None:
+                raise UsageError(
+                    f'trigger.bus: "{spec.bus.name}": a hub takes its events on its own hub bus '
+                    "(remove trigger.bus, or deploy without [hub])"
+                )
+            # the members' events, forwarded to the hub's bus (ResolveTarget checks again)
+            pattern = trigger_pattern(spec.event_pattern, settings.hub.members)
+            bus_name = self._hub_bus(scope, settings.hub, base_name)
+        elif spec.bus is not None:
             bus_name = self._event_bus(scope, spec.bus, shared)
         rule = aws.CloudwatchEventRule(
             scope,
@@ -1091,6 +1109,20 @@ class AwsProvider:
             max_event_age_seconds=spec.max_event_age_seconds,
         )
         return TriggerHandle(spec.key, rule.name, shared.dead_letter_queue.url, rule)
+
+    @staticmethod
+    def _hub_bus(scope: Construct, hub: Hub, base_name: str) -> str:
+        """The hub's bus of this recovery (named as the recovery): the members' forwarding
+        rules put their events here; nobody outside the member accounts (and, when given,
+        the organisation) may."""
+        bus = aws.CloudwatchEventBus(scope, "hub-bus", name=base_name)
+        aws.CloudwatchEventBusPolicy(
+            scope,
+            "hub-bus-policy",
+            event_bus_name=bus.name,
+            policy=policy(*hub_bus_statements(hub, bus.arn)),
+        )
+        return str(bus.name)
 
     @staticmethod
     def _event_bus(scope: Construct, spec: EventBusSpec, shared: _Recovery) -> str:
@@ -1248,10 +1280,99 @@ def store_deletion_protection(settings: DeploymentSettings) -> bool:
     return settings.store_deletion_protection and not emulated
 
 
-def trigger_pattern(event_pattern: Mapping[str, Any], account: str) -> dict[str, Any]:
+def hub_bus_statements(hub: Hub, bus_arn: str) -> list[dict[str, Any]]:
+    """The hub bus's policy: PutEvents by principals of the member accounts (of the
+    organisation too, when given); an explicit deny for everyone else."""
+    members = list(hub.members)
+    allowed: dict[str, Any] = {
+        "Sid": "MemberAccountsOnly",
+        "Effect": "Allow",
+        "Principal": {"AWS": members if len(members) > 1 else members[0]},
+        "Action": "events:PutEvents",
+        "Resource": bus_arn,
+    }
+    if hub.organization_id is not None:
+        allowed["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": hub.organization_id}}
+    statements = [
+        allowed,
+        {
+            "Sid": "NoOtherAccount",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "events:PutEvents",
+            "Resource": bus_arn,
+            "Condition": {"StringNotEquals": {"aws:PrincipalAccount": members}},
+        },
+    ]
+    if hub.organization_id is not None:
+        statements.append(
+            {
+                "Sid": "NoOtherOrganization",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "events:PutEvents",
+                "Resource": bus_arn,
+                "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": hub.organization_id}},
+            }
+        )
+    return statements
+
+
+#: the hub's functions read these (``healstack_lambda.aws`` and ``events``)
+MEMBER_ROLE_ENV = "HEALSTACK_MEMBER_ROLE"
+MEMBER_ACCOUNTS_ENV = "HEALSTACK_MEMBER_ACCOUNTS"
+MEMBER_REGIONS_ENV = "HEALSTACK_MEMBER_REGIONS"
+
+
+def acts_in_members(spec: FunctionSpec, impl: StepImplementation) -> bool:
+    """A hub's function that acts on the target: it assumes the member's execution role
+    (``member.acting_functions`` trusts exactly these)."""
+    return bool(impl.permissions)
+
+
+def member_role_arns(hub: Hub, base_name: str, account: _Account) -> list[str]:
+    """The execution roles of ``base_name``'s member parts: one per member account and region."""
+    return [
+        role_arn(account.partition, member, member_role_name(base_name, region))
+        for member in hub.members
+        for region in hub.regions_or(account.region)
+    ]
+
+
+def hub_statements(
+    impl: StepImplementation, hub: Hub, base_name: str, account: _Account
+) -> list[dict[str, Any]]:
+    """What an acting function of a hub holds instead of the step's permissions: assuming
+    the member execution roles of its playbook, in the listed accounts and regions."""
+    if not impl.permissions:
+        return []
+    return [allow(["sts:AssumeRole"], member_role_arns(hub, base_name, account))]
+
+
+def hub_environment(
+    spec: FunctionSpec, impl: StepImplementation, hub: Hub, base_name: str, account: _Account
+) -> dict[str, str]:
+    """A hub function's view of the members: the acting ones the role to assume (the
+    account and region left as ``{account}`` and ``{region}``); ResolveTarget and notify the
+    accounts and regions an event may come from."""
+    if acts_in_members(spec, impl):
+        pattern = role_arn(account.partition, "{account}", member_role_name(base_name, "{region}"))
+        return {MEMBER_ROLE_ENV: pattern}
+    if spec.purpose in ("resolve_target", "notify"):
+        return {
+            MEMBER_ACCOUNTS_ENV: ",".join(hub.members),
+            MEMBER_REGIONS_ENV: ",".join(hub.regions_or(account.region)),
+        }
+    return {}
+
+
+def trigger_pattern(
+    event_pattern: Mapping[str, Any], account: str | Sequence[str]
+) -> dict[str, Any]:
     """The playbook's pattern narrowed to events of ``account``: what a trigger rule matches
     (the hub's own, and a member's rule forwarding to the hub: ``member.py``)."""
-    return {**event_pattern, "account": [account]}
+    accounts = [account] if isinstance(account, str) else sorted(account)
+    return {**event_pattern, "account": accounts}
 
 
 def step_statements(

@@ -51,7 +51,7 @@ def test_named_uploaders_and_subscriber_admins_reach_the_policies(tmp_path: Path
             '[access]\ntopic_subscriber_admins = ["arn:aws:iam::123456789012:role/*"]\n',
             'access.topic_subscriber_admins[0]: "arn:aws:iam::123456789012:role/*" is not',
         ),
-        ("[acess]\n", "[acess]: unknown table (healstack.toml has [state], [access])"),
+        ("[acess]\n", "[acess]: unknown table (healstack.toml has [state], [access], [hub])"),
     ],
 )
 def test_a_bad_access_table_is_one_line_and_writes_nothing(
