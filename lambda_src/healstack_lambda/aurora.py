@@ -58,7 +58,6 @@ the call's own worst case (the client's connect + read timeout); otherwise
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +65,7 @@ from botocore.exceptions import ClientError
 
 from . import aws
 from .errors import InvalidInput, ResourceNotFound, TransientError, aws_errors
+from .kinds.rds_instance import IDENTIFIER as INSTANCE_ID
 from .step import (
     CHANGING,
     NOT_IN_SCOPE,
@@ -121,7 +121,6 @@ WRITER_CHANGES = frozenset(
 )
 #: what RDS answers when the cluster or the chosen reader left the state the reads saw
 REFUSED_STATE_CODES = frozenset({"InvalidDBClusterStateFault", "InvalidDBInstanceStateFault"})
-INSTANCE_ID = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,62}$")
 #: an Aurora cluster has at most 16 instances: one page of DescribeDBInstances holds them
 MAX_RECORDS = 100
 
