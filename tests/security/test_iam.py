@@ -60,6 +60,7 @@ def test_mutating_actions_are_scoped_to_the_target_kind(stacks: dict[str, dict[s
         "ecs:": ":service/*",
         "rds:FailoverDBCluster": ":cluster:*",
         "rds:": ":db:*",
+        "autoscaling:": ":autoScalingGroup:*:autoScalingGroupName/*",
     }
     seen = 0
     for stack_name, stack in stacks.items():
