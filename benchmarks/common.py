@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,6 +50,18 @@ def run_timed(args: Sequence[str], *, cwd: Path = REPO, env: dict[str, str] | No
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}): {result.stderr[-800:]}")
     return elapsed
+
+
+def run_measured(
+    args: Sequence[str], *, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> tuple[float, float]:
+    """Wall and CPU seconds of one fresh process; CPU is user + system time of the process and
+    of what it waited for (jsii's Node processes), less sensitive to a shared machine's load."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = run_timed(args, cwd=cwd, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def median_of(count: int, args: Sequence[str], **kwargs: object) -> tuple[float, list[float]]:

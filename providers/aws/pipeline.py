@@ -32,6 +32,7 @@ import math
 import re
 import shlex
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -205,7 +206,13 @@ def _write_file(path: str, text: str) -> _Literal:
 def buildspec(stage: str, platform: Sequence[PlatformCode] = ()) -> str:
     """The buildspec a stage's CodeBuild project runs, as Terraform stores it (inline).
     ``platform``: the recovery's platform steps, which the Package stage packages from the
-    source too (each file by its path in the source)."""
+    source too (each file by its path in the source). Made once per process for the same
+    stage and steps (dumping the inlined scripts as YAML costs every stack ~10 ms)."""
+    return _buildspec(stage, tuple(platform))
+
+
+@cache
+def _buildspec(stage: str, platform: tuple[PlatformCode, ...]) -> str:
     header = {
         "test": "Test: ruff, mypy and the handler tests of the uploaded source, from a "
         "hash-locked install; the role can only read the source",
