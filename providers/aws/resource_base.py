@@ -379,26 +379,30 @@ class _Arguments:
 
     # -- references: one token per attribute, read once ----------------------------------
 
-    def _reference(self, key: str, read: Any, name: str) -> Any:
+    def _reference(self, method: str, name: str) -> Any:
+        """The core's ``method`` (``getStringAttribute`` & co.) for attribute ``name``, once:
+        a token stays valid, and each read is a jsii round trip. Called without the core's
+        runtime type check (``name`` is the layer's own)."""
+        key = f"{method}:{name}"
         found = self._references.get(key)
         if found is None:
-            found = self._references[key] = read(name)
+            found = self._references[key] = jsii.invoke(self, method, [name])
         return found
 
     def _string_reference(self, name: str) -> str:
-        return str(self._reference(f"s:{name}", self.get_string_attribute, name))  # type: ignore[attr-defined]
+        return str(self._reference("getStringAttribute", name))
 
     def _number_reference(self, name: str) -> float:
-        return float(self._reference(f"n:{name}", self.get_number_attribute, name))  # type: ignore[attr-defined]
+        return float(self._reference("getNumberAttribute", name))
 
     def _list_reference(self, name: str) -> list[str]:
-        return list(self._reference(f"l:{name}", self.get_list_attribute, name))  # type: ignore[attr-defined]
+        return list(self._reference("getListAttribute", name))  # a copy: lists are mutable
 
     def _map_reference(self, name: str) -> Mapping[str, str]:
-        return dict(self._reference(f"m:{name}", self.get_string_map_attribute, name))  # type: ignore[attr-defined]
+        return dict(self._reference("getStringMapAttribute", name))
 
     def _any_reference(self, name: str) -> Any:
-        return self._reference(f"a:{name}", self.interpolation_for_attribute, name)  # type: ignore[attr-defined]
+        return self._reference("interpolationForAttribute", name)
 
 
 class _Member(_Arguments):
