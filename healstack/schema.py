@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from healstack.catalog import TARGET_KINDS, Action, TargetKind
+from healstack.loader import load_playbook, shipped_playbook_path
 from healstack.playbook import (
     ATTEMPTS_PATTERN,
     BUS_NAME_PATTERN,
@@ -71,6 +72,10 @@ class FieldDoc:
     example: Any
 
 
+#: the kind the examples name: the default shipped playbook's (a kind's name lives only in
+#: its units: tests/core/test_kind_registry.py)
+EXAMPLE_KIND = load_playbook(shipped_playbook_path()).target.kind
+
 #: model class name -> field name -> its prose, for fields whose model gives none
 #: (``field_docs`` merges both; a test fails on a field with neither, or an entry for a field
 #: the model does not have)
@@ -89,7 +94,7 @@ FIELD_DOCS: dict[str, dict[str, FieldDoc]] = {
         "target": FieldDoc(
             "What kind of resource is recovered, where its id sits in the event, and which "
             "resources are in scope.",
-            {"kind": "ec2_instance", "require_tag": {"healstack": "enabled"}},
+            {"kind": EXAMPLE_KIND, "require_tag": {"healstack": "enabled"}},
         ),
         "steps": FieldDoc(
             "The steps of ONE attempt, in order. Each step is exactly one of `check`, "
@@ -239,7 +244,7 @@ FIELD_DOCS: dict[str, dict[str, FieldDoc]] = {
         "kind": FieldDoc(
             "The kind of resource recovered; it decides the checks, actions and states the "
             "steps may use (see the kinds table).",
-            "ec2_instance",
+            EXAMPLE_KIND,
         ),
         "id_path": FieldDoc(
             "Where the resource id sits in the event (a JSONPath). Default: found in the known "
