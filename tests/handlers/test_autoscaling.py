@@ -454,3 +454,51 @@ def test_two_replaces_one_after_the_other_each_keep_the_floor(
     finally:
         del asg.terminate_instance_in_auto_scaling_group
     assert seen == [2, 2] and min(seen) >= group_of(asg)["MinSize"]
+
+
+# --- events: the instance id, however AWS's events name it ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sample", "instance_id"),
+    [
+        # CloudWatch User Guide, "Alarm events and EventBridge" (an alarm on one metric)
+        ("cloudwatch-alarm-asg-instance-status-check.json", "i-0b2c3d4e5f6a7b8c9"),
+        # EC2 User Guide, "EC2 instance state change events"
+        ("ec2-instance-state-change.json", None),
+        # AWS Health User Guide, "AWS Health events" (an EC2 issue naming the instance)
+        ("aws-health-ec2-issue.json", None),
+    ],
+)
+def test_every_event_shape_of_the_kind_names_the_instance(
+    sample: str, instance_id: str | None, sample_event: Callable[[str], dict[str, Any]]
+) -> None:
+    from healstack_lambda.events import resolve
+
+    event = sample_event(sample)
+    found = resolve(
+        {"event": event, "target_kind": "asg_instance", "execution_id": "e", "playbook": "p"},
+        {},
+        check_age=False,
+        check_origin=False,
+    )
+    assert found["resource_id"].startswith("i-")
+    if instance_id is not None:
+        assert found["resource_id"] == instance_id
+
+
+def test_an_instance_arn_in_an_event_is_the_same_lock_as_its_id(
+    sample_event: Callable[[str], dict[str, Any]],
+) -> None:
+    from healstack_lambda.events import resolve
+
+    event = sample_event("ec2-instance-state-change.json")
+    plain = event["detail"]["instance-id"]
+    event["detail"]["instance-id"] = f"arn:aws:ec2:{REGION}:123456789012:instance/{plain}"
+    found = resolve(
+        {"event": event, "target_kind": "asg_instance", "execution_id": "e", "playbook": "p"},
+        {},
+        check_age=False,
+        check_origin=False,
+    )
+    assert found["resource_id"] == plain
