@@ -216,6 +216,7 @@ OUTCOMES = (
     "failed",
     "refused",
     "recovery_limit_reached",
+    "fleet_limit_reached",
     "approval_rejected",
     "approval_timed_out",
 )

@@ -61,6 +61,7 @@ from healstack.providers.workflow import (
     Value,
     Wait,
     Workflow,
+    successors,
 )
 
 #: retry policies on these errors are polls (the workflow waiting for a state or a person),
@@ -486,6 +487,18 @@ class Guard:
 
 
 @dataclass(frozen=True)
+class FleetBudget:
+    """The fleet-wide budget as the graph has it (``guard.fleet``): its states, each right
+    before an action, and its limits (from the budget function's configuration)."""
+
+    states: tuple[str, ...]
+    max_in_flight: int
+    max_per_hour: int
+    #: every action's only way in is through a fleet state
+    covers_every_action: bool
+
+
+@dataclass(frozen=True)
 class Explanation:
     playbook: str
     kind: str
@@ -503,6 +516,8 @@ class Explanation:
     dry_run: bool
     #: the workflow's own timeout can end an execution: its finalizer (one invocation) tells
     finalizer: str | None
+    #: the fleet-wide budget, when the playbook has one
+    fleet: FleetBudget | None = None
 
     def figure(self, regime: str, name: str) -> float:
         return self.worst[regime][name].value
@@ -614,6 +629,30 @@ def explain_workflow(
             s.payload.get("dry_run") is True for s in workflow.states if isinstance(s, Task)
         ),
         finalizer=workflow.finalizer,
+        fleet=_fleet(graph),
+    )
+
+
+def _fleet(graph: _Graph) -> FleetBudget | None:
+    """The fleet budget's states (tasks of the ``fleet`` function) and whether every action
+    is entered only from one of them."""
+    specs = {k: s for k, s in graph.functions.items() if s.purpose == "fleet"}
+    states = [s for s in graph.workflow.states if isinstance(s, Task) and s.function in specs]
+    if not states:
+        return None
+    spec = next(iter(specs.values()))
+    names = {s.name for s in states}
+    covered = True
+    for action in graph.workflow.states:
+        if graph.action_of(action) is None:
+            continue
+        before = [s.name for s in graph.workflow.states if action.name in successors(s)]
+        covered = covered and bool(before) and all(name in names for name in before)
+    return FleetBudget(
+        states=tuple(s.name for s in states),
+        max_in_flight=int(spec.config["fleet_max_in_flight"]),
+        max_per_hour=int(spec.config["fleet_max_per_hour"]),
+        covers_every_action=covered,
     )
 
 
@@ -763,8 +802,25 @@ def _guard_lines(x: Explanation) -> list[str]:
         f"  per resource per window: at most {_count(per_window or 0)} mutating calls "
         f"({guard.limit} x {int(x.figure('every_retry', 'mutating_calls'))}); any "
         f"{format_duration(guard.window_s)} span meets two windows: {_count(2 * (per_window or 0))}",
-        "  per fleet: not bounded by the workflow (no fleet-wide budget): resources x "
-        f"{_count(per_window or 0)} per window",
+        *_fleet_lines(x, per_window or 0),
+    ]
+
+
+def _fleet_lines(x: Explanation, per_window: int) -> list[str]:
+    fleet = x.fleet
+    if fleet is None:
+        return [
+            "  per fleet: not bounded by the workflow (no fleet-wide budget): resources x "
+            f"{_count(per_window)} per window"
+        ]
+    if not fleet.covers_every_action:
+        return ["  per fleet: FAILED: an action can run without the fleet budget's count"]
+    per_recovery = int(x.figure("every_retry", "mutating_calls"))
+    return [
+        f"  per fleet ({', '.join(fleet.states)}): at most {fleet.max_in_flight} recoveries "
+        f"acting at once, {fleet.max_per_hour} starting per hour: at most "
+        f"{_count(fleet.max_per_hour * per_recovery)} mutating calls per hour "
+        f"({fleet.max_per_hour} x {per_recovery}); beyond it, fleet_limit_reached"
     ]
 
 
@@ -803,6 +859,8 @@ def failures(x: Explanation) -> list[str]:
             "the guard's budget does not count the recovery before "
             + ", ".join(x.guard.unbudgeted_actions)
         )
+    if x.fleet is not None and not x.fleet.covers_every_action:
+        out.append("the fleet budget does not count the recovery before every action")
     return out
 
 
@@ -824,7 +882,12 @@ def short_form(x: Explanation) -> list[str]:
         f"(no faults: {_count(x.figure('no_faults', 'transitions'))}, "
         f"{_count(x.figure('no_faults', 'invocations'))}, {_usd(x.figure('no_faults', 'cost_usd'))})",
         f"mutating calls per resource: at most {_count(x.figure('every_retry', 'mutating_calls'))} "
-        f"per recovery, {window}; fleet: not bounded",
+        f"per recovery, {window}; fleet: "
+        + (
+            f"at most {x.fleet.max_in_flight} in flight, {x.fleet.max_per_hour} per hour"
+            if x.fleet is not None
+            else "not bounded"
+        ),
         f"every path ends in a notification: {told}",
     ]
 
@@ -867,6 +930,18 @@ def to_json(x: Explanation) -> dict[str, Any]:
             "calls_per_resource_per_window": x.calls_per_window,
             "calls_per_fleet_per_window": None,
         },
+        "fleet": (
+            {
+                "states": list(x.fleet.states),
+                "max_in_flight": x.fleet.max_in_flight,
+                "max_per_hour": x.fleet.max_per_hour,
+                "covers_every_action": x.fleet.covers_every_action,
+                "calls_per_hour": x.fleet.max_per_hour
+                * int(x.figure("every_retry", "mutating_calls")),
+            }
+            if x.fleet is not None
+            else None
+        ),
         "endings": [
             {"state": e.state, "type": e.kind, "notified": e.notified, "worst": e.worst}
             for e in x.endings

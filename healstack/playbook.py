@@ -299,11 +299,32 @@ class Notify(_Strict):
         return value
 
 
+class Fleet(_Strict):
+    """A fleet-wide budget of one playbook, across every resource (and, in a hub, every
+    member account and region): at most ``max_in_flight`` recoveries acting at once and at
+    most ``max_per_hour`` started acting per clock hour."""
+
+    max_in_flight: int = Field(ge=1, le=1000)
+    max_per_hour: int = Field(ge=1, le=10000)
+
+    @model_validator(mode="after")
+    def _hour_holds_the_flight(self) -> Fleet:
+        if self.max_per_hour < self.max_in_flight:
+            raise _FieldError(
+                ("max_per_hour",),
+                f"{self.max_per_hour} is below max_in_flight {self.max_in_flight}, which could "
+                "then never be reached (raise max_per_hour or lower max_in_flight)",
+            )
+        return self
+
+
 class Guard(_Strict):
     """Blast-radius limits: one recovery per resource at a time, and at most N per window."""
 
     max_recoveries: int = Field(default=3, ge=1, le=100)
     window: Seconds = 6 * 3600
+    #: optional: a budget across all resources of the playbook
+    fleet: Fleet | None = None
 
     @field_validator("window")
     @classmethod

@@ -324,6 +324,23 @@ FIELD_DOCS: dict[str, dict[str, FieldDoc]] = {
             "Recoveries that act on one resource within `window` before escalating.", 3
         ),
         "window": FieldDoc("The anti-flap window.", "6h"),
+        "fleet": FieldDoc(
+            "Optional: a budget across every resource of the playbook (and, in a hub, every "
+            "member account and region), taken before an action runs; when it stays full "
+            "for a few polls, the recovery notifies `fleet_limit_reached` and fails without "
+            "acting.",
+            {"max_in_flight": 10, "max_per_hour": 50},
+        ),
+    },
+    "Fleet": {
+        "max_in_flight": FieldDoc(
+            "Recoveries acting at the same time (a slot is taken before the first action "
+            "and given back when the recovery ends, or when it expires with the workflow).",
+            10,
+        ),
+        "max_per_hour": FieldDoc(
+            "Recoveries that start acting within one clock hour; at least `max_in_flight`.", 50
+        ),
     },
     "Approval": {
         "before": FieldDoc(

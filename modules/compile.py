@@ -82,8 +82,14 @@ NOTIFY_APPROVAL_TIMEOUT = "NotifyApprovalTimedOut"
 APPROVAL_TIMED_OUT = "ApprovalTimedOut"
 NOTIFY_REJECTED = "NotifyApprovalRejected"
 REJECTED = "ApprovalRejected"
+#: prefix of the state before each action that takes the recovery's place in the fleet budget
+FLEET_PREFIX = "FleetFor"
+NOTIFY_FLEET_LIMIT = "NotifyFleetLimit"
+FLEET_LIMIT_REACHED = "FleetLimitReached"
 RESERVED_STATE_NAMES = frozenset(
     {
+        NOTIFY_FLEET_LIMIT,
+        FLEET_LIMIT_REACHED,
         TAKE_LOCK,
         NOTIFY_SKIPPED,
         NOTIFY_OUT_OF_SCOPE,
@@ -120,6 +126,12 @@ NOTIFY_FUNCTION = "notify"
 APPROVAL_FUNCTION = "request-approval"
 #: where approvers answer: it checks who they are, and records the decision
 DECIDE_FUNCTION = "decide-approval"
+#: takes a place in the playbook's fleet budget (``guard.fleet``)
+FLEET_FUNCTION = "fleet-budget"
+#: a full fleet budget is polled this many times, the first after this long (doubling,
+#: with full jitter: a storm's waiting recoveries spread out), then the recovery escalates
+FLEET_POLL_SECONDS = 30
+FLEET_MAX_POLLS = 4
 #: an approval is polled at least this often, at most ``APPROVAL_MAX_POLLS`` times (each
 #: poll adds a few events to the execution history, whose size AWS caps at 25,000)
 APPROVAL_POLL_SECONDS = 15
@@ -234,6 +246,8 @@ def function_keys(playbook: Playbook) -> list[str]:
                 keys.append(key)
     if playbook.approval is not None:
         keys.extend((APPROVAL_FUNCTION, DECIDE_FUNCTION))
+    if playbook.guard.fleet is not None and any(s.kind == "action" for s in playbook.steps):
+        keys.append(FLEET_FUNCTION)
     keys.append(NOTIFY_FUNCTION)
     return keys
 
@@ -291,9 +305,20 @@ def _function_spec(playbook: Playbook, key: str) -> FunctionSpec:
                 "target_kind": kind,
                 "id_path": playbook.target.id_path or "",
                 "history_days": str(playbook.history_days),
+                **(fleet_config(playbook) if FLEET_FUNCTION in function_keys(playbook) else {}),
             },
             uses_store=True,
             uses_notifier=True,
+        )
+    if key == FLEET_FUNCTION:
+        return FunctionSpec(
+            key,
+            "fleet",
+            kind,
+            None,
+            "take a place in the playbook's fleet budget (in flight, per hour)",
+            config=fleet_config(playbook),
+            uses_store=True,
         )
     if key == APPROVAL_FUNCTION:
         return FunctionSpec(
@@ -359,6 +384,18 @@ def _platform_spec(playbook: Playbook, key: str) -> FunctionSpec:
             timeout_seconds=step.timeout,
         ),
     )
+
+
+def fleet_config(playbook: Playbook) -> dict[str, str]:
+    """The fleet budget's limits, and how long a slot is held at most (the workflow's
+    timeout and the lock's margin: a slot never outlives its recovery for long)."""
+    fleet = playbook.guard.fleet
+    assert fleet is not None
+    return {
+        "fleet_max_in_flight": str(fleet.max_in_flight),
+        "fleet_max_per_hour": str(fleet.max_per_hour),
+        "fleet_slot_seconds": str(playbook.timeout + LOCK_MARGIN_SECONDS),
+    }
 
 
 def scope_config(playbook: Playbook) -> dict[str, str]:
@@ -431,6 +468,12 @@ class _Compiler:
             if step.kind == "action":
                 self.budgets[index] = _unique(f"{BUDGET_PREFIX}{name}", taken)
                 taken.add(self.budgets[index])
+        #: action step i -> the state that takes the recovery's place in the fleet budget
+        self.fleets: dict[int, str] = {}
+        if FLEET_FUNCTION in function_keys(playbook):
+            for index in self.budgets:
+                self.fleets[index] = _unique(f"{FLEET_PREFIX}{self.names[index]}", taken)
+                taken.add(self.fleets[index])
         #: action step i -> the state that waits for the approvers' decision
         self.awaits: dict[int, str] = {}
         for index, (name, step) in enumerate(zip(self.names, playbook.steps, strict=True)):
@@ -658,7 +701,11 @@ class _Compiler:
                 self.states.extend(
                     self._approval(self.entries[index], self.awaits[index], step, budget)
                 )
-            self.states.append(self._budget(budget, name))
+            if index in self.fleets:
+                self.states.append(self._budget(budget, self.fleets[index]))
+                self.states.append(self._fleet(self.fleets[index], name))
+            else:
+                self.states.append(self._budget(budget, name))
             self.states.append(self._task(name, step, nxt, comment=f"{step.acting} the target"))
             return
         verdict = f"{name}Healthy"
@@ -761,6 +808,41 @@ class _Compiler:
             comment=(
                 f"anti-flap: at most {guard.max_recoveries} recoveries per resource "
                 f"per {format_duration(guard.window)} (this one counts once)"
+            ),
+        )
+
+    def _fleet(self, name: str, action_state: str) -> Task:
+        """The fleet budget (``guard.fleet``): a place among the playbook's recoveries in
+        flight and started this hour, across every resource (and member). Taken right
+        before an action, after the resource's own anti-flap count; idempotent per
+        execution; given back by notify. Full: polled a few times, then escalated."""
+        fleet = self.p.guard.fleet
+        assert fleet is not None
+        poll = RetryPolicy(
+            errors=(ErrorCategory.NOT_READY,),
+            interval_seconds=FLEET_POLL_SECONDS,
+            max_attempts=FLEET_MAX_POLLS,
+            backoff_rate=2.0,
+            jitter=True,
+        )
+        return Task(
+            name=name,
+            function=FLEET_FUNCTION,
+            payload={
+                "playbook": self.p.name,
+                "execution_id": Context.EXECUTION_ID,
+                "state": Context.STATE_NAME,
+            },
+            next=action_state,
+            timeout_seconds=TASK_TIMEOUT_SECONDS,
+            retry=(poll, *CALL_RETRY),
+            catch=(
+                Catch((ErrorCategory.NOT_READY,), NOTIFY_FLEET_LIMIT, ERROR),
+                Catch((ErrorCategory.ANY,), NOTIFY_FAILED, ERROR),
+            ),
+            comment=(
+                f"fleet budget: at most {fleet.max_in_flight} recoveries acting at once and "
+                f"{fleet.max_per_hour} started per hour (this one counts once)"
             ),
         )
 
@@ -921,6 +1003,17 @@ class _Compiler:
                 f"{format_duration(self.p.guard.window)}: escalated without acting",
             )
         )
+        if self.fleets:
+            self.states.append(
+                self._notify(NOTIFY_FLEET_LIMIT, "fleet_limit_reached", FLEET_LIMIT_REACHED, True)
+            )
+            self.states.append(
+                Fail(
+                    FLEET_LIMIT_REACHED,
+                    "FleetLimitReached",
+                    "the playbook's fleet budget stayed full: escalated without acting",
+                )
+            )
         self.states.append(
             self._notify(NOTIFY_APPROVAL_TIMEOUT, "approval_timed_out", APPROVAL_TIMED_OUT, True)
         )

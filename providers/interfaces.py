@@ -147,7 +147,9 @@ class DeploymentSettings:
         return "-".join(p for p in (self.name_prefix, playbook_name, self.stage) if p)
 
 
-FunctionPurpose = Literal["resolve_target", "notify", "approval", "decide", "step", "platform_step"]
+FunctionPurpose = Literal[
+    "resolve_target", "notify", "approval", "decide", "step", "platform_step", "fleet"
+]
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ lock item (``lock#<resource_id>``/``lock``, only while it exists); the first dup
 publishes one message saying later ones are counted, every later one publishes nothing
 and returns ``{"message_id": None, "outcome": "already_recovering", "suppressed": True}``
 (and writes no history record). If the lock is already gone (its holder just finished),
-the duplicate is published as before. Every other outcome releases its lock reading the
+the duplicate is published as before. With a fleet budget (``fleet``), every outcome but
+``already_recovering`` gives the execution's slot back first. Every other outcome releases its lock reading the
 item it deletes, and its message reports ``duplicates``: the duplicates that were counted
 but not sent, i.e. the lock's count less the first one, which had its own message (0 when
 none). So every duplicate event is told exactly once: 5 duplicates give one message for
@@ -51,7 +52,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import aws, events
+from . import aws, events, fleet
 from .errors import HealstackError, InvalidInput, aws_errors, one_line
 from .messages import TOPIC_ENV, execution_url, subject_line
 from .step import optional_int, require_bool, require_str, run_logged
@@ -320,6 +321,9 @@ def _notify(payload: Any, fields: dict[str, Any]) -> dict[str, Any]:
         raise InvalidInput(f"environment variable {TOPIC_ENV} is not set; no topic to notify")
     table = os.environ.get(TABLE_ENV, "").strip()
     resource_id = message["resource_id"]
+    if table and fleet.enabled() and message["outcome"] != NOT_HOLDING_THE_LOCK:
+        # the recovery ends: its place in the fleet budget too (none taken: nothing to do)
+        fleet.release(table, message["playbook"], message["execution_arn"])
     if table and resource_id:
         if message["outcome"] != NOT_HOLDING_THE_LOCK:
             released, duplicates = _release_lock(table, message, message["execution_arn"])

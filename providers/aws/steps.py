@@ -57,19 +57,46 @@ NOTIFY = StepImplementation(
         "dynamodb:UpdateItem": ("lock#*",),
     },
 )
+#: notify of a playbook with a fleet budget: it also gives the execution's slot back
+NOTIFY_FLEET = StepImplementation(
+    NOTIFY.handler,
+    (),
+    store={**NOTIFY.store, "dynamodb:UpdateItem": ("fleet#*", "lock#*")},
+)
+#: takes a place in the playbook's fleet budget (``healstack_lambda.fleet``): creates the
+#: in-flight item once, sets and prunes its holders, counts the hour
+FLEET = StepImplementation(
+    "healstack_lambda.fleet_budget.handle",
+    (),
+    store={
+        "dynamodb:GetItem": ("fleet#*",),
+        "dynamodb:PutItem": ("fleet#*",),
+        "dynamodb:UpdateItem": ("fleet#*",),
+    },
+)
 
 #: every function: traces to X-Ray
 TRACING = Permission(("xray:PutTraceSegments", "xray:PutTelemetryRecords"), "*")
 
 
-ALL_IMPLEMENTATIONS = (*STEPS.values(), RESOLVE_TARGET, NOTIFY, APPROVAL, DECIDE)
+ALL_IMPLEMENTATIONS = (
+    *STEPS.values(),
+    RESOLVE_TARGET,
+    NOTIFY,
+    NOTIFY_FLEET,
+    APPROVAL,
+    DECIDE,
+    FLEET,
+)
 
 
 def implementation(spec: FunctionSpec) -> StepImplementation:
     if spec.purpose == "resolve_target":
         return RESOLVE_TARGET
     if spec.purpose == "notify":
-        return NOTIFY
+        return NOTIFY_FLEET if "fleet_max_in_flight" in spec.config else NOTIFY
+    if spec.purpose == "fleet":
+        return FLEET
     if spec.purpose == "approval":
         return APPROVAL
     if spec.purpose == "decide":

@@ -475,6 +475,7 @@ def test_the_workflows_tell_exactly_the_catalogs_outcomes() -> None:
         "target": {"kind": "ec2_instance", "scope": "whole-account"},
         "steps": [{"action": "stop"}, {"wait_until": {"state": "stopped"}}, {"check": "status"}],
         "approval": {"before": ["stop"], "approvers": ["arn:aws:iam::123456789012:role/oncall"]},
+        "guard": {"fleet": {"max_in_flight": 2, "max_per_hour": 5}},
     }
     playbooks = [load_playbook(shipped_playbook_path(n)) for n in shipped_playbooks()]
     told: set[str] = set()

@@ -179,3 +179,14 @@ def test_a_hub_refuses_a_playbook_on_its_own_bus(
     )
     assert code == 2
     assert "trigger.bus" in capsys.readouterr().err
+
+
+def test_a_hub_stack_synthesizes_byte_for_byte_the_same(tmp_path: Path) -> None:
+    config = tmp_path / "healstack.toml"
+    config.write_text(HUB_TOML + 'organization_id = "o-a1b2c3d4e5"\n')
+    texts = []
+    for run in ("one", "two"):
+        synth_here(tmp_path / run, "--config", str(config))
+        stack = tmp_path / run / "stacks" / "ec2-status-check-recovery" / "cdk.tf.json"
+        texts.append(stack.read_bytes())
+    assert texts[0] == texts[1]
