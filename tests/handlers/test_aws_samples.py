@@ -18,13 +18,19 @@ from healstack_lambda.events import resolve
 from tests.conftest import REPO
 
 SAMPLES = REPO / "tests" / "data" / "aws-events"
+#: a sample's kind by its file name's prefix (the longest that fits)
 KIND = {
     "alarm": "ec2_instance",
     "ec2": "ec2_instance",
     "health": "ec2_instance",
     "ecs": "ecs_service",
-    "rds": "rds_instance",
+    "rds-instance": "rds_instance",
+    "rds-cluster": "aurora_cluster",
 }
+
+
+def kind_of(name: str) -> str:
+    return KIND[max((p for p in KIND if name.startswith(p + "-")), key=len)]
 
 
 def expectations() -> list[Any]:
@@ -40,7 +46,7 @@ def resolved(name: str) -> str:
     event = json.loads((SAMPLES / name).read_text())
     payload = {
         "event": event,
-        "target_kind": KIND[name.split("-")[0]],
+        "target_kind": kind_of(name),
         "id_path": None,
         "execution_id": "sample",
         "playbook": "samples",

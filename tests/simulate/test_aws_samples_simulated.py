@@ -24,7 +24,7 @@ from healstack.modules.compile import state_names
 from healstack.playbook import Playbook
 from healstack.simulate.runner import run_playbook, synthesized_recovery
 from tests.conftest import REPO
-from tests.handlers.test_aws_samples import KIND, SAMPLES, expectations
+from tests.handlers.test_aws_samples import SAMPLES, expectations, kind_of
 
 #: the shipped playbook's rule delivers only this sample: the others name alarms not called
 #: ``healstack-*``, EC2 state changes and Health events (the EC2 trigger takes status-check
@@ -39,10 +39,6 @@ def _playbook_for(kind: str) -> Playbook:
         if playbook.target.kind == kind:
             return playbook
     raise AssertionError(f"no shipped playbook recovers {kind}")
-
-
-def _kind_of(name: str) -> str:
-    return KIND[name.split("-")[0]]
 
 
 def _first_check_unhealthy(playbook: Playbook) -> dict[str, Any]:
@@ -62,7 +58,7 @@ def test_each_sample_recovers_or_is_refused_with_why(
     name: str, expect: str, resource: str, synthesized: Path
 ) -> None:
     event = json.loads((SAMPLES / name).read_text())
-    playbook = _playbook_for(_kind_of(name))
+    playbook = _playbook_for(kind_of(name))
     recovery = synthesized_recovery(synthesized / "stacks" / playbook.name / "cdk.tf.json")
     run = run_playbook(
         playbook, event, synthesized=recovery, scenario=_first_check_unhealthy(playbook)
