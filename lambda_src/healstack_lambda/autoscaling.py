@@ -70,8 +70,11 @@ changes the group, dry runs included, ``replace`` re-reads the group and refuses
   ``MinSize``, or ``ceil(DesiredCapacity x MinHealthyPercentage / 100)`` when the group's
   instance maintenance policy sets a larger one.
 
-A no-op (``changed: false``, nothing called) when the instance is already ``pending``,
-``unhealthy`` (the group replaces it), ``terminating``, on standby, detached or gone.
+Its reads and the terminate are three calls: ``replace`` starts the terminate only with
+``CALL_BUDGET_MS`` of the function's time left, else raises ``TransientError`` (retried), so a
+terminate is never cut off by the function's timeout. A no-op (``changed: false``, nothing
+called) when the instance is already ``pending``, ``unhealthy`` (the group replaces it),
+``terminating``, on standby, detached or gone.
 
 What bounds a storm of events for instances of one group: each recovery holds only its own
 instance's lock, so two recoveries in the same group can run at once. Each ``replace`` reads
@@ -94,7 +97,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import aws
-from .errors import HealstackError, NotInScope, ResourceNotFound, aws_errors
+from .errors import HealstackError, NotInScope, ResourceNotFound, TransientError, aws_errors
 from .step import (
     AT_MINIMUM_CAPACITY,
     CHANGING,
@@ -116,6 +119,9 @@ GROUP_TAG = "aws:autoscaling:groupName"
 #: processes whose suspension means someone paused the group's replacements
 REPLACING_PROCESSES = frozenset({"Launch", "Terminate", "ReplaceUnhealthy", "HealthCheck"})
 GONE_EC2_STATES = frozenset({"shutting-down", "terminated"})
+#: one call's worst case (``aws``: 1 s to connect, 3 s to read) and room to handle its answer:
+#: ``replace`` starts its terminate only with this much of the function's time left
+CALL_BUDGET_MS = 4500
 #: how many instance -> group facts a function instance remembers (see the module docstring)
 REMEMBERED = 2048
 _last_group: dict[str, str] = {}
@@ -405,7 +411,18 @@ def _check(request: StepRequest) -> dict[str, Any]:
     return _check_member(instance_id, membership)
 
 
-def _replace(request: StepRequest) -> dict[str, Any]:
+def _time_for_one_call(context: Any, instance_id: str) -> None:
+    """``TransientError`` (the workflow retries) when the reads took so long that the
+    terminate could outlive the function: a terminate whose answer is lost to the function's
+    timeout would be reported as a failure though it acted."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining) and remaining() < CALL_BUDGET_MS:
+        raise TransientError(
+            f"too little time left to terminate {instance_id} and read the answer; retried"
+        )
+
+
+def _replace(request: StepRequest, context: Any) -> dict[str, Any]:
     instance_id = request.resource_id
     membership = describe_membership(instance_id)
     if membership is None:
@@ -443,6 +460,7 @@ def _replace(request: StepRequest) -> dict[str, Any]:
     )
     if request.dry_run:
         return action_result("replace", request, False, f"dry run: would terminate {plan}")
+    _time_for_one_call(context, instance_id)
     with aws_errors(instance_id):
         _autoscaling().terminate_instance_in_auto_scaling_group(
             InstanceId=instance_id, ShouldDecrementDesiredCapacity=False
@@ -464,4 +482,6 @@ def check(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def replace(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """TerminateInstanceInAutoScalingGroup(ShouldDecrementDesiredCapacity=False), behind the
     capacity guard (see the module docstring)."""
-    return run_step("autoscaling.replace", event, context, KIND, _replace)
+    return run_step(
+        "autoscaling.replace", event, context, KIND, lambda request: _replace(request, context)
+    )

@@ -15,7 +15,7 @@ import pytest
 
 from healstack_lambda import autoscaling, aws
 from healstack_lambda.autoscaling import ReplaceRefused
-from healstack_lambda.errors import NotInScope, ResourceNotFound, StateNotReached
+from healstack_lambda.errors import NotInScope, ResourceNotFound, StateNotReached, TransientError
 
 REGION = "us-east-1"
 GROUP = "web"
@@ -502,3 +502,22 @@ def test_an_instance_arn_in_an_event_is_the_same_lock_as_its_id(
         check_origin=False,
     )
     assert found["resource_id"] == plain
+
+
+class _Context:
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_a_terminate_is_not_started_when_the_reads_used_up_the_functions_time(
+    asg: Any, ec2: Any, step_event: StepEvent, record_calls: Recorder
+) -> None:
+    first = make_group(asg, ec2)[0]
+    terminations = record_calls(asg, "TerminateInstanceInAutoScalingGroup")
+    with pytest.raises(TransientError, match="too little time left"):
+        autoscaling.replace(step_event(first), _Context(autoscaling.CALL_BUDGET_MS - 1))
+    assert terminations == [] and first in members(asg)
+    assert autoscaling.replace(step_event(first), _Context(9000))["changed"] is True
