@@ -466,6 +466,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("healstack: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (``healstack simulate | head``): not an error of ours; point
+        # stdout at nothing so the interpreter's final flush does not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # as a shell reports a process ended by SIGPIPE
     except Exception as exc:  # a bug in healstack, not the user's input
         if os.environ.get("HEALSTACK_DEBUG") == "1":
             raise

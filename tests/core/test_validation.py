@@ -450,3 +450,24 @@ def test_every_operator_the_grammar_knows_is_accepted() -> None:
         },
     }
     assert problems(pattern) == []
+
+
+def test_a_closed_pipe_is_not_an_internal_error() -> None:
+    """``healstack schema | head -1``: the reader leaves early; no traceback, no 'internal
+    error' (exit 141, as for SIGPIPE)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-m', 'healstack.cli', 'schema'],"
+        " stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "p.stdout.close()\n"
+        "err = p.stderr.read().decode(); p.wait()\n"
+        "print(p.returncode); print(repr(err))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    ).stdout.splitlines()
+    assert out[0] == "141", out
+    assert "internal error" not in out[1] and "Traceback" not in out[1], out
