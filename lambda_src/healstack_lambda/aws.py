@@ -3,7 +3,8 @@
 Clients are built inside the handler call so test mocks apply; boto3 itself honours
 ``AWS_ENDPOINT_URL``. Timeouts are short and the SDK does not retry: a handler makes at most
 two calls, so even when both hang it fails with ``TransientError`` after ~8 s, inside the
-10 s Lambda timeout, and the workflow (not the Lambda) retries.
+10 s Lambda timeout, and the workflow (not the Lambda) retries. (The Aurora failover makes a
+third only when the time left covers its worst case, else it raises ``TransientError``.)
 """
 
 from __future__ import annotations

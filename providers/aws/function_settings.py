@@ -8,6 +8,7 @@ from __future__ import annotations
 
 LAMBDA_RUNTIME = "python3.12"
 LAMBDA_ARCHITECTURE = "arm64"
-#: a handler makes at most two short calls (healstack_lambda/aws.py); the workflow retries
+#: a handler makes at most two short calls, a third only with the time for it
+#: (healstack_lambda/aws.py); the workflow retries
 LAMBDA_TIMEOUT_SECONDS = 10
 LAMBDA_MEMORY_MB = 128
