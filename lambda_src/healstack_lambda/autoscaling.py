@@ -3,11 +3,14 @@
 ``resource_id`` is the instance id (one lock per instance). The handlers ask Auto Scaling
 which group holds it (DescribeAutoScalingInstances) and read that group
 (DescribeAutoScalingGroups); once the instance has left its group they learn the group from
-the instance's ``aws:autoscaling:groupName`` tag (DescribeInstances), which AWS keeps on the
-instances it terminates. moto 5.2.5 deletes that tag when it terminates an instance of a group
-(its terminate detaches first, and its detach deletes the tag), so the handlers also remember,
-per function instance, the group they last saw an instance in; on AWS a cold function that
-finds neither reports ``terminating`` (a poll then waits, never guesses a group).
+the instance's ``aws:autoscaling:groupName`` tag (DescribeInstances). That tag is not always
+there: a group removes it from an instance it detaches (EC2 Auto Scaling User Guide, "Tag Auto
+Scaling groups and instances"), and moto 5.2.5 terminates an instance of a group by detaching
+it first, so the tag is gone from every instance it replaced. The check therefore also
+remembers, per function instance, the group it last saw an instance in: the check before the
+action and the polls after it run in the same function, seconds apart. A check that finds
+neither reports a terminated instance as ``terminating`` (a poll then waits and gives up; it
+never guesses a group).
 
 Scope: the required tag (``HEALSTACK_REQUIRE_TAG``) is read on the **group**, never on the
 instance. The IAM condition that limits ``replace`` is ``autoscaling:ResourceTag/<key>`` on

@@ -227,8 +227,8 @@ def test_a_poll_while_the_replacement_boots_is_not_reached_yet(
 def test_the_group_is_learned_from_the_instance_tag_once_it_has_left(
     asg: Any, ec2: Any, step_event: StepEvent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """AWS keeps ``aws:autoscaling:groupName`` on an instance it terminated; moto deletes it,
-    so put it back and start from a cold function (nothing remembered)."""
+    """A cold function (nothing remembered) reads the group from the instance's
+    ``aws:autoscaling:groupName`` tag when the tag is there (moto deletes it: put it back)."""
     first = make_group(asg, ec2)[0]
     replace(step_event, first)
     monkeypatch.setattr(autoscaling, "_last_group", {})
