@@ -5,6 +5,7 @@ never take it below its minimum."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from healstack.simulate.runner import (
     synthesized_recovery,
 )
 from tests.conftest import REPO
+from tests.emulator.ec2_health import ImpairedUntilRecovered
 
 NAME = "asg-instance-recovery"
 SAMPLE = REPO / "examples" / "events" / "cloudwatch-alarm-asg-instance-status-check.json"
@@ -156,3 +158,37 @@ def test_a_storm_for_one_group_above_its_minimum_never_goes_below_it(
         assert "3 other InService and Healthy, floor 3 (MinSize 3)" in history
         (after,) = run.result.steps_for("CheckAfterReplace")
         assert "state=replaced" in str(after.attempts[-1].result)
+
+
+@pytest.fixture
+def impaired() -> Iterator[ImpairedUntilRecovered]:
+    """moto reports the instances it is told about with their status checks impaired."""
+    with ImpairedUntilRecovered().installed() as health:
+        yield health
+
+
+def test_an_impaired_instance_is_replaced_with_every_step_real(
+    playbook: Playbook, recovery: SynthesizedRecovery, impaired: ImpairedUntilRecovered
+) -> None:
+    def impair(_recovery: SynthesizedRecovery, target: str) -> None:
+        impaired.impair(target)
+
+    run = run_playbook(playbook, event(), synthesized=recovery, prepare=impair)
+    assert run.outcome == "recovered", run.notifications
+    assert calls(run, "-replace") == 1 and run.target_state_after == "terminated"
+
+
+def test_an_impaired_instance_of_a_group_at_its_minimum_is_skipped_and_kept(
+    playbook: Playbook, recovery: SynthesizedRecovery, impaired: ImpairedUntilRecovered
+) -> None:
+    """The real check finds it impaired, and that replacing it would leave the group (2 of
+    2, MinSize raised to 2) below its minimum: skipped, told why, nothing replaced."""
+
+    def impair_at_minimum(_recovery: SynthesizedRecovery, target: str) -> None:
+        autoscaling().update_auto_scaling_group(AutoScalingGroupName=GROUP, MinSize=2)
+        impaired.impair(target)
+
+    run = run_playbook(playbook, event(), synthesized=recovery, prepare=impair_at_minimum)
+    assert run.outcome == "skipped"
+    assert run.notifications[-1]["message"]["reason"] == "at_minimum_capacity"
+    assert calls(run, "-replace") == 0 and run.target_state_after == "inservice"
