@@ -32,9 +32,11 @@ Check ``state`` (``wait_until`` may name each):
   ``Terminated``, or terminated by EC2 while its group cannot be learned;
 - ``replacing``: gone from the group and terminated, while the group has fewer ``InService``
   and ``Healthy`` instances than its desired capacity;
-- ``replaced``: gone from the group and terminated, and the group has at least its desired
-  capacity ``InService`` and ``Healthy``: healthy, so ``action: replace`` then
-  ``wait_until: {state: replaced}`` then ``check: status`` recovers.
+- ``replaced``: terminating or gone from the group, and the group has at least its desired
+  capacity ``InService`` and ``Healthy`` without it: healthy, so ``action: replace`` then
+  ``wait_until: {state: replaced}`` then ``check: status`` recovers (a terminating lifecycle
+  hook that drains the instance for an hour does not keep the recovery waiting once its
+  replacement serves).
 
 An instance EC2 no longer knows raises ``ResourceNotFound``, as does a group that no longer
 exists.
@@ -363,6 +365,10 @@ def _check_member(instance_id: str, membership: dict[str, Any]) -> dict[str, Any
     }
     if not in_scope(group.tags):
         return check_result(False, state, detail, NOT_IN_SCOPE)
+    if state == "terminating" and capacity.healthy_others >= capacity.desired:
+        # leaving (its lifecycle hooks may hold it in Terminating:Wait for long), and a
+        # healthy replacement already in service: the group is whole
+        return check_result(True, "replaced", detail)
     verdict = "n/a"
     if state == "in_service":
         status = _ec2_status(instance_id)

@@ -521,3 +521,37 @@ def test_a_terminate_is_not_started_when_the_reads_used_up_the_functions_time(
         autoscaling.replace(step_event(first), _Context(autoscaling.CALL_BUDGET_MS - 1))
     assert terminations == [] and first in members(asg)
     assert autoscaling.replace(step_event(first), _Context(9000))["changed"] is True
+
+
+def test_a_terminating_instance_whose_replacement_serves_is_replaced(
+    asg: Any, ec2: Any, step_event: StepEvent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A terminating lifecycle hook may hold the instance in Terminating:Wait for an hour; the
+    group is whole once its replacement is InService and Healthy (shown as AWS would: moto
+    has no hooks, so the instance is reported waiting and a fourth one serving)."""
+    first, *_ = make_group(asg, ec2, desired=3)
+    asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=4)
+    real = asg.describe_auto_scaling_groups
+    real_instances = asg.describe_auto_scaling_instances
+
+    def waiting(response: Any, key: str) -> Any:
+        for entry in response[key]:
+            for instance in entry.get("Instances", [entry]):
+                if instance["InstanceId"] == first:
+                    instance["LifecycleState"] = "Terminating:Wait"
+        return response
+
+    def groups(**kwargs: Any) -> Any:
+        response = waiting(real(**kwargs), "AutoScalingGroups")
+        response["AutoScalingGroups"][0]["DesiredCapacity"] = 3
+        return response
+
+    monkeypatch.setattr(asg, "describe_auto_scaling_groups", groups)
+    monkeypatch.setattr(
+        asg,
+        "describe_auto_scaling_instances",
+        lambda **kwargs: waiting(real_instances(**kwargs), "AutoScalingInstances"),
+    )
+    result = check(step_event, first, expect_state="replaced")
+    assert (result["healthy"], result["state"]) == (True, "replaced")
+    assert result["detail"]["lifecycle_state"] == "Terminating:Wait"
