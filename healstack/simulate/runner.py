@@ -17,6 +17,13 @@
 ``run_playbook`` runs one event; ``run_playbook_many`` runs many events concurrently in one
 moto world (one topic, one store, one set of targets), e.g. two alarms for one instance, or a
 fleet-wide storm.
+
+With ``hub`` (``DeploymentSettings.hub``) the recovery is a hub's, deployed in moto's default
+account and region; each event's target is seeded in the event's own (member) account and
+region, where the member's execution role is created as the member part would (its trust and
+its step statements: ``providers/aws/member.py``). moto keeps a backend per account and
+``sts:AssumeRole`` into another account's role acts there, so the hub's steps really act in
+the member account.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from healstack.errors import PlaybookError, UsageError
 from healstack.playbook import Playbook
 from healstack.providers.aws.packages import platform_package
 from healstack.providers.aws.steps import platform_handler
+from healstack.providers.interfaces import DeploymentSettings, Hub
 from healstack.simulate import playbook_world as targets
 from healstack.simulate import world
 from healstack.simulate.finalizer import deliver, status_change_event
@@ -252,6 +260,7 @@ def run_playbook_many(
     seed: int | None = 0,
     rate_limits: RateLimits | None = None,
     keep_event_time: bool = False,
+    hub: Hub | None = None,
 ) -> list[PlaybookRun]:
     """Simulate one execution of ``playbook`` per event, concurrently, in one moto world.
 
@@ -264,14 +273,21 @@ def run_playbook_many(
     limits, e.g. ``RateLimits.ec2_documented()``: a fleet storm meets them on AWS).
     Each event runs as if it arrived as its execution starts (its ``time`` is set to then),
     unless ``keep_event_time``: then an old event is refused as stale, as on AWS.
+    ``hub``: simulate a hub's recovery acting in its members' accounts (module docstring).
     """
     work = Path(tempfile.mkdtemp(prefix="healstack-simulate-"))
     try:
         starts = [_as_start(e) for e in events]
-        account, region = events_home([dict(s.input) for s in starts])  # type: ignore[arg-type]
-        recovery = rehomed(
-            synthesized or synthesize_for_simulation(playbook, work), account, region
-        )
+        if hub is not None:  # the hub runs in its own account; the events are its members'
+            account, region = ACCOUNT, REGION
+            recovery = synthesized or synthesize_for_simulation(
+                playbook, work, DeploymentSettings(region=REGION, hub=hub)
+            )
+        else:
+            account, region = events_home([dict(s.input) for s in starts])  # type: ignore[arg-type]
+            recovery = rehomed(
+                synthesized or synthesize_for_simulation(playbook, work), account, region
+            )
         batch = _Batch(
             playbook,
             recovery,
@@ -281,6 +297,7 @@ def run_playbook_many(
             keep_event_time,
             account=account,
             region=region,
+            hub=hub,
         )
         return batch.run(scenario, timeout_s, verbose, max_in_flight, seed, rate_limits)
     finally:
@@ -308,9 +325,16 @@ class _Batch:
         *,
         account: str = ACCOUNT,
         region: str = REGION,
+        hub: Hub | None = None,
     ) -> None:
         self.playbook = playbook
         self.account, self.region = account, region
+        self.hub = hub
+        #: where each event's target lives: the hub's members' accounts, else the recovery's
+        self.homes = [
+            events_home([dict(s.input)]) if hub is not None else (account, region)  # type: ignore[arg-type]
+            for s in starts
+        ]
         self.keep_event_time = keep_event_time
         self.recovery = recovery
         self.starts = starts
@@ -358,6 +382,10 @@ class _Batch:
             targets.located(self.account, self.region),
             quiet_handlers(logging.INFO if verbose else logging.ERROR),
         ):
+            if self.hub is not None:
+                # moto puts MOTO_ACCOUNT_ID before a request's credentials: without it, the
+                # hub is moto's default account and an assumed member role acts in its member
+                os.environ.pop("MOTO_ACCOUNT_ID", None)
             try:
                 results = simulate_many(
                     self.recovery.definition,
@@ -460,13 +488,21 @@ class _Batch:
         self.topic_arn = targets.create_topic(self.recovery.topic_name)
         if self.recovery.table is not None:
             targets.create_table(self.recovery.table)
-        seeded = targets.seed_targets(
-            self.kind, self.event_ids, tags=self.playbook.target.require_tag or {}
-        )
-        before = targets.target_states(self.kind, seeded.values())
-        for run, event_id in zip(self.runs, self.event_ids, strict=True):
-            run.target_id = seeded[event_id]
-            run.target_state_before = before.get(run.target_id)
+        seeded: dict[tuple[str, str, str], str] = {}
+        for home in dict.fromkeys(self.homes):
+            ids = [e for e, h in zip(self.event_ids, self.homes, strict=True) if h == home]
+            with self._in(*home):
+                if self.hub is not None:
+                    create_member_role(self.playbook, home[0], home[1], self.hub)
+                found = targets.seed_targets(
+                    self.kind, ids, tags=self.playbook.target.require_tag or {}
+                )
+            seeded.update({(*home, event_id): target for event_id, target in found.items()})
+        for run, event_id, home in zip(self.runs, self.event_ids, self.homes, strict=True):
+            run.target_id = seeded[(*home, event_id)]
+        before = self._states()
+        for run, state in zip(self.runs, before, strict=True):
+            run.target_state_before = state
         if self.prepare is not None:
             self.prepare(self.recovery, [str(run.target_id) for run in self.runs])
 
@@ -488,9 +524,72 @@ class _Batch:
             self.notifications.setdefault(arn, []).append(note)
         if self.recovery.table is not None:
             self.store.extend(targets.scan(self.recovery.table["name"]))
-        after = targets.target_states(self.kind, [str(run.target_id) for run in self.runs])
-        for run in self.runs:
-            run.target_state_after = after.get(str(run.target_id))
+        for run, state in zip(self.runs, self._states(), strict=True):
+            run.target_state_after = state
+
+    def _states(self) -> list[str | None]:
+        """Each run's target state, read in the target's own account and region."""
+        states: list[str | None] = []
+        for run, home in zip(self.runs, self.homes, strict=True):
+            with self._in(*home):
+                states.append(
+                    targets.target_states(self.kind, [str(run.target_id)])[str(run.target_id)]
+                )
+        return states
+
+    @contextmanager
+    def _in(self, account: str, region: str) -> Iterator[None]:
+        """Seed and read in ``account`` and ``region`` (a hub's member; else the recovery's
+        own, where the world already is)."""
+        if (account, region) == (self.account, self.region):
+            yield
+            return
+        saved = os.environ.get("MOTO_ACCOUNT_ID")
+        os.environ["MOTO_ACCOUNT_ID"] = account
+        try:
+            with targets.located(account, region):
+                yield
+        finally:
+            if saved is None:
+                os.environ.pop("MOTO_ACCOUNT_ID", None)
+            else:
+                os.environ["MOTO_ACCOUNT_ID"] = saved
+
+
+def create_member_role(playbook: Playbook, account: str, region: str, hub: Hub) -> str:
+    """The member execution role of ``playbook`` in ``account`` and ``region``, as the member
+    part creates it (``providers/aws/member.py``): trusted by the hub's acting step roles,
+    holding their step statements. Returns its ARN."""
+    from healstack.modules.compile import compile_playbook
+    from healstack.providers.aws.member import acting_functions, member_trust
+    from healstack.providers.aws.naming import ROLE_PATH, member_role_name
+    from healstack.providers.aws.provider import _Account, policy, step_statements
+    from healstack.providers.aws.steps import implementation
+    from healstack.providers.interfaces import HubSpec
+
+    base = DeploymentSettings(region=REGION, hub=hub).base_name(playbook.name)
+    acting = acting_functions(compile_playbook(playbook).functions)
+    spec = HubSpec(ACCOUNT, f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{base}", REGION)
+    here = _Account("aws", region, account)
+    statements = [
+        s
+        for function in acting
+        for s in step_statements(
+            implementation(function), playbook.target.kind, here, playbook.target.require_tag
+        )
+    ]
+    iam = targets.client("iam")
+    name = member_role_name(base, region)
+    role = iam.create_role(
+        RoleName=name,
+        Path=ROLE_PATH,
+        AssumeRolePolicyDocument=policy(member_trust("aws", spec, base, acting)),
+    )
+    if statements:
+        iam.put_role_policy(
+            RoleName=name, PolicyName="least-privilege", PolicyDocument=policy(*statements)
+        )
+    return str(role["Role"]["Arn"])
 
 
 #: the handlers of the approval request/poll and of the approvers' decisions

@@ -15,11 +15,15 @@ from typing import Any
 
 from healstack.errors import UsageError
 from healstack.playbook import Playbook
+from healstack.providers.interfaces import DeploymentSettings
 from healstack.simulate.finalizer import STATUS_CHANGE, FinalizerRule
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
 _TOKEN = re.compile(r"\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}")
+#: the data sources a stack reads its partition and region from (a hub names member roles
+#: and, by default, its own region with them): moto's ``aws`` and the simulation's region
+_DATA = re.compile(r"\$\{data\.(aws_partition|aws_region)\.[A-Za-z0-9_-]+\.(partition|name)\}")
 _RULE_NAME = re.compile(r"^\$\{aws_cloudwatch_event_rule\.([A-Za-z0-9_-]+)\.name\}$")
 
 
@@ -107,10 +111,13 @@ def rehomed(recovery: SynthesizedRecovery, account: str, region: str) -> Synthes
     )
 
 
-def synthesize_for_simulation(playbook: Playbook, work: Path) -> SynthesizedRecovery:
+def synthesize_for_simulation(
+    playbook: Playbook, work: Path, settings: DeploymentSettings | None = None
+) -> SynthesizedRecovery:
+    """``settings``: e.g. a hub's (``DeploymentSettings.hub``); the defaults otherwise."""
     from healstack.synth import synthesize
 
-    result = synthesize([playbook], work / "cdktf.out")
+    result = synthesize([playbook], work / "cdktf.out", settings)
     return synthesized_recovery(result.out_dir / "stacks" / result.stacks[0] / "cdk.tf.json")
 
 
@@ -119,6 +126,7 @@ class _Resolver:
         self.resources = resources
 
     def resolve(self, text: str) -> str:
+        text = _DATA.sub(lambda m: "aws" if m.group(1) == "aws_partition" else REGION, text)
         return _TOKEN.sub(lambda m: self.attribute(m.group(1), m.group(2), m.group(3)), text)
 
     def attribute(self, kind: str, name: str, attr: str) -> str:
