@@ -234,6 +234,11 @@ class RecoveryWorkflow(Construct):
             "topic_arn": (parts.notifier.id, "where outcomes are published"),
             "dlq_url": (parts.trigger.dead_letter_id, "events the workflow could not take"),
         }
+        if parts.trigger.hub_bus_id is not None:
+            outputs["hub_event_bus_arn"] = (
+                parts.trigger.hub_bus_id,
+                "a hub's bus: the member parts forward this playbook's events here",
+            )
         if parts.pipeline is not None:
             outputs["pipeline_name"] = (parts.pipeline.name, "ships the functions")
             if parts.pipeline.source_location is not None:

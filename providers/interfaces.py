@@ -264,6 +264,8 @@ class TriggerHandle:
     name: str
     dead_letter_id: str
     resource: Any = None
+    #: a hub's bus, where its members forward their events (AWS: its ARN); None otherwise
+    hub_bus_id: str | None = None
 
 
 @dataclass(frozen=True)

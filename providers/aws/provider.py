@@ -1061,6 +1061,7 @@ class AwsProvider:
         # same-named resources (ResolveTarget refuses them too)
         pattern = trigger_pattern(spec.event_pattern, shared.account.account)
         bus_name: str | None = None
+        hub_bus: Any = None
         if settings.hub is not None:
             if spec.bus is not None:
                 raise UsageError(
@@ -1069,7 +1070,8 @@ class AwsProvider:
                 )
             # the members' events, forwarded to the hub's bus (ResolveTarget checks again)
             pattern = trigger_pattern(spec.event_pattern, settings.hub.members)
-            bus_name = self._hub_bus(scope, settings.hub, base_name)
+            hub_bus = self._hub_bus(scope, settings.hub, base_name)
+            bus_name = str(hub_bus.name)
         elif spec.bus is not None:
             bus_name = self._event_bus(scope, spec.bus, shared)
         rule = aws.CloudwatchEventRule(
@@ -1108,10 +1110,16 @@ class AwsProvider:
             role.arn,
             max_event_age_seconds=spec.max_event_age_seconds,
         )
-        return TriggerHandle(spec.key, rule.name, shared.dead_letter_queue.url, rule)
+        return TriggerHandle(
+            spec.key,
+            rule.name,
+            shared.dead_letter_queue.url,
+            rule,
+            hub_bus_id=str(hub_bus.arn) if hub_bus is not None else None,
+        )
 
     @staticmethod
-    def _hub_bus(scope: Construct, hub: Hub, base_name: str) -> str:
+    def _hub_bus(scope: Construct, hub: Hub, base_name: str) -> Any:
         """The hub's bus of this recovery (named as the recovery): the members' forwarding
         rules put their events here; nobody outside the member accounts (and, when given,
         the organisation) may."""
@@ -1122,7 +1130,7 @@ class AwsProvider:
             event_bus_name=bus.name,
             policy=policy(*hub_bus_statements(hub, bus.arn)),
         )
-        return str(bus.name)
+        return bus
 
     @staticmethod
     def _event_bus(scope: Construct, spec: EventBusSpec, shared: _Recovery) -> str:

@@ -117,6 +117,10 @@ def test_the_hub_trigger_takes_the_members_events_on_its_own_bus(hub_stack: dict
     trigger = next(r for k, r in resources["aws_cloudwatch_event_rule"].items() if "_rule_" in k)
     assert json.loads(trigger["event_pattern"])["account"] == [A, B]
     assert trigger["event_bus_name"] == f"${{aws_cloudwatch_event_bus.{bus_key}.name}}"
+    # the members' forwarding rules need it (RecoveryMember's hub.event_bus)
+    assert hub_stack["output"]["hub_event_bus_arn"]["value"] == (
+        f"${{aws_cloudwatch_event_bus.{bus_key}.arn}}"
+    )
     (bus_policy,) = resources["aws_cloudwatch_event_bus_policy"].values()
     allow, deny_account, deny_org = json.loads(bus_policy["policy"])["Statement"]
     assert allow["Effect"] == "Allow" and allow["Principal"] == {"AWS": [A, B]}
