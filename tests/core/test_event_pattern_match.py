@@ -74,3 +74,23 @@ def test_each_shipped_playbook_takes_its_own_example_event() -> None:
             if mismatch(playbook.trigger.event_pattern(), json.loads(path.read_text())) is None
         )
     assert all(taken.values()), taken
+
+
+def test_no_example_event_starts_two_shipped_playbooks() -> None:
+    """Two shipped playbooks never act on one event (each has its own lock table: both would
+    act on the same resource at once). The EC2 and Auto Scaling playbooks take alarms with
+    disjoint prefixes, healstack-ec2- and healstack-asg-."""
+    patterns = {
+        (p := load_playbook(shipped_playbook_path(n))).name: p.trigger.event_pattern()
+        for n in shipped_playbooks()
+    }
+    events = sorted((REPO / "examples").rglob("events/*.json")) + sorted(
+        (REPO / "tests" / "data" / "aws-events").glob("*.json")
+    )
+    for path in events:
+        event = json.loads(path.read_text())
+        starting = [name for name, pattern in patterns.items() if mismatch(pattern, event) is None]
+        assert len(starting) <= 1, (path.name, starting)
+    ec2 = patterns["ec2-status-check-recovery"]["detail"]["alarmName"]
+    asg = patterns["asg-instance-recovery"]["detail"]["alarmName"]
+    assert ec2 == [{"prefix": "healstack-ec2-"}] and asg == [{"prefix": "healstack-asg-"}]

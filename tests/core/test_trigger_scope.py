@@ -64,7 +64,7 @@ def test_the_default_ec2_trigger_reacts_only_to_the_platforms_alarms(
     default_stack: dict[str, Any],
 ) -> None:
     pattern = json.loads(_rule(default_stack)["event_pattern"])
-    assert pattern["detail"]["alarmName"] == [{"prefix": "healstack-"}]
+    assert pattern["detail"]["alarmName"] == [{"prefix": "healstack-ec2-"}]
 
 
 def test_a_custom_source_listens_on_its_own_bus_that_only_named_publishers_may_put_to(
