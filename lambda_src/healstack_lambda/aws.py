@@ -3,8 +3,10 @@
 Clients are built inside the handler call so test mocks apply; boto3 itself honours
 ``AWS_ENDPOINT_URL``. Timeouts are short and the SDK does not retry: a handler makes at most
 two calls, so even when both hang it fails with ``TransientError`` after ~8 s, inside the
-10 s Lambda timeout, and the workflow (not the Lambda) retries. (The Aurora failover makes a
-third only when the time left covers its worst case, else it raises ``TransientError``.)
+10 s Lambda timeout, and the workflow (not the Lambda) retries. (The Aurora failover and the Auto
+Scaling replace make a third only when the time left covers its worst case, else they raise
+``TransientError``. The Auto Scaling check reads three things: if all three hang, the
+Lambda's own 10 s timeout ends it and the workflow tells the failure.)
 """
 
 from __future__ import annotations
