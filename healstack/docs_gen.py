@@ -409,12 +409,13 @@ def _definition(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _outcomes_rows() -> list[str]:
-    """One row per notify state of the default playbook with an approval added: every path
-    the compiler gives a recovery, read from the state machine it generates."""
+    """One row per notify state of the default playbook with an approval and a fleet budget
+    added: every path the compiler gives a recovery, read from the state machine it generates."""
     from healstack.loader import shipped_playbook_path
 
     data = yaml.safe_load(shipped_playbook_path().read_text(encoding="utf-8"))
     data["approval"] = {"before": ["stop"], "approvers": [APPROVER_EXAMPLE]}
+    data["guard"] = {**data.get("guard", {}), "fleet": {"max_in_flight": 10, "max_per_hour": 50}}
     states: dict[str, dict[str, Any]] = _definition(data)["States"]
     rows = []
     for name, state in states.items():
@@ -455,7 +456,8 @@ def workflow_page() -> str:
         "## Outcomes",
         "",
         "Every path of a recovery ends in one notification, whose `outcome` is one of these "
-        "(the default playbook with an `approval` added, so every path is present):",
+        "(the default playbook with an `approval` and a `guard.fleet` added, so every path is "
+        "present):",
         "",
         "| outcome | notify state | reason | the execution ends |",
         "| --- | --- | --- | --- |",

@@ -562,14 +562,15 @@ def create_member_role(playbook: Playbook, account: str, region: str, hub: Hub) 
     holding their step statements. Returns its ARN."""
     from healstack.modules.compile import compile_playbook
     from healstack.providers.aws.member import acting_functions, member_trust
-    from healstack.providers.aws.naming import ROLE_PATH, member_role_name
+    from healstack.providers.aws.naming import ROLE_PATH, hub_bus_name, member_role_name
     from healstack.providers.aws.provider import _Account, policy, step_statements
     from healstack.providers.aws.steps import implementation
     from healstack.providers.interfaces import HubSpec
 
     base = DeploymentSettings(region=REGION, hub=hub).base_name(playbook.name)
     acting = acting_functions(compile_playbook(playbook).functions)
-    spec = HubSpec(ACCOUNT, f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{base}", REGION)
+    bus = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{hub_bus_name(base)}"
+    spec = HubSpec(ACCOUNT, bus, REGION)
     here = _Account("aws", region, account)
     statements = [
         s

@@ -114,6 +114,12 @@ def member_role_name(base: str, region: str) -> str:
     return f"{base}-{region}"
 
 
+def hub_bus_name(base: str) -> str:
+    """A hub's bus for one playbook, in the hub account and region: its members' forwarding
+    rules put the playbook's events there (the hub stack outputs its ARN)."""
+    return base
+
+
 def member_forward_role_name(base: str, region: str) -> str:
     """The role EventBridge uses in a member account to put the playbook's events on the hub's bus."""
     return member_role_name(base, region) + MEMBER_FORWARD_SUFFIX

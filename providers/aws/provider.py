@@ -55,6 +55,7 @@ from healstack.providers.aws.naming import (
     AwsNamingRules,
     function_name,
     function_role_name,
+    hub_bus_name,
     member_role_name,
     principal_problem,
     role_arn,
@@ -1123,7 +1124,7 @@ class AwsProvider:
         """The hub's bus of this recovery (named as the recovery): the members' forwarding
         rules put their events here; nobody outside the member accounts (and, when given,
         the organisation) may."""
-        bus = aws.CloudwatchEventBus(scope, "hub-bus", name=base_name)
+        bus = aws.CloudwatchEventBus(scope, "hub-bus", name=hub_bus_name(base_name))
         aws.CloudwatchEventBusPolicy(
             scope,
             "hub-bus-policy",
