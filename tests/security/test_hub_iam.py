@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from healstack.loader import shipped_playbook_path
+from healstack.loader import shipped_playbook_path, shipped_playbooks
 from healstack.providers.aws.steps import STAR_RESOURCE_REASONS, STEPS
 from tests.conftest import load_stack, synth_here
 from tests.security.test_hardening import store_grants
@@ -33,28 +33,46 @@ def hub_stack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return load_stack(here / "out", data["name"])
 
 
-def test_no_wildcard_action_and_star_only_where_reviewed(hub_stack: dict[str, Any]) -> None:
-    for name, statement in statements(hub_stack):
-        actions = as_list(statement["Action"])
-        assert not [a for a in actions if "*" in a], name
-        if "*" in as_list(statement["Resource"]):
-            assert [a for a in actions if a not in STAR_RESOURCE_REASONS] == [], name
+@pytest.fixture(scope="module")
+def hub_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Every shipped playbook, deployed in a hub."""
+    here = tmp_path_factory.mktemp("hub-all")
+    config = here / "healstack.toml"
+    config.write_text(f'[hub]\nmembers = ["{A}", "{B}"]\nregions = ["eu-west-1"]\n')
+    paths = [str(shipped_playbook_path(name)) for name in shipped_playbooks()]
+    synth_here(
+        here / "out", "--config", str(config), *(a for p in paths for a in ("--playbook", p))
+    )
+    return {p.name: load_stack(here / "out", p.name) for p in (here / "out" / "stacks").iterdir()}
+
+
+def test_no_wildcard_action_and_star_only_where_reviewed(
+    hub_stack: dict[str, Any], hub_stacks: dict[str, dict[str, Any]]
+) -> None:
+    for stack_name, stack in {"fleet": hub_stack, **hub_stacks}.items():
+        for name, statement in statements(stack):
+            actions = as_list(statement["Action"])
+            assert not [a for a in actions if "*" in a], f"{stack_name}/{name}"
+            if "*" in as_list(statement["Resource"]):
+                unreviewed = [a for a in actions if a not in STAR_RESOURCE_REASONS]
+                assert unreviewed == [], f"{stack_name}/{name}"
 
 
 def test_the_hub_holds_no_step_permission_and_assumes_only_member_roles(
-    hub_stack: dict[str, Any],
+    hub_stacks: dict[str, dict[str, Any]],
 ) -> None:
-    assumed: set[str] = set()
-    for name, statement in statements(hub_stack):
-        actions = as_list(statement["Action"])
-        assert not STEP_ACTIONS & set(actions), f"{name}: {actions}"
-        if "sts:AssumeRole" in actions:
-            assert actions == ["sts:AssumeRole"], name
-            assumed.update(as_list(statement["Resource"]))
-    assert sorted(a.split(":iam::")[1] for a in assumed) == [
-        f"{account}:role/healstack/healstack-ec2-status-check-recovery-eu-west-1"
-        for account in (A, B)
-    ]
+    assert len(hub_stacks) == len(shipped_playbooks())
+    for stack_name, stack in hub_stacks.items():
+        assumed: set[str] = set()
+        for name, statement in statements(stack):
+            actions = as_list(statement["Action"])
+            assert not STEP_ACTIONS & set(actions), f"{stack_name}/{name}: {actions}"
+            if "sts:AssumeRole" in actions:
+                assert actions == ["sts:AssumeRole"], name
+                assumed.update(as_list(statement["Resource"]))
+        assert sorted(a.split(":iam::")[1] for a in assumed) == [
+            f"{account}:role/healstack/healstack-{stack_name}-eu-west-1" for account in (A, B)
+        ], stack_name
 
 
 def test_the_fleet_budget_touches_only_its_own_items(hub_stack: dict[str, Any]) -> None:
