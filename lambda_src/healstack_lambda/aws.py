@@ -35,6 +35,8 @@ MEMBER_ROLE_ENV = "HEALSTACK_MEMBER_ROLE"
 RENEW_BEFORE_SECONDS = 300
 #: (account, region) -> (a boto3 session acting there, its credentials' expiry)
 _MEMBER_SESSIONS: dict[tuple[str, str], tuple[Any, float]] = {}
+#: (account, region, service, client region) -> a client of that session (dropped with it)
+_MEMBER_CLIENTS: dict[tuple[str, str, str, str], Any] = {}
 #: the member account and region the current step acts in (a hub's step), else empty
 _ACTING_IN: list[tuple[str, str]] = []
 
@@ -49,9 +51,13 @@ def client(service: str, region: str | None = None) -> Any:
     ``acting_in`` (a hub's step), one acting in that member account and region."""
     if _ACTING_IN:
         account, member_region = _ACTING_IN[-1]
-        return member_session(account, member_region).client(
-            service, region_name=region or member_region, config=_CONFIG
-        )
+        session = member_session(account, member_region)
+        member_key = (account, member_region, service, region or member_region)
+        found = _MEMBER_CLIENTS.get(member_key)
+        if found is None:
+            found = session.client(service, region_name=member_key[3], config=_CONFIG)
+            _MEMBER_CLIENTS[member_key] = found
+        return found
     resolved = region or default_region()
     key = (service, resolved)
     cached = _CLIENTS.get(key)
@@ -114,6 +120,8 @@ def member_session(account: str, region: str) -> Any:
     expiry = credentials["Expiration"]
     expires = expiry.timestamp() if hasattr(expiry, "timestamp") else time.time() + 900
     _MEMBER_SESSIONS[(account, region)] = (session, expires)
+    for stale in [k for k in _MEMBER_CLIENTS if k[:2] == (account, region)]:
+        del _MEMBER_CLIENTS[stale]  # made with the credentials just replaced
     return session
 
 
@@ -134,4 +142,5 @@ def reset_clients() -> None:
     _CLIENTS.clear()
     _OWN_ACCOUNT.clear()
     _MEMBER_SESSIONS.clear()
+    _MEMBER_CLIENTS.clear()
     _ACTING_IN.clear()

@@ -5,6 +5,7 @@ and to member B); notify keys the lock and the history by account and region."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -195,3 +196,19 @@ def test_notify_keys_the_lock_and_history_by_account_and_region(
     message = notify.build_message(payload)
     assert message["account"] == A and message["region"] == "eu-west-1"
     assert "account" not in notify.build_message({**payload, "account": None, "region": None})
+
+
+def test_the_member_session_is_kept_and_renewed_before_it_expires(
+    monkeypatch: pytest.MonkeyPatch, step_event: Callable[..., dict[str, Any]]
+) -> None:
+    monkeypatch.setenv(aws.MEMBER_ROLE_ENV, ROLE)
+    aws.reset_clients()
+    instance = instance_in(A)
+    ec2.check(step_event(instance, account=A, region=REGION), None)
+    first = aws.member_session(A, REGION)
+    ec2.check(step_event(instance, account=A, region=REGION), None)
+    assert aws.member_session(A, REGION) is first  # one AssumeRole per account and region
+    session, _ = aws._MEMBER_SESSIONS[(A, REGION)]
+    aws._MEMBER_SESSIONS[(A, REGION)] = (session, time.time() + aws.RENEW_BEFORE_SECONDS - 1)
+    assert ec2.check(step_event(instance, account=A, region=REGION), None)["state"] == "running"
+    assert aws.member_session(A, REGION) is not first
