@@ -48,6 +48,8 @@ class Watched:
     queue_name: str
     functions: Mapping[str, str]  # key -> function name
     log_groups: Mapping[str, Any]  # key -> log group resource
+    #: a hub's recovery: the dashboard also shows the outcomes by member account and region
+    per_member: bool = False
 
 
 def metric_name(kind: str, key: str) -> str:
@@ -266,4 +268,30 @@ def dashboard_body(w: Watched) -> str:
             y=12,
         ),
     ]
+    if w.per_member and "notify" in w.log_groups:
+        widgets.append(_outcomes_by_member(w, y=18))
     return json.dumps({"widgets": widgets}, indent=2)
+
+
+def _outcomes_by_member(w: Watched, y: int) -> dict[str, Any]:
+    """A hub's recoveries by member account, region and outcome: a Logs Insights table over
+    the notify log, whose closing line carries all three (``healstack_lambda.notify``)."""
+    query = (
+        f"SOURCE '{w.log_groups['notify'].name}' "
+        '| filter handler = "notify.notify" and ispresent(account) and ispresent(outcome) '
+        "| stats count(*) as recoveries by account, region, outcome "
+        "| sort recoveries desc"
+    )
+    return {
+        "type": "log",
+        "x": 0,
+        "y": y,
+        "width": 24,
+        "height": 6,
+        "properties": {
+            "title": "Recoveries by member account, region and outcome",
+            "region": w.region,
+            "query": query,
+            "view": "table",
+        },
+    }

@@ -1174,6 +1174,7 @@ class AwsProvider:
             queue_name=shared.dead_letter_queue.name,
             functions={key: fn.name for key, fn in parts.functions.items()},
             log_groups=shared.function_log_groups,
+            per_member=settings.hub is not None,
         )
         alarms = monitoring.create(scope, watched)
         return MonitoringHandle(

@@ -194,3 +194,11 @@ def test_a_hub_stack_synthesizes_byte_for_byte_the_same(tmp_path: Path) -> None:
         stack = tmp_path / run / "stacks" / "ec2-status-check-recovery" / "cdk.tf.json"
         texts.append(stack.read_bytes())
     assert texts[0] == texts[1]
+
+
+def test_the_hub_dashboard_shows_recoveries_by_member(hub_stack: dict[str, Any]) -> None:
+    (dashboard,) = hub_stack["resource"]["aws_cloudwatch_dashboard"].values()
+    widgets = json.loads(dashboard["dashboard_body"])["widgets"]
+    (table,) = [w for w in widgets if w["type"] == "log"]
+    query = table["properties"]["query"]
+    assert "_fn-notify_logs_" in query and "by account, region, outcome" in query
