@@ -20,9 +20,7 @@ from healstack_lambda.errors import InvalidInput, ResourceNotFound
 from tests.conftest import REPO
 
 KINDS = sorted(catalog.TARGET_KINDS)
-OPERATIONS = [
-    (name, op) for name in KINDS for op in catalog.TARGET_KINDS[name].operations()
-]
+OPERATIONS = [(name, op) for name in KINDS for op in catalog.TARGET_KINDS[name].operations()]
 
 
 @pytest.fixture(autouse=True)
@@ -98,9 +96,8 @@ def test_each_operation_takes_exactly_its_schema_params(name: str, op: Check | A
     }
     with pytest.raises(InvalidInput, match="unknown params"):
         handler({**payload, "params": {**params, "not_a_param": True}}, None)
-    with mock_aws():
-        with pytest.raises(ResourceNotFound):
-            handler({**payload, "params": params}, None)
+    with mock_aws(), pytest.raises(ResourceNotFound):
+        handler({**payload, "params": params}, None)
 
 
 def _valid_id(name: str) -> str:
@@ -159,9 +156,7 @@ def _product_files() -> list[Path]:
     files = [p for top in PRODUCT for p in (REPO / top).rglob("*.py")]
     generated = REPO / "providers" / "aws" / "resources.py"  # the provider's own schema names
     return [
-        p
-        for p in files
-        if p != generated and not any(p.is_relative_to(link) for link in linked)
+        p for p in files if p != generated and not any(p.is_relative_to(link) for link in linked)
     ]
 
 
