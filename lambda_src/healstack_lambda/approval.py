@@ -64,6 +64,7 @@ def request_message(
         "execution_url": execution_url(request.execution_id),
         "approval_id": key.id,
         "expires_in_seconds": timeout,
+        **({"account": request.account, "region": request.region} if request.account else {}),
         "approve": f"healstack approve {key.id} --playbook <{playbook}.yaml>",
         "reject": f"healstack reject {key.id} --playbook <{playbook}.yaml> --reason '...'",
         "who": "only the playbook's approvers; healstack checks who you are",
@@ -93,6 +94,9 @@ def _request(request: StepRequest) -> dict[str, Any]:
         "requested_at": {"N": str(now)},
         "expires_at": {"N": str(now + timeout)},
     }
+    if request.account:  # a hub's: the member the action would run in
+        item["account"] = {"S": request.account}
+        item["region"] = {"S": str(request.region)}
     try:
         with aws_errors(table):
             aws.client("dynamodb").put_item(

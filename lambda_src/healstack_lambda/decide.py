@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from . import approvals, aws
 from .errors import HealstackError, InvalidInput, NotPermitted, ResourceNotFound, aws_errors
-from .step import run_logged
+from .step import run_logged, target_key
 
 APPROVERS_ENV = "HEALSTACK_APPROVERS"
 RECOVERY_ENV = "HEALSTACK_RECOVERY"
@@ -201,7 +201,14 @@ def _record(
     days = int(os.environ.get(HISTORY_DAYS_ENV) or 90)
     requested_at = int(item.get("requested_at") or now)
     record = {
-        "pk": {"S": f"history#{item.get('resource_id', '')}"},
+        "pk": {
+            "S": target_key(
+                "history#",
+                str(item.get("resource_id", "")),
+                item.get("account") or None,
+                item.get("region") or None,
+            )
+        },
         "sk": {"S": f"{requested_at}#{key.execution_name}#approval-{key.action}-{key.attempt}"},
         "kind": {"S": "approval"},
         "outcome": {"S": str(item.get("status", ""))},

@@ -55,7 +55,7 @@ from botocore.exceptions import ClientError
 from . import aws, events, fleet
 from .errors import HealstackError, InvalidInput, aws_errors, one_line
 from .messages import TOPIC_ENV, execution_url, subject_line
-from .step import optional_int, require_bool, require_str, run_logged
+from .step import optional_int, require_bool, require_str, run_logged, target_key
 
 TABLE_ENV = "HEALSTACK_TABLE"
 STATUS_CHANGE = "Step Functions Execution Status Change"
@@ -198,16 +198,12 @@ def payload_from_status_change(event: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def target_key(prefix: str, message: dict[str, Any]) -> str:
-    """A store key of the message's target, as the workflow writes it: ``<prefix><id>``, a
-    hub's ``<prefix><account>/<region>/<id>``."""
-    if message.get("account"):
-        return f"{prefix}{message['account']}/{message['region']}/{message['resource_id']}"
-    return f"{prefix}{message['resource_id']}"
+def _target_key(prefix: str, message: dict[str, Any]) -> str:
+    return target_key(prefix, message["resource_id"], message.get("account"), message.get("region"))
 
 
 def _lock_key(message: dict[str, Any]) -> dict[str, Any]:
-    return {"pk": {"S": target_key("lock#", message)}, "sk": {"S": "lock"}}
+    return {"pk": {"S": _target_key("lock#", message)}, "sk": {"S": "lock"}}
 
 
 def _condition_failed(err: ClientError) -> bool:
@@ -275,7 +271,7 @@ def _record_outcome(table: str, message: dict[str, Any], started_at: int) -> Non
     execution_name = message["execution_arn"].rsplit(":", 1)[-1]
     error = message.get("error") or {}
     item = {
-        "pk": {"S": target_key("history#", message)},
+        "pk": {"S": _target_key("history#", message)},
         "sk": {"S": f"{started_at}#{execution_name}#outcome"},
         "kind": {"S": "outcome"},
         "outcome": {"S": message["outcome"]},

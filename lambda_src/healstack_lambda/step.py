@@ -167,6 +167,16 @@ def _where(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return account, region
 
 
+def target_key(
+    prefix: str, resource_id: str, account: str | None = None, region: str | None = None
+) -> str:
+    """A store key of a target, as the workflow writes it: ``<prefix><id>``; a hub's
+    ``<prefix><account>/<region>/<id>`` (two members' resources may share an id)."""
+    if account:
+        return f"{prefix}{account}/{region}/{resource_id}"
+    return f"{prefix}{resource_id}"
+
+
 def partial_fields(event: Any) -> dict[str, Any]:
     """Best-effort correlation fields from a payload that may be invalid (for error logs)."""
     source = event if isinstance(event, dict) else {}

@@ -212,3 +212,45 @@ def test_the_member_session_is_kept_and_renewed_before_it_expires(
     aws._MEMBER_SESSIONS[(A, REGION)] = (session, time.time() + aws.RENEW_BEFORE_SECONDS - 1)
     assert ec2.check(step_event(instance, account=A, region=REGION), None)["state"] == "running"
     assert aws.member_session(A, REGION) is not first
+
+
+def test_a_hubs_approval_names_the_member_and_its_decision_is_kept_under_it(
+    monkeypatch: pytest.MonkeyPatch, step_event: Callable[..., dict[str, Any]]
+) -> None:
+    import json
+
+    from healstack_lambda import approval, approvals, decide
+    from tests.handlers.conftest import create_store
+
+    aws.reset_clients()
+    store = create_store("store")
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name="t")["TopicArn"]
+    oncall = "arn:aws:iam::123456789012:role/oncall"
+    monkeypatch.setenv("HEALSTACK_TABLE", "store")
+    monkeypatch.setenv("HEALSTACK_TOPIC_ARN", topic)
+    monkeypatch.setenv("HEALSTACK_APPROVERS", oncall)
+    monkeypatch.setenv("HEALSTACK_RECOVERY", "healstack-x")
+    monkeypatch.setenv("HEALSTACK_TARGET_KIND", "ec2_instance")
+    params = {"phase": "request", "action": "stop", "timeout_seconds": 600}
+    request = step_event("i-0123456789abcdef0", account=B, region="eu-west-1", params=params)
+    approval.handle(request, None)
+    key = approvals.key_for(EXECUTION_ARN, "stop", 1)
+    item = store.get_item(TableName="store", Key=key.item_key())["Item"]
+    assert item["account"]["S"] == B and item["region"]["S"] == "eu-west-1"
+    answer = decide.decide(
+        {
+            "version": "2.0",
+            "requestContext": {
+                "http": {"method": "POST"},
+                "authorizer": {
+                    "iam": {"userArn": "arn:aws:sts::123456789012:assumed-role/oncall/alice"}
+                },
+            },
+            "body": json.dumps({"approval_id": key.id, "decision": "approve"}),
+            "isBase64Encoded": False,
+        },
+        None,
+    )
+    assert answer["statusCode"] == 200, answer
+    keys = [i["pk"]["S"] for i in store.scan(TableName="store")["Items"]]
+    assert f"history#{B}/eu-west-1/i-0123456789abcdef0" in keys
