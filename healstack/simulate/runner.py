@@ -216,6 +216,7 @@ def run_playbook(
     finalizer: bool = True,
     rate_limits: RateLimits | None = None,
     keep_event_time: bool = False,
+    deployed_in: tuple[str, str] | None = None,
 ) -> PlaybookRun:
     """Simulate one execution of ``playbook`` for ``event``.
 
@@ -242,6 +243,7 @@ def run_playbook(
         max_in_flight=1,
         rate_limits=rate_limits,
         keep_event_time=keep_event_time,
+        deployed_in=deployed_in,
     )
     return run
 
@@ -261,6 +263,7 @@ def run_playbook_many(
     rate_limits: RateLimits | None = None,
     keep_event_time: bool = False,
     hub: Hub | None = None,
+    deployed_in: tuple[str, str] | None = None,
 ) -> list[PlaybookRun]:
     """Simulate one execution of ``playbook`` per event, concurrently, in one moto world.
 
@@ -274,6 +277,9 @@ def run_playbook_many(
     Each event runs as if it arrived as its execution starts (its ``time`` is set to then),
     unless ``keep_event_time``: then an old event is refused as stale, as on AWS.
     ``hub``: simulate a hub's recovery acting in its members' accounts (module docstring).
+    ``deployed_in``: the ``(account, region)`` the recovery is deployed in; by default the
+    events' own, as delivery would have it (give another to see an event from elsewhere
+    refused).
     """
     work = Path(tempfile.mkdtemp(prefix="healstack-simulate-"))
     try:
@@ -284,7 +290,7 @@ def run_playbook_many(
                 playbook, work, DeploymentSettings(region=REGION, hub=hub)
             )
         else:
-            account, region = events_home([dict(s.input) for s in starts])  # type: ignore[arg-type]
+            account, region = deployed_in or events_home([dict(s.input) for s in starts])  # type: ignore[arg-type]
             recovery = rehomed(
                 synthesized or synthesize_for_simulation(playbook, work), account, region
             )

@@ -676,6 +676,13 @@ OBJECT_CODE_ATTRIBUTES = frozenset(
     }
 )
 CODE_UPDATES = {"aws_lambda_function": CODE_ATTRIBUTES, "aws_s3_object": OBJECT_CODE_ATTRIBUTES}
+#: (resource type, argument) -> the reviewed change since the bindings commit that moves it
+INTENDED_SINCE = {
+    ("aws_cloudwatch_event_rule", "event_pattern"): (
+        "issue 13: the EC2 playbook takes alarms named healstack-ec2-* (disjoint from the Auto "
+        "Scaling playbook's healstack-asg-*)"
+    ),
+}
 
 
 def _addresses(stack: dict[str, Any]) -> list[str]:
@@ -690,7 +697,8 @@ def migration_problems(
     """What an older healstack's configuration would change in a state this one applied, that
     a migration must not: a replacement, an argument drift (an update of anything but a
     function's code), a resource the older one has and this one lacks. Allowed: function code
-    updates and the deletion of resources added since (features newer than the older one).
+    updates, the reviewed argument changes since (``INTENDED_SINCE``, each with its reason)
+    and the deletion of resources added since (features newer than the older one).
     Returns (problems, code updates, resources added since)."""
     problems: list[str] = []
     code_updates = added = 0
@@ -705,8 +713,10 @@ def migration_problems(
         if sorted(actions) == ["create", "delete"] and change["type"] == "aws_signer_signing_job":
             code_updates += 1  # new code, signed by a new job
             continue
-        if actions == ["update"] and change["type"] in CODE_UPDATES:
-            allowed = CODE_UPDATES[change["type"]]
+        if actions == ["update"]:
+            allowed = CODE_UPDATES.get(change["type"], frozenset()) | {
+                argument for (kind, argument) in INTENDED_SINCE if kind == change["type"]
+            }
             before, after = change["change"]["before"] or {}, change["change"]["after"] or {}
             unknown = change["change"].get("after_unknown") or {}
             moved = {

@@ -64,3 +64,15 @@ def test_drift_replacement_and_vanished_resources_fail() -> None:
         "aws_sqs_queue.gone_since: create",
         "aws_s3_object.o: update of ['bucket']",
     ]
+
+
+def test_a_reviewed_change_since_passes_and_nothing_else_of_that_resource() -> None:
+    rule = "aws_cloudwatch_event_rule.rule"
+    moved = change(
+        rule, ["update"], {"event_pattern": "a", "name": "n"}, {"event_pattern": "b", "name": "n"}
+    )
+    renamed = change(rule, ["update"], {"name": "n"}, {"name": "m"})
+    assert migration_problems({"resource_changes": [moved]}, {rule}) == ([], 1, 0)
+    assert migration_problems({"resource_changes": [renamed]}, {rule})[0] == [
+        f"{rule}: update of ['name']"
+    ]

@@ -21,6 +21,8 @@ import pytest
 from healstack.loader import load_playbook, shipped_playbook_path
 from healstack.playbook import Playbook
 from healstack.simulate.runner import (
+    ACCOUNT,
+    REGION,
     PlaybookRun,
     Start,
     SynthesizedRecovery,
@@ -211,7 +213,13 @@ def test_an_event_from_elsewhere_is_refused_before_any_step(
     change: dict[str, str],
     code: str,
 ) -> None:
-    run = run_playbook(ec2_playbook, {**event(), **change}, synthesized=ec2_recovery)
+    # deployed in moto's default account and region; the event names another
+    run = run_playbook(
+        ec2_playbook,
+        {**event(), **change},
+        synthesized=ec2_recovery,
+        deployed_in=(ACCOUNT, REGION),
+    )
     assert run.result.status == "FAILED" and run.result.error == "EventRefused"
     assert [s.state for s in run.result.steps] == [
         "ResolveTarget",
