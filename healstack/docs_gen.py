@@ -370,15 +370,24 @@ def kinds_table() -> str:
     for kind in kinds.values():
         what = kind.description[:1].upper() + kind.description[1:]
         lines += [f"## `{kind.name}` {{#{kind.name.replace('_', '-')}}}", "", f"{what}.", ""]
-        lines += ["| operation | is a | what | params |", "| --- | --- | --- | --- |"]
+        lines += [
+            "| operation | is a | what | params | AWS permissions (tag-scoped where it changes) |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for check in kind.check_ops:
-            lines.append(f"| `{check.name}` | check | {check.description} | - |")
+            lines.append(
+                f"| `{check.name}` | check | {check.description} | - | "
+                f"{_permissions(kind.name, check.name)} |"
+            )
         for action in kind.action_ops:
             params = ", ".join(
                 f"`{name}` ({param.type}: {param.description})"
                 for name, param in action.user_params().items()
             )
-            lines.append(f"| `{action.name}` | action | {action.description} | {params or '-'} |")
+            lines.append(
+                f"| `{action.name}` | action | {action.description} | {params or '-'} | "
+                f"{_permissions(kind.name, action.name)} |"
+            )
         lines += ["", f"States a check reports (for `wait_until`): {_codes(kind.states)}.", ""]
         skips = sorted({s for c in kind.check_ops for s in c.skips})
         if skips:
@@ -392,6 +401,15 @@ def kinds_table() -> str:
         if kind.example:
             lines += ["```yaml", kind.example.strip("\n"), "```", ""]
     return "\n".join(lines)
+
+
+def _permissions(kind: str, operation: str) -> str:
+    """The IAM actions an operation's function holds (the kind's AWS unit), as Markdown."""
+    from healstack.providers.aws import kinds as aws_kinds
+
+    implementation = aws_kinds.get(kind).implementation(operation)
+    actions = sorted({a for p in implementation.permissions for a in p.actions})
+    return ", ".join(f"`{a}`" for a in actions)
 
 
 def _codes(values: Sequence[str]) -> str:

@@ -181,3 +181,19 @@ def test_a_kinds_facts_live_only_in_its_units(name: str) -> None:
         if p not in allowed and quoted.search(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_the_docs_reference_lists_each_operation_with_its_permissions(name: str) -> None:
+    """The kinds reference (generated from the registry at every docs build) names, in the
+    kind's own section, every operation with its params and each IAM action it holds."""
+    from healstack.docs_gen import kinds_table
+
+    section = kinds_table().split(f"## `{name}`", 1)[1].split("\n## ", 1)[0]
+    for operation, impl in aws_kinds.get(name).operations.items():
+        (row,) = [line for line in section.splitlines() if line.startswith(f"| `{operation}` |")]
+        for action in {a for p in impl.permissions for a in p.actions}:
+            assert f"`{action}`" in row, (name, operation, action)
+        op = catalog.kind(name).operation(operation)
+        for param in op.user_params() if isinstance(op, Action) else ():
+            assert f"`{param}`" in row, (name, operation, param)
