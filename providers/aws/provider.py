@@ -370,7 +370,7 @@ class _Recovery(Construct):
     # -- ARNs from names (no reference, so no cycle) -----------------------------------
 
     def rule_arn(self, name: str) -> str:
-        """An EventBridge rule on the default bus."""
+        """An EventBridge rule: ``name`` on the default bus, ``<bus>/<name>`` on another."""
         return self.account.arn("arn:{partition}:events:{region}:{account}:rule/") + name
 
     def role_arn(self, name: str) -> str:
@@ -480,10 +480,14 @@ class _Recovery(Construct):
         Here rule, DLQ and role meet: the rule joins the DLQ's and the key's lists, and the
         target's role (found in this recovery by its ARN) may be assumed by EventBridge for
         the rules it serves, by their exact ARNs (M3)."""
+        # a rule on a bus of its own (a hub's, a playbook's trigger.bus): its target names the
+        # bus too, and its ARN is rule/<bus>/<name>
+        bus = rule.argument("event_bus_name")
         target = aws.CloudwatchEventTarget(
             scope,
             id_,
             rule=rule.name,
+            event_bus_name=bus,
             target_id=id_,
             arn=arn,
             role_arn=role_arn,
@@ -496,7 +500,7 @@ class _Recovery(Construct):
                 "maximum_retry_attempts": settings.trigger_max_retries,
             },
         )
-        name = rule.argument("name")
+        name = rule.argument("name") if bus is None else f"{bus}/{rule.argument('name')}"
         if name not in self.dead_letter_rules:
             self.dead_letter_rules.append(name)
         self._dlq_policy.policy = self._dead_letter_policy()
