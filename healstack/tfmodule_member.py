@@ -6,7 +6,8 @@ Made as ``tfmodule`` makes the recovery module, from the very construct a cdktf 
 machinery: provider and backend go; each playbook is synthesized with a sentinel name
 prefix of its own that becomes ``${local.name_<playbook>}``; the tags become
 ``merge(managed-by, var.tags)``; and the hub becomes inputs: a sentinel hub account and bus
-ARN become ``var.hub_account_id`` and ``var.hub_event_bus_arn``. The organisation condition
+region become ``var.hub_account_id`` and ``var.hub_region`` (each playbook's events go to
+its own hub bus there, named after its recovery). The organisation condition
 is synthesized with a sentinel id; each execution role's trust then becomes a choice
 between the synthesized document with ``var.organization_id`` and the same document without
 the condition (``var.organization_id = null``). A sentinel left anywhere fails the build.
@@ -48,15 +49,13 @@ from healstack.tfmodule import (
     local_name,
 )
 
-#: the hub while synthesizing (12 digits, a bus ARN and an organisation id AWS would take)
+#: the hub while synthesizing (12 digits, a region and an organisation id AWS would take)
 SENTINEL_HUB_ACCOUNT = "919191919191"
-SENTINEL_HUB_BUS = (
-    f"arn:aws:events:hs-sentinel-hub-9:{SENTINEL_HUB_ACCOUNT}:event-bus/hs-sentinel-hub-bus"
-)
+SENTINEL_HUB_REGION = "hs-sentinel-hub-9"
 SENTINEL_ORGANIZATION = "o-hssentinel09"
 ORGANIZATION_KEY = "aws:PrincipalOrgID"
 #: inputs without a default: the module cannot guess the hub
-REQUIRED = ("hub_account_id", "hub_event_bus_arn")
+REQUIRED = ("hub_account_id", "hub_region")
 
 OUTPUTS = (
     Output("role_arns", "playbook name -> the execution role the hub's steps assume here"),
@@ -66,7 +65,7 @@ OUTPUTS = (
 
 def inputs(playbooks: Sequence[Playbook]) -> list[Input]:
     """The member module's variables: one definition for the blocks and the README."""
-    from healstack.providers.aws.member import ACCOUNT_ID, EVENT_BUS_ARN, ORGANIZATION_ID
+    from healstack.providers.aws.member import ACCOUNT_ID, ORGANIZATION_ID, REGION
     from healstack.providers.aws.naming import MAX_REGION_LENGTH, max_member_base_length
 
     longest = max_member_base_length()
@@ -95,20 +94,15 @@ def inputs(playbooks: Sequence[Playbook]) -> list[Input]:
             ),
         ),
         Input(
-            "hub_event_bus_arn",
+            "hub_region",
             "string",
             None,
-            "The hub's event bus (in the hub account, in the hub's region): the playbooks' "
-            "events are forwarded there.",
+            "The hub's region: each playbook's events are forwarded to its own hub bus there "
+            "(named after its recovery, like the hub stack's output `hub_event_bus_arn`).",
             (
                 (
-                    f"${{can(regex({hcl_string(EVENT_BUS_ARN.pattern)}, var.hub_event_bus_arn))}}",
-                    "hub_event_bus_arn must be an event bus ARN "
-                    "(arn:aws:events:REGION:ACCOUNT:event-bus/NAME).",
-                ),
-                (
-                    '${try(split(":", var.hub_event_bus_arn)[4] == var.hub_account_id, false)}',
-                    "hub_event_bus_arn must be a bus of the hub account (hub_account_id).",
+                    f"${{can(regex({hcl_string(REGION.pattern)}, var.hub_region))}}",
+                    "hub_region must be an AWS region (e.g. eu-west-1).",
                 ),
             ),
         ),
@@ -173,14 +167,21 @@ def build_member_module(playbooks: Sequence[Playbook], out_dir: Path) -> ModuleR
     if not playbooks:
         raise UsageError("module build --member: give at least one playbook")
     _check_out(out_dir)
-    hub = HubSpec(SENTINEL_HUB_ACCOUNT, SENTINEL_HUB_BUS, organization_id=SENTINEL_ORGANIZATION)
+    hub = HubSpec(
+        SENTINEL_HUB_ACCOUNT, region=SENTINEL_HUB_REGION, organization_id=SENTINEL_ORGANIZATION
+    )
     for playbook in playbooks:
         member_spec(playbook, hub)  # refuses what has no member part, before any synthesis
         problems = member_problems(DeploymentSettings().base_name(playbook.name))
         if problems:  # the defaults must fit
             raise PlaybookError("name", f'"{playbook.name}" {problems[0]}')
         text = playbook.model_dump_json()
-        for reserved in (SENTINEL_PREFIX[:6], SENTINEL_HUB_ACCOUNT, SENTINEL_ORGANIZATION):
+        for reserved in (
+            SENTINEL_PREFIX[:6],
+            SENTINEL_HUB_ACCOUNT,
+            SENTINEL_HUB_REGION,
+            SENTINEL_ORGANIZATION,
+        ):
             if reserved in text:
                 raise PlaybookError("", f'"{reserved}" is reserved (module build --member)')
     out_dir = out_dir.resolve()
@@ -260,7 +261,7 @@ def _write(doc: dict[str, Any], module: Path, playbooks: Sequence[Playbook]) -> 
             text = text.replace(
                 f"{SENTINEL_PREFIX.format(index)}-{name}", f"${{local.{local_name(name)}}}"
             )
-        text = text.replace(SENTINEL_HUB_BUS, "${var.hub_event_bus_arn}")
+        text = text.replace(f":{SENTINEL_HUB_REGION}:", ":${var.hub_region}:")
         return text.replace(SENTINEL_HUB_ACCOUNT, "${var.hub_account_id}")
 
     for section in ("resource", "data", "output"):
@@ -350,7 +351,7 @@ def readme(playbooks: Sequence[Playbook], resource_count: int) -> str:
         '  source = "./member"',
         "",
         '  hub_account_id    = "111122223333"',
-        '  hub_event_bus_arn = "arn:aws:events:eu-west-1:111122223333:event-bus/recovery-hub"',
+        '  hub_region        = "eu-west-1"',
         '  organization_id   = "o-abcdefghij"',
         '  name_prefix       = "acme"',
         '  stage             = "prod"',

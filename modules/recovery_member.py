@@ -72,6 +72,13 @@ class RecoveryMember(Construct):
         names = [pb.name for pb in playbooks]
         if len(set(names)) != len(names):
             raise UsageError(f"member: a playbook is given twice ({', '.join(sorted(names))})")
+        if hub.event_bus is not None and len(playbooks) > 1:
+            # the hub listens for each playbook on a bus of its own: one bus for several
+            # playbooks would drop all but one playbook's events there
+            raise UsageError(
+                "member: hub.event_bus names one bus, but the hub has one per playbook (leave "
+                "it out and give hub.region: each playbook's bus is then found by its name)"
+            )
         self.settings = settings or DeploymentSettings()
         self.hub = hub
         #: playbook name -> its forwarding rule and execution role

@@ -441,10 +441,12 @@ class HubSpec:
 
     #: the hub account's id
     account: str
-    #: the hub's event bus: its name (in ``account`` and ``region``) or the provider's id for
-    #: it (AWS: the bus ARN, which names the account and region itself)
-    event_bus: str
-    #: where the hub's event bus is; None when ``event_bus`` is an id that names it
+    #: the hub's event bus for a member part of ONE playbook: its name (in ``account`` and
+    #: ``region``) or the provider's id for it (AWS: the bus ARN). None (the default): each
+    #: playbook's own hub bus, named after its recovery in the hub's ``region`` (a hub
+    #: listens for each playbook on a bus of its own)
+    event_bus: str | None = None
+    #: the hub's region; needed unless ``event_bus`` is an id that names it
     region: str | None = None
     #: only principals of this organisation may act (the provider's id for it)
     organization_id: str | None = None

@@ -35,6 +35,7 @@ from healstack.providers.aws.naming import (
     DLQ_SUFFIX,
     ROLE_PATH,
     function_role_name,
+    hub_bus_name,
     member_forward_role_name,
     member_problems,
     member_role_name,
@@ -86,6 +87,13 @@ def hub_problem(hub: HubSpec) -> str | None:
             "(o- and 10-32 lower-case letters or digits)"
         )
     bus = hub.event_bus
+    if bus is None:
+        if hub.region is None:
+            return (
+                "hub.region: give the hub's region (each playbook's hub bus is named after its "
+                "recovery there), or hub.event_bus for a member part of one playbook"
+            )
+        return None
     if Token.is_unresolved(bus):
         return None
     if bus.startswith("arn:"):
@@ -110,11 +118,14 @@ def hub_problem(hub: HubSpec) -> str | None:
     return None
 
 
-def hub_bus_arn(hub: HubSpec, partition: str) -> str:
-    """The hub's bus as an ARN (a name is completed with the hub's account and region)."""
-    if Token.is_unresolved(hub.event_bus) or hub.event_bus.startswith("arn:"):
-        return hub.event_bus
-    return f"arn:{partition}:events:{hub.region}:{hub.account}:event-bus/{hub.event_bus}"
+def hub_bus_arn(hub: HubSpec, partition: str, base_name: str) -> str:
+    """The hub's bus of the playbook named ``base_name``, as an ARN: the given one, a given
+    name completed with the hub's account and region, else the recovery's own hub bus
+    (``hub_bus_name``) there."""
+    bus = hub.event_bus if hub.event_bus is not None else hub_bus_name(base_name)
+    if Token.is_unresolved(bus) or bus.startswith("arn:"):
+        return bus
+    return f"arn:{partition}:events:{hub.region}:{hub.account}:event-bus/{bus}"
 
 
 def acting_functions(functions: tuple[FunctionSpec, ...]) -> list[FunctionSpec]:
@@ -186,7 +197,7 @@ class AwsMemberProvider:
         region = aws.DataAwsRegion(scope, "region")
         caller = aws.DataAwsCallerIdentity(scope, "caller")
         acct = _Account(partition.partition, region.name, caller.account_id)
-        bus_arn = hub_bus_arn(spec.hub, acct.partition)
+        bus_arn = hub_bus_arn(spec.hub, acct.partition, base_name)
 
         # the execution role: only the hub's acting steps of this playbook, only their actions
         role = aws.IamRole(

@@ -160,8 +160,10 @@ def test_a_hub_recovers_a_members_instance_from_an_event_on_the_members_bus(
                     "module": {
                         "member": {
                             "source": "../member",
+                            # the member finds the playbook's hub bus by its name there: it
+                            # must be the very bus the hub stack made
                             "hub_account_id": bus_arn.split(":")[4],
-                            "hub_event_bus_arn": bus_arn,
+                            "hub_region": bus_arn.split(":")[3],
                         }
                     },
                 },

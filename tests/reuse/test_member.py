@@ -21,7 +21,7 @@ from healstack.errors import UsageError
 from healstack.loader import load_playbooks, shipped_playbook_path, shipped_playbooks
 from healstack.playbook import Playbook
 from healstack.providers.aws import kinds, schema_check, versions
-from healstack.providers.aws.naming import ROLE_PATH, member_role_name
+from healstack.providers.aws.naming import ROLE_PATH, hub_bus_name, member_role_name
 from healstack.providers.aws.schema_check import problems
 from healstack.providers.aws.steps import STAR_RESOURCE_REASONS
 from healstack.providers.interfaces import DeploymentSettings, HubSpec
@@ -33,7 +33,8 @@ from tests.security.test_iam import as_list
 from tests.security.test_parliament import ACCEPTED, documents, findings
 
 HUB_ACCOUNT = "111122223333"
-HUB_BUS = f"arn:aws:events:eu-west-1:{HUB_ACCOUNT}:event-bus/recovery-hub"
+HUB_REGION = "eu-west-1"
+HUB_BUS = f"arn:aws:events:{HUB_REGION}:{HUB_ACCOUNT}:event-bus/recovery-hub"
 ORG = "o-abcdefghij"
 BUILD = (sys.executable, "-m", "healstack.cli", "module", "build", "--member")
 
@@ -74,7 +75,7 @@ def synth_member(
 def member_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """cdktf.out holding the stack ``member``: every shipped playbook's member part."""
     out = tmp_path_factory.mktemp("member") / "cdktf.out"
-    synth_member(out, shipped(), HubSpec(HUB_ACCOUNT, HUB_BUS, organization_id=ORG))
+    synth_member(out, shipped(), HubSpec(HUB_ACCOUNT, region=HUB_REGION, organization_id=ORG))
     return out
 
 
@@ -243,11 +244,15 @@ def test_the_forwarding_rule_has_the_hub_triggers_pattern_and_targets_the_hub_bu
         )
         assert json.loads(normalized(rule["event_pattern"]))["account"] == ["ACCOUNT"]
         (target,) = [b for a, b in part.items() if a.startswith("aws_cloudwatch_event_target.")]
-        assert target["arn"] == HUB_BUS
+        # the playbook's own hub bus, named after its recovery in the hub's region
+        bus = f"arn:aws:events:{HUB_REGION}:{HUB_ACCOUNT}:event-bus/" + hub_bus_name(
+            DeploymentSettings().base_name(playbook.name)
+        )
+        assert normalized(target["arn"]) == bus
         assert set(target) >= {"role_arn", "dead_letter_config", "retry_policy"}
         forward = member_roles(member_stack, playbook.name)["forward-role"]
         (put,) = role_policies(member_stack)[forward["address"]]
-        assert (as_list(put["Action"]), put["Resource"]) == (["events:PutEvents"], HUB_BUS)
+        assert (as_list(put["Action"]), normalized(put["Resource"])) == (["events:PutEvents"], bus)
         (trust,) = json.loads(normalized(forward["assume_role_policy"]))["Statement"]
         assert trust["Principal"] == {"Service": "events.amazonaws.com"}
         assert trust["Condition"]["ArnEquals"]["aws:SourceArn"] == (
@@ -290,7 +295,7 @@ def test_checkov_finds_nothing_in_a_member(member_out: Path) -> None:
 
 
 def test_a_member_is_byte_deterministic(tmp_path: Path) -> None:
-    hub = HubSpec(HUB_ACCOUNT, HUB_BUS, organization_id=ORG)
+    hub = HubSpec(HUB_ACCOUNT, region=HUB_REGION, organization_id=ORG)
     first = synth_member(tmp_path / "a", shipped(), hub)
     second = synth_member(tmp_path / "b", shipped(), hub)
     assert json.dumps(first, sort_keys=False) == json.dumps(second, sort_keys=False)
@@ -305,6 +310,7 @@ def test_a_member_is_byte_deterministic(tmp_path: Path) -> None:
         (HubSpec(HUB_ACCOUNT, "arn:aws:sqs:eu-west-1:111122223333:q"), "hub.event_bus"),
         (HubSpec("999999999999", HUB_BUS), "hub.event_bus"),
         (HubSpec(HUB_ACCOUNT, "recovery-hub"), "hub.region"),
+        (HubSpec(HUB_ACCOUNT), "hub.region"),
         (HubSpec(HUB_ACCOUNT, HUB_BUS, organization_id="org-1"), "hub.organization_id"),
     ],
 )
@@ -319,7 +325,16 @@ def test_names_too_long_for_a_region_are_refused_before_synthesis(tmp_path: Path
     playbooks = load_playbooks([shipped_playbook_path()])
     long_stage = DeploymentSettings(stage="s" * 20)
     with pytest.raises(UsageError, match="shorten the playbook name, prefix or stage"):
-        synth_member(tmp_path / "out", playbooks, HubSpec(HUB_ACCOUNT, HUB_BUS), long_stage)
+        synth_member(
+            tmp_path / "out", playbooks, HubSpec(HUB_ACCOUNT, region=HUB_REGION), long_stage
+        )
+
+
+def test_one_bus_for_several_playbooks_is_refused(tmp_path: Path) -> None:
+    """The hub listens for each playbook on a bus of its own: one bus given for several
+    playbooks would drop all but one playbook's events there."""
+    with pytest.raises(UsageError, match=r"hub\.event_bus names one bus, but the hub has one"):
+        synth_member(tmp_path / "out", shipped(), HubSpec(HUB_ACCOUNT, HUB_BUS))
 
 
 # -- the module -------------------------------------------------------------------------
@@ -356,7 +371,7 @@ def test_the_member_module_is_the_construct_with_the_hub_as_inputs(
         k: len(v) for k, v in member_stack["resource"].items()
     }
     text = json.dumps(main)
-    assert "${var.hub_event_bus_arn}" in text and "${var.hub_account_id}" in text
+    assert ":${var.hub_region}:${var.hub_account_id}:event-bus/" in text
     assert HUB_ACCOUNT not in text
     variables = read(member_module, "variables.tf.json")["variable"]
     assert sorted(variables) == sorted(i.name for i in inputs(shipped()))
