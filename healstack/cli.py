@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -260,13 +259,7 @@ def run(argv: Sequence[str]) -> int:
         settings = _settings(args)
         state = load_state_backend(args.config, settings.region)
         settings = _with_access(settings, args.config)
-        # what is loaded by now lives on: the collector need not walk it again and again
-        # while the constructs are built (each full collection walks every object)
-        gc.freeze()
-        try:
-            result = synthesize(playbooks, args.out, settings, state=state)
-        finally:
-            gc.unfreeze()
+        result = synthesize(playbooks, args.out, settings, state=state)
         for stack in result.stacks:
             print(f"synthesized: {args.out}/stacks/{stack}/cdk.tf.json")
         return EXIT_OK
