@@ -63,6 +63,13 @@ class RecoveryWorkflow(Construct):
         self.playbook = playbook
         self._provider = provider
         self._grants = 0
+        if self.settings.hub is not None and playbook.platform_steps:
+            # a platform step runs the platform's code with its own role, in the hub account;
+            # a hub's recoveries act in member accounts, through the member role
+            raise UsageError(
+                f"{playbook.name}: platform_steps act in the hub's own account, not in a "
+                "member's: deploy this playbook without [hub] (in each account), or drop them"
+            )
         self.compiled: CompiledRecovery = compile_playbook(
             playbook, hub=self.settings.hub is not None
         )

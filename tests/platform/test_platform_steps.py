@@ -245,3 +245,17 @@ def test_the_stack_grants_the_step_exactly_its_declared_permissions_and_terrafor
         stack["resource"]["aws_codebuild_project"]
     )
     terraform_validates(stack_dir, terraform_env, tmp_path)
+
+
+def test_a_hub_refuses_platform_steps(tmp_path: Path) -> None:
+    """A platform step runs with its own role in the account it is deployed in; a hub acts
+    in member accounts: synthesis says so in one line instead of acting in the wrong place."""
+    from healstack.errors import UsageError
+    from healstack.providers.interfaces import DeploymentSettings, Hub
+    from healstack.synth import synthesize
+
+    playbook = load_playbook(PLAYBOOK)
+    settings = DeploymentSettings(hub=Hub(members=("111122223333",)))
+    with pytest.raises(UsageError, match="platform_steps act in the hub's own account"):
+        synthesize([playbook], tmp_path / "cdktf.out", settings)
+    assert not (tmp_path / "cdktf.out").exists()
