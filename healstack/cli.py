@@ -130,6 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--json", action="store_true", help="print JSON instead of text")
     simulate.add_argument("--verbose", action="store_true", help="show the handlers' JSON logs")
+    simulate.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=(
+            "with a [hub] table, simulate the hub: the recovery in moto's default account, the "
+            "event's target and member role in the event's (member) account; default: "
+            "./healstack.toml when it exists"
+        ),
+    )
 
     diagram = sub.add_parser(
         "diagram", help="print a playbook's state machine as Mermaid (from its definition)"
@@ -427,13 +438,31 @@ def _simulate(args: argparse.Namespace) -> int:
                 f"{why_not} (--ignore-trigger runs the recovery anyway)"
             )
         return _expected(args.expect, NOT_TRIGGERED)
-    run = run_playbook(
-        playbook,
-        event,
-        scenario=scenario,
-        verbose=args.verbose,
-        keep_event_time=args.keep_event_time,
-    )
+    from healstack.settings import load_hub
+
+    if args.config is not None and not args.config.is_file():
+        raise UsageError(f"--config {args.config}: no such file (check the path)")
+    hub = load_hub(args.config)
+    if hub is None:
+        run = run_playbook(
+            playbook,
+            event,
+            scenario=scenario,
+            verbose=args.verbose,
+            keep_event_time=args.keep_event_time,
+        )
+    else:  # as a hub delivers it: from a member account, acted on through the member role
+        from healstack.simulate.runner import Start, run_playbook_many
+
+        (run,) = run_playbook_many(
+            playbook,
+            [Start(event, name="simulation")],
+            scenario=scenario,
+            verbose=args.verbose,
+            keep_event_time=args.keep_event_time,
+            max_in_flight=1,
+            hub=hub,
+        )
     if args.json:
         report = run_to_json(run, args.event.name)
         if why_not is not None:

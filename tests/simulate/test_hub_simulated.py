@@ -114,3 +114,47 @@ def _at_most_two_acting_at_once(runs: list[PlaybookRun]) -> None:
             spans.append((acting[0].entered_at, steps[-1].entered_at))
     for start, _ in spans:
         assert sum(1 for s, e in spans if s <= start <= e) <= 2, spans
+
+
+def test_the_simulate_command_simulates_the_hub_its_config_names(tmp_path: Path) -> None:
+    """``healstack simulate --config healstack.toml`` with ``[hub]``: a member's event is
+    recovered through the member role (``--expect`` guards it), a stranger's is refused."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    config = tmp_path / "healstack.toml"
+    config.write_text(f'[hub]\nmembers = ["{A}"]\nregions = ["us-east-1"]\n')
+    scenario = tmp_path / "recovers.yaml"
+    scenario.write_text(yaml.safe_dump({"name": "recovers", **RECOVERS}))
+
+    def simulate(account: str, expect: str) -> subprocess.CompletedProcess[str]:
+        event = tmp_path / f"event-{account}.json"
+        event.write_text(json.dumps(event_of(account)))
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "healstack.cli",
+                "simulate",
+                "--event",
+                str(event),
+                "--scenario",
+                str(scenario),
+                "--config",
+                str(config),
+                "--expect",
+                expect,
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    member = simulate(A, "recovered")
+    assert member.returncode == 0, member.stdout[-1500:] + member.stderr
+    stranger = simulate(STRANGER, "recovered")
+    assert stranger.returncode == 3
+    assert stranger.stderr.strip() == "healstack: expected outcome recovered, got refused"
