@@ -118,25 +118,17 @@ def max_base_length(playbook: Playbook) -> int:
     return best
 
 
-def inputs(playbooks: Sequence[Playbook]) -> list[Input]:
-    """The module's variables: one definition for the blocks and the README."""
-    length_checks = tuple(
-        (
-            f"${{length({base_expression(pb.name)}) <= {max_base_length(pb)}}}",
-            f'name_prefix and stage make the names of playbook "{pb.name}" too long for AWS: '
-            f'"<name_prefix>-{pb.name}-<stage>" may have at most {max_base_length(pb)} '
-            "characters (shorten the prefix or the stage).",
-        )
-        for pb in playbooks
-    )
-    defaults = {pb.name: list(pb.notify.emails) for pb in playbooks}
-    names = [pb.name for pb in playbooks]
-    return [
+def naming_inputs(
+    length_checks: Sequence[tuple[str, str]], *, prefix: str, stage: str
+) -> tuple[Input, Input, Input]:
+    """``name_prefix``, ``stage`` (with the names' length checks) and ``tags``: the inputs
+    the recovery module and the member module share, each described for its module."""
+    return (
         Input(
             "name_prefix",
             "string",
             "healstack",
-            "Starts every resource name: `<name_prefix>-<playbook>[-<stage>]`.",
+            prefix,
             (
                 (
                     f"${{can(regex({hcl_string(WORD_PATTERN)}, var.name_prefix))}}",
@@ -149,8 +141,7 @@ def inputs(playbooks: Sequence[Playbook]) -> list[Input]:
             "stage",
             "string",
             None,
-            "Ends every resource name (e.g. `sandbox`, `prod`), so two stages never share "
-            "a resource; null: no stage.",
+            stage,
             (
                 (
                     f"${{var.stage == null || can(regex({hcl_string(WORD_PATTERN)}, var.stage))}}",
@@ -166,6 +157,31 @@ def inputs(playbooks: Sequence[Playbook]) -> list[Input]:
             {},
             f"Tags on every resource that takes tags, beside `managed-by = "
             f'"{MANAGED_BY["managed-by"]}"`; your provider\'s `default_tags` apply too.',
+        ),
+    )
+
+
+def inputs(playbooks: Sequence[Playbook]) -> list[Input]:
+    """The module's variables: one definition for the blocks and the README."""
+    length_checks = tuple(
+        (
+            f"${{length({base_expression(pb.name)}) <= {max_base_length(pb)}}}",
+            f'name_prefix and stage make the names of playbook "{pb.name}" too long for AWS: '
+            f'"<name_prefix>-{pb.name}-<stage>" may have at most {max_base_length(pb)} '
+            "characters (shorten the prefix or the stage).",
+        )
+        for pb in playbooks
+    )
+    defaults = {pb.name: list(pb.notify.emails) for pb in playbooks}
+    names = [pb.name for pb in playbooks]
+    return [
+        *naming_inputs(
+            length_checks,
+            prefix="Starts every resource name: `<name_prefix>-<playbook>[-<stage>]`.",
+            stage=(
+                "Ends every resource name (e.g. `sandbox`, `prod`), so two stages never share "
+                "a resource; null: no stage."
+            ),
         ),
         Input(
             "log_retention_days",

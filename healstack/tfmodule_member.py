@@ -29,7 +29,6 @@ from healstack import __version__
 from healstack.errors import PlaybookError, UsageError
 from healstack.playbook import Playbook
 from healstack.providers.interfaces import MANAGED_BY, DeploymentSettings, HubSpec
-from healstack.settings import WORD_PATTERN
 from healstack.synth import staged_output
 from healstack.tfmodule import (
     GENERATOR,
@@ -47,6 +46,7 @@ from healstack.tfmodule import (
     base_expression,
     hcl_string,
     local_name,
+    naming_inputs,
 )
 
 #: the hub while synthesizing (12 digits, a region and an organisation id AWS would take)
@@ -121,40 +121,13 @@ def inputs(playbooks: Sequence[Playbook]) -> list[Input]:
                 ),
             ),
         ),
-        Input(
-            "name_prefix",
-            "string",
-            "healstack",
-            "The hub's `name_prefix`: the hub's role names and the member's names start with "
-            "`<name_prefix>-<playbook>[-<stage>]`.",
-            (
-                (
-                    f"${{can(regex({hcl_string(WORD_PATTERN)}, var.name_prefix))}}",
-                    "name_prefix must be 1-20 lower-case letters, digits or -, starting "
-                    "with a letter.",
-                ),
+        *naming_inputs(
+            length_checks,
+            prefix=(
+                "The hub's `name_prefix`: the hub's role names and the member's names start "
+                "with `<name_prefix>-<playbook>[-<stage>]`."
             ),
-        ),
-        Input(
-            "stage",
-            "string",
-            None,
-            "The hub's `stage` (e.g. `prod`); null: no stage.",
-            (
-                (
-                    f"${{var.stage == null || can(regex({hcl_string(WORD_PATTERN)}, var.stage))}}",
-                    "stage must be 1-20 lower-case letters, digits or -, starting with a "
-                    "letter (e.g. sandbox, prod).",
-                ),
-                *length_checks,
-            ),
-        ),
-        Input(
-            "tags",
-            "map(string)",
-            {},
-            f"Tags on every resource that takes tags, beside `managed-by = "
-            f'"{MANAGED_BY["managed-by"]}"`; your provider\'s `default_tags` apply too.',
+            stage="The hub's `stage` (e.g. `prod`); null: no stage.",
         ),
     ]
 
