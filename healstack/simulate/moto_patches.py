@@ -133,7 +133,7 @@ _PARSER_PACKAGE = "moto.stepfunctions.parser."
 _INVOKE_PATH = re.compile(r"^/[\d-]+/functions/[^/]+/invocations$")
 _PARSED_DEFINITIONS = 8  # definitions kept parsed (one per state machine simulated recently)
 _PARSED_JSON_PATHS = 1024
-_CLIENTS: dict[tuple[str, str, bool], Any] = {}
+_CLIENTS: dict[tuple[str, str, bool, Any], Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 del state_task_service_factory  # imported so every service module (patch 8) is loaded
 
@@ -391,7 +391,9 @@ def _reuse_boto_clients(session: PatchSession) -> list[AbstractContextManager[An
         original = originals[id(module)]
 
         def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-            key = (region, service, botocore_stubber.enabled)
+            # keyed by the function that makes it too: an emulator's shim aims clients at
+            # its own server, and a later session's server listens on another port
+            key = (region, service, botocore_stubber.enabled, original)
             cached = _CLIENTS.get(key)
             if cached is not None:
                 return cached

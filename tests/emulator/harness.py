@@ -391,6 +391,38 @@ class EmulatorSession:
             message=body.get("errorMessage") if isinstance(body, dict) else None,
         )
 
+    def deploy_playbook(self, playbook: Path, stack_name: str) -> tuple[list[str], dict[str, Any]]:
+        """Another playbook's stack as this session's: synthesize it for this server, ``init``
+        and ``apply``; return the managed resources and the stack's outputs."""
+        with self.step("synth"):
+            stacks = synthesize(self.workdir / "cdktf.out", self.server.url, playbooks=[playbook])
+            self.stack = stacks[stack_name]
+        with self.step("terraform init"):
+            self.terraform.init(timeout_s=INIT_TIMEOUT_S)
+        with self.step("terraform apply"):
+            self.terraform.apply(timeout_s=APPLY_TIMEOUT_S)
+        resources = managed_resources(self.terraform_stack.state_file)
+        if not any(r.startswith("aws_sfn_state_machine.") for r in resources):
+            raise EmulatorCheckFailed(f"{stack_name}: terraform apply created no state machine")
+        self.outputs = self.terraform.outputs()
+        return resources, dict(self.outputs)
+
+    def put_event(self, event: dict[str, Any]) -> None:
+        """Put an AWS-shaped event (a sample's source, detail-type, detail, resources) on the
+        server's default bus, as the service would."""
+        answer = self.client("events").put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event.get("resources", []),
+                }
+            ]
+        )
+        if answer.get("FailedEntryCount"):
+            raise EmulatorCheckFailed(f"PutEvents refused the event: {answer['Entries']}")
+
     def destroy(self) -> list[str]:
         """``destroy``; return what is left in the state (nothing, when it worked)."""
         with self.step("terraform destroy"):

@@ -19,12 +19,9 @@ from collections.abc import Iterator
 import pytest
 from moto.rds.models import rds_backends
 
-from healstack.emulator import managed_resources, synthesize
 from healstack.loader import load_playbook, shipped_playbook_path
 from tests.conftest import REPO
 from tests.emulator.harness import (
-    APPLY_TIMEOUT_S,
-    INIT_TIMEOUT_S,
     REGION,
     EmulatorSession,
     emulator_session,
@@ -75,41 +72,15 @@ def _writer(session: EmulatorSession) -> str:
     return str(next(m["DBInstanceIdentifier"] for m in members if m["IsClusterWriter"]))
 
 
-def _put_cluster_event(session: EmulatorSession) -> None:
-    event = json.loads(EVENT.read_text())
-    answer = session.client("events").put_events(
-        Entries=[
-            {
-                "Source": event["source"],
-                "DetailType": event["detail-type"],
-                "Detail": json.dumps(event["detail"]),
-                "Resources": event["resources"],
-            }
-        ]
-    )
-    assert not answer.get("FailedEntryCount"), answer["Entries"]
-
-
 def test_apply_then_fail_an_aurora_cluster_over(emulator: EmulatorSession) -> None:
-    with emulator.step("synth"):
-        stacks = synthesize(
-            emulator.workdir / "cdktf.out", emulator.server.url, playbooks=[PLAYBOOK]
-        )
-        emulator.stack = stacks[NAME]
-    with emulator.step("terraform init"):
-        emulator.terraform.init(timeout_s=INIT_TIMEOUT_S)
-    with emulator.step("terraform apply"):
-        emulator.terraform.apply(timeout_s=APPLY_TIMEOUT_S)
-    resources = managed_resources(emulator.terraform_stack.state_file)
-    assert any(r.startswith("aws_sfn_state_machine.") for r in resources)
-    outputs = emulator.terraform.outputs()
+    resources, outputs = emulator.deploy_playbook(PLAYBOOK, NAME)
     machine_arn, topic_arn = str(outputs["state_machine_arn"]), str(outputs["topic_arn"])
 
     with emulator.step("recovery run"):
         _cluster_with_a_failed_writer(emulator)
         queue_url = emulator._subscribe_queue(topic_arn)
         with emulator._real_handlers(machine_arn) as runtime:
-            _put_cluster_event(emulator)
+            emulator.put_event(json.loads(EVENT.read_text()))
             execution_arn = emulator._delivered_execution(machine_arn)
             description = emulator._wait_for_end(execution_arn)
             notification = emulator._notification(queue_url)
