@@ -34,7 +34,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -394,13 +394,28 @@ def _write(
         **{k: doc[k] for k in ("terraform", "locals", "data", "resource")},
     }
     variables = {"variable": {i.name: _variable(i) for i in inputs(playbooks)}}
+    count = sum(len(blocks) for blocks in doc["resource"].values())
+    return write_module_files(
+        module, main, variables, module_outputs, readme(playbooks, count), names, count
+    )
+
+
+def write_module_files(
+    module: Path,
+    main: dict[str, Any],
+    variables: dict[str, Any],
+    outputs: dict[str, Any],
+    readme_text: str,
+    names: Iterable[str],
+    resources: int,
+) -> ModuleResult:
+    """A module's four files (``main``, ``variables``, ``outputs``, README) into ``module``."""
     _dump(module / "main.tf.json", main)
     _dump(module / "variables.tf.json", variables)
-    _dump(module / "outputs.tf.json", {"output": module_outputs})
-    count = sum(len(blocks) for blocks in doc["resource"].values())
-    (module / "README.md").write_text(readme(playbooks, count), encoding="utf-8")
+    _dump(module / "outputs.tf.json", {"output": outputs})
+    (module / "README.md").write_text(readme_text, encoding="utf-8")
     files = tuple(sorted(str(p.relative_to(module)) for p in module.rglob("*") if p.is_file()))
-    return ModuleResult(module, tuple(names), count, files)
+    return ModuleResult(module, tuple(names), resources, files)
 
 
 def _variable(item: Input) -> dict[str, Any]:

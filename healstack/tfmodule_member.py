@@ -40,13 +40,13 @@ from healstack.tfmodule import (
     _blocks,
     _check_out,
     _default_text,
-    _dump,
     _strings,
     _variable,
     base_expression,
     hcl_string,
     local_name,
     naming_inputs,
+    write_module_files,
 )
 
 #: the hub while synthesizing (12 digits, a region and an organisation id AWS would take)
@@ -271,13 +271,10 @@ def _write(doc: dict[str, Any], module: Path, playbooks: Sequence[Playbook]) -> 
         **{k: doc[k] for k in ("terraform", "locals", "data", "resource")},
     }
     variables = {"variable": {i.name: _member_variable(i) for i in inputs(playbooks)}}
-    _dump(module / "main.tf.json", main)
-    _dump(module / "variables.tf.json", variables)
-    _dump(module / "outputs.tf.json", {"output": module_outputs})
     count = sum(len(blocks) for blocks in doc["resource"].values())
-    (module / "README.md").write_text(readme(playbooks, count), encoding="utf-8")
-    files = tuple(sorted(str(p.relative_to(module)) for p in module.rglob("*") if p.is_file()))
-    return ModuleResult(module, tuple(names), count, files)
+    return write_module_files(
+        module, main, variables, module_outputs, readme(playbooks, count), names, count
+    )
 
 
 def _member_variable(item: Input) -> dict[str, Any]:
