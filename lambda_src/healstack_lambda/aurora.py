@@ -65,6 +65,7 @@ from botocore.exceptions import ClientError
 
 from . import aws
 from .errors import InvalidInput, ResourceNotFound, TransientError, aws_errors
+from .kinds.rds_instance import DB_INSTANCE_CHANGES
 from .kinds.rds_instance import IDENTIFIER as INSTANCE_ID
 from .step import (
     CHANGING,
@@ -104,21 +105,8 @@ CLUSTER_CHANGES = frozenset(
         "upgrading",
     }
 )
-WRITER_CHANGES = frozenset(
-    {
-        "backing-up",
-        "creating",
-        "deleting",
-        "maintenance",
-        "modifying",
-        "rebooting",
-        "renaming",
-        "resetting-master-credentials",
-        "starting",
-        "storage-optimization",
-        "upgrading",
-    }
-)
+#: the writer is a DB instance: its statuses that mean it is changing, and its deletion
+WRITER_CHANGES = DB_INSTANCE_CHANGES | {"deleting"}
 #: what RDS answers when the cluster or the chosen reader left the state the reads saw
 REFUSED_STATE_CODES = frozenset({"InvalidDBClusterStateFault", "InvalidDBInstanceStateFault"})
 #: an Aurora cluster has at most 16 instances: one page of DescribeDBInstances holds them

@@ -40,6 +40,7 @@ from typing import Any
 
 from . import aws
 from .errors import ResourceNotFound, aws_errors
+from .kinds.rds_instance import DB_INSTANCE_CHANGES
 from .step import (
     CHANGING,
     NOT_IN_SCOPE,
@@ -58,24 +59,7 @@ KIND = "rds_instance"
 REBOOTABLE = frozenset({"available", "incompatible-parameters", "storage-full"})
 GONE = frozenset({"deleting", "deleted"})
 STOPPED = frozenset({"stopped", "stopping", "delete-precheck", "deleting"})
-CHANGES = frozenset(
-    {
-        "backing-up",
-        "converting-to-vpc",
-        "creating",
-        "maintenance",
-        "modifying",
-        "moving-to-vpc",
-        "rebooting",
-        "renaming",
-        "resetting-master-credentials",
-        "starting",
-        "storage-config-upgrade",
-        "storage-initialization",
-        "storage-optimization",
-        "upgrading",
-    }
-)
+CHANGES = DB_INSTANCE_CHANGES
 
 
 def skip_for(status: str) -> str | None:

@@ -10,6 +10,27 @@ import re
 from .. import shapes
 from . import RuntimeKind
 
+#: DB instance statuses that mean the instance is being changed right now (by RDS, or by
+#: someone): never a recovery case. One list for every kind whose resource is, or holds, a DB
+#: instance (an Aurora cluster's writer too)
+DB_INSTANCE_CHANGES = frozenset(
+    {
+        "backing-up",
+        "converting-to-vpc",
+        "creating",
+        "maintenance",
+        "modifying",
+        "moving-to-vpc",
+        "rebooting",
+        "renaming",
+        "resetting-master-credentials",
+        "starting",
+        "storage-config-upgrade",
+        "storage-initialization",
+        "storage-optimization",
+        "upgrading",
+    }
+)
 IDENTIFIER = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,62}$")
 INSTANCE_ARN = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:db:(?P<id>[^:]+)$")
 
