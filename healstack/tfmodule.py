@@ -34,7 +34,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -480,18 +480,25 @@ def readme(playbooks: Sequence[Playbook], resource_count: int) -> str:
         "}",
         "```",
         "",
+    ]
+    return "\n".join([*lines, *interface_tables(inputs(playbooks), OUTPUTS)])
+
+
+def interface_tables(
+    items: Sequence[Input], outputs: Sequence[Output], required: Collection[str] = ()
+) -> list[str]:
+    """A module README's Inputs and Outputs tables (``required`` inputs have no default)."""
+    lines = [
         "## Inputs",
         "",
         "| name | type | default | description |",
         "| --- | --- | --- | --- |",
     ]
-    for item in inputs(playbooks):
+    for item in items:
+        default = "required" if item.name in required else _default_text(item.default)
         lines.append(
-            f"| `{item.name}` | `{item.type}` | {_default_text(item.default)} | "
-            f"{item.description.replace('|', '/')} |"
+            f"| `{item.name}` | `{item.type}` | {default} | {item.description.replace('|', '/')} |"
         )
     lines += ["", "## Outputs", "", "| name | description |", "| --- | --- |"]
-    for output in OUTPUTS:
-        lines.append(f"| `{output.name}` | {output.description} |")
-    lines.append("")
-    return "\n".join(lines)
+    lines += [f"| `{output.name}` | {output.description} |" for output in outputs]
+    return [*lines, ""]

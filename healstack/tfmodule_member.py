@@ -39,11 +39,11 @@ from healstack.tfmodule import (
     Output,
     _blocks,
     _check_out,
-    _default_text,
     _strings,
     _variable,
     base_expression,
     hcl_string,
+    interface_tables,
     local_name,
     naming_inputs,
     write_module_files,
@@ -333,18 +333,5 @@ def readme(playbooks: Sequence[Playbook], resource_count: int) -> str:
         "}",
         "```",
         "",
-        "## Inputs",
-        "",
-        "| name | type | default | description |",
-        "| --- | --- | --- | --- |",
     ]
-    for item in inputs(playbooks):
-        default = "required" if item.name in REQUIRED else _default_text(item.default)
-        lines.append(
-            f"| `{item.name}` | `{item.type}` | {default} | {item.description.replace('|', '/')} |"
-        )
-    lines += ["", "## Outputs", "", "| name | description |", "| --- | --- |"]
-    for output in OUTPUTS:
-        lines.append(f"| `{output.name}` | {output.description} |")
-    lines.append("")
-    return "\n".join(lines)
+    return "\n".join([*lines, *interface_tables(inputs(playbooks), OUTPUTS, REQUIRED)])
