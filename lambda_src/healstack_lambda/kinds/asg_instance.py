@@ -11,19 +11,14 @@ help."""
 
 from __future__ import annotations
 
-from .. import shapes
 from . import RuntimeKind
-from .ec2_instance import INSTANCE_ID, normalize
+from .ec2_instance import INSTANCE_ID, INSTANCE_NOT_FOUND, INSTANCE_SHAPES, normalize
 
 KIND = RuntimeKind(
     name="asg_instance",
     expected="an EC2 instance id (i- followed by 8 or 17 hex digits) of an Auto Scaling group",
     id_pattern=INSTANCE_ID,
-    shapes={
-        shapes.ALARM: shapes.alarm_dimension("InstanceId"),
-        shapes.EC2_STATE_CHANGE: shapes.detail_field("instance-id"),
-        shapes.HEALTH: shapes.health,
-    },
+    shapes=INSTANCE_SHAPES,
     normalize=normalize,
-    not_found_codes=frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"}),
+    not_found_codes=INSTANCE_NOT_FOUND,
 )

@@ -17,15 +17,20 @@ def normalize(raw: str) -> str:
     return match.group("id") if match else raw
 
 
+#: the events that name an instance, and how each carries its id (kinds whose resource is
+#: an instance share them)
+INSTANCE_SHAPES = {
+    shapes.ALARM: shapes.alarm_dimension("InstanceId"),
+    shapes.EC2_STATE_CHANGE: shapes.detail_field("instance-id"),
+    shapes.HEALTH: shapes.health,
+}
+INSTANCE_NOT_FOUND = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
+
 KIND = RuntimeKind(
     name="ec2_instance",
     expected="an EC2 instance id (i- followed by 8 or 17 hex digits)",
     id_pattern=INSTANCE_ID,
-    shapes={
-        shapes.ALARM: shapes.alarm_dimension("InstanceId"),
-        shapes.EC2_STATE_CHANGE: shapes.detail_field("instance-id"),
-        shapes.HEALTH: shapes.health,
-    },
+    shapes=INSTANCE_SHAPES,
     normalize=normalize,
-    not_found_codes=frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"}),
+    not_found_codes=INSTANCE_NOT_FOUND,
 )
