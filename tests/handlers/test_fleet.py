@@ -11,7 +11,7 @@ import pytest
 
 from healstack_lambda import aws, fleet, fleet_budget, notify
 from healstack_lambda.errors import InvalidInput, StateNotReached
-from tests.handlers.conftest import REGION
+from tests.handlers.conftest import REGION, create_store
 
 PLAYBOOK = "ec2-status-check-recovery"
 NOW = 1_800_000_000  # the hour's start plus 2,000 s
@@ -25,19 +25,7 @@ def execution(n: int) -> str:
 @pytest.fixture(autouse=True)
 def store(monkeypatch: pytest.MonkeyPatch) -> Any:
     aws.reset_clients()
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName="store",
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb = create_store("store")
     monkeypatch.setenv("HEALSTACK_TABLE", "store")
     monkeypatch.setenv(fleet.MAX_IN_FLIGHT_ENV, "2")
     monkeypatch.setenv(fleet.MAX_PER_HOUR_ENV, "3")

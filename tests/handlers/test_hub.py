@@ -14,7 +14,7 @@ import pytest
 
 from healstack_lambda import aws, ec2, events, notify
 from healstack_lambda.errors import EventRefused, InvalidInput, ResourceNotFound
-from tests.handlers.conftest import ACCOUNT, AMI, EXECUTION_ARN, REGION
+from tests.handlers.conftest import ACCOUNT, AMI, EXECUTION_ARN, REGION, create_store
 
 A, B, STRANGER = "111111111111", "222222222222", "333333333333"
 BASE = "healstack-ec2-status-check-recovery"
@@ -153,19 +153,7 @@ def test_notify_keys_the_lock_and_history_by_account_and_region(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     aws.reset_clients()
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName="store",
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb = create_store("store")
     topic = boto3.client("sns", region_name=REGION).create_topic(Name="t")["TopicArn"]
     monkeypatch.setenv("HEALSTACK_TABLE", "store")
     monkeypatch.setenv("HEALSTACK_TOPIC_ARN", topic)
