@@ -58,6 +58,7 @@ CORE = chosen()
 __all__ = [
     "CORE",
     "App",
+    "Aspects",
     "AssetType",
     "DefaultTokenResolver",
     "LocalBackend",
@@ -79,6 +80,7 @@ __all__ = [
 if TYPE_CHECKING:  # the types: cdktn's classes are cdktf's under another package name
     from cdktf import (
         App,
+        Aspects,
         AssetType,
         DefaultTokenResolver,
         LocalBackend,
@@ -102,3 +104,29 @@ else:
     _core = importlib.import_module(CORE)
     globals().update({name: getattr(_core, name) for name in __all__ if name != "CORE"})
     del _core
+
+
+class _AspectsSeen:
+    """Whether any aspect was added in this process (``Aspects.of(x).add``, wrapped below).
+    healstack's resource layer builds a recovery's resources without JavaScript objects
+    until something needs one; aspects visit only constructs that exist, so when one was
+    added the layer creates them all before the aspects run (see ``resource_base``). A
+    wrapper on the core's one method is the only place that sees every aspect without a
+    call into jsii's runtime per construct."""
+
+    added = False
+
+
+def aspects_added() -> bool:
+    return _AspectsSeen.added
+
+
+if not TYPE_CHECKING and not getattr(Aspects.add, "_healstack_seen", False):
+    _core_add = Aspects.add
+
+    def _add(self: object, aspect: object) -> None:
+        _AspectsSeen.added = True
+        _core_add(self, aspect)
+
+    _add._healstack_seen = True  # type: ignore[attr-defined]
+    Aspects.add = _add

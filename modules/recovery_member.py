@@ -81,11 +81,11 @@ class RecoveryMember(Construct):
             )
         self.settings = settings or DeploymentSettings()
         self.hub = hub
-        #: playbook name -> its forwarding rule and execution role
-        self.parts: dict[str, MemberHandle] = {}
+        self._provider = provider
+        self._parts: dict[str, MemberHandle] = {}
         for playbook in playbooks:
             here = Construct(self, playbook.name)
-            self.parts[playbook.name] = provider.member(
+            self._parts[playbook.name] = provider.member(
                 here,
                 member_spec(playbook, hub),
                 self.settings.base_name(playbook.name),
@@ -95,18 +95,31 @@ class RecoveryMember(Construct):
             provider.tag_resources(self, {**MANAGED_BY, **self.settings.tags})
 
     @property
+    def parts(self) -> dict[str, MemberHandle]:
+        """Playbook name -> its forwarding rule and execution role (ids as references a
+        platform may use anywhere: ``MemberProvider.exported``)."""
+        return dict(self._provider.exported(self, self._parts))
+
+    @property
     def role_ids(self) -> Mapping[str, str]:
         """Playbook name -> the execution role the hub's steps assume (AWS: its ARN)."""
-        return {name: part.role_id for name, part in self.parts.items()}
+        return dict(self._provider.exported(self, self._role_ids()))
 
     @property
     def rule_ids(self) -> Mapping[str, str]:
         """Playbook name -> the rule forwarding its events to the hub (AWS: its ARN)."""
-        return {name: part.rule_id for name, part in self.parts.items()}
+        return dict(self._provider.exported(self, self._rule_ids()))
+
+    def _role_ids(self) -> dict[str, str]:
+        return {name: part.role_id for name, part in self._parts.items()}
+
+    def _rule_ids(self) -> dict[str, str]:
+        return {name: part.rule_id for name, part in self._parts.items()}
 
     def outputs(self) -> dict[str, tuple[Mapping[str, str], str]]:
-        """Output name -> (value by playbook, description): what the member module outputs."""
+        """Output name -> (value by playbook, description): what the member module outputs
+        (references within the module's own stack)."""
         return {
-            "role_arns": (self.role_ids, "playbook name -> the execution role the hub assumes"),
-            "rule_arns": (self.rule_ids, "playbook name -> the rule forwarding to the hub"),
+            "role_arns": (self._role_ids(), "playbook name -> the execution role the hub assumes"),
+            "rule_arns": (self._rule_ids(), "playbook name -> the rule forwarding to the hub"),
         }

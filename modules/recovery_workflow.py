@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from constructs import Construct
 
@@ -86,7 +86,7 @@ class RecoveryWorkflow(Construct):
             base,
             self.settings,
         )
-        self.store: StoreHandle = provider.store(self, StoreSpec(STORE), base, self.settings)
+        self._store: StoreHandle = provider.store(self, StoreSpec(STORE), base, self.settings)
         functions: dict[str, FunctionHandle] = {
             spec.key: provider.function(
                 self, spec, base, notifier, self.settings, playbook.target.require_tag
@@ -113,7 +113,7 @@ class RecoveryWorkflow(Construct):
         )
         parts = RecoveryParts(playbook.name, notifier, functions, workflow, trigger)
         # monitoring first: a rollout backs out on the same step-error alarms people get
-        self.monitoring: MonitoringHandle = provider.monitoring(self, parts, base, self.settings)
+        self._monitoring: MonitoringHandle = provider.monitoring(self, parts, base, self.settings)
         pipeline: PipelineHandle | None = None
         if self.settings.pipeline:
             pipeline = provider.pipeline(
@@ -122,68 +122,86 @@ class RecoveryWorkflow(Construct):
                     "functions",
                     self.settings.pipeline_source,
                     self.settings.pipeline_rollout,
-                    rollback_alarms=self.monitoring.function_alarms,
+                    rollback_alarms=self._monitoring.function_alarms,
                 ),
                 base,
                 functions,
                 self.settings,
             )
-        #: every handle (ids, names, the provider's constructs in ``resource``/``role``)
-        self.parts: RecoveryParts = replace(parts, pipeline=pipeline)
+        self._parts: RecoveryParts = replace(parts, pipeline=pipeline)
         if tag_resources:
             provider.tag_resources(self, {**MANAGED_BY, **self.settings.tags})
 
     # -- what a platform wires downstream (references, resolved by Terraform) -------------
+    # (read through the provider's ``exported``: tokens a platform may use in any stack)
+
+    @property
+    def parts(self) -> RecoveryParts:
+        """Every handle (ids, names, the provider's constructs in ``resource``/``role``)."""
+        return cast(RecoveryParts, self._provider.exported(self, self._parts))
+
+    @property
+    def store(self) -> StoreHandle:
+        return cast(StoreHandle, self._provider.exported(self, self._store))
+
+    @property
+    def monitoring(self) -> MonitoringHandle:
+        """The alarms, the dashboard and the metrics the recovery got."""
+        return cast(MonitoringHandle, self._provider.exported(self, self._monitoring))
 
     @property
     def workflow_id(self) -> str:
         """The workflow's id (AWS: the state machine ARN)."""
-        return self.parts.workflow.id
+        return str(self._provider.exported(self, self._parts.workflow.id))
 
     @property
     def workflow_name(self) -> str:
-        return self.parts.workflow.name
+        return str(self._provider.exported(self, self._parts.workflow.name))
 
     @property
     def notifier_id(self) -> str:
         """Where outcomes and alarms are published (AWS: the topic ARN), created or given."""
-        return self.parts.notifier.id
+        return str(self._provider.exported(self, self._parts.notifier.id))
 
     @property
     def trigger_name(self) -> str:
         """The rule that starts the workflow on matching events."""
-        return self.parts.trigger.name
+        return str(self._provider.exported(self, self._parts.trigger.name))
 
     @property
     def dead_letter_id(self) -> str:
         """Events the workflow could not take (AWS: the dead-letter queue's URL)."""
-        return self.parts.trigger.dead_letter_id
+        return str(self._provider.exported(self, self._parts.trigger.dead_letter_id))
 
     @property
     def function_ids(self) -> Mapping[str, str]:
         """Step key -> the id the workflow invokes (AWS: the ``live`` alias ARN)."""
-        return {key: fn.id for key, fn in self.parts.functions.items()}
+        return dict(
+            self._provider.exported(self, {k: fn.id for k, fn in self._parts.functions.items()})
+        )
 
     @property
     def function_names(self) -> Mapping[str, str]:
-        return {key: fn.name for key, fn in self.parts.functions.items()}
+        return dict(
+            self._provider.exported(self, {k: fn.name for k, fn in self._parts.functions.items()})
+        )
 
     @property
     def function_roles(self) -> Mapping[str, Any]:
         """Step key -> the function's role (the provider's construct): grant it more here,
         e.g. use of the key that encrypts a platform's own notifier."""
-        return {key: fn.role for key, fn in self.parts.functions.items()}
+        return {key: fn.role for key, fn in self._parts.functions.items()}
 
     @property
     def workflow_role(self) -> Any:
-        return self.parts.workflow.role
+        return self._parts.workflow.role
 
     # -- grants and metrics (the integration API, as AWS CDK's grant*/metric*) ------------
 
     def grant_start(self, principal: Any) -> Any:
         """Let the platform's ``principal`` (its role construct, or a role name) start the
         workflow by hand (a game day, a replay); returns the policy it gets."""
-        return self._grant("start", self.parts.workflow.id, principal)
+        return self._grant("start", self._parts.workflow.id, principal)
 
     def grant_approve(self, principal: Any) -> Any:
         """Let the platform's ``principal`` call the approval endpoint. The decide function
@@ -200,7 +218,7 @@ class RecoveryWorkflow(Construct):
                 f"grant_approve: {arn} is not in approval.approvers of {self.playbook.name} "
                 "(add it there: the decide function checks the list)"
             )
-        return self._grant("approve", self.parts.functions[DECIDE_FUNCTION].id, principal)
+        return self._grant("approve", self._parts.functions[DECIDE_FUNCTION].id, principal)
 
     def _grant(self, what: Grant, target_id: str, principal: Any) -> Any:
         self._grants += 1
@@ -212,7 +230,7 @@ class RecoveryWorkflow(Construct):
         """Recoveries that ended in ``outcome`` (``catalog.OUTCOMES``), per period."""
         if outcome not in OUTCOMES:
             raise UsageError(f"metric_outcome: {outcome!r} is not one of {', '.join(OUTCOMES)}")
-        return self.monitoring.metrics[f"outcome:{outcome}"]
+        return self._metric(f"outcome:{outcome}")
 
     def metric_recovered(self) -> MetricRef:
         return self.metric_outcome("recovered")
@@ -225,16 +243,19 @@ class RecoveryWorkflow(Construct):
 
     def metric_duration(self) -> MetricRef:
         """How long each recovery ran (the longest in the period)."""
-        return self.monitoring.metrics["duration"]
+        return self._metric("duration")
 
     def metric_attempts(self) -> MetricRef:
         """Attempts per finished recovery (the average in the period)."""
-        return self.monitoring.metrics["attempts"]
+        return self._metric("attempts")
+
+    def _metric(self, key: str) -> MetricRef:
+        return cast(MetricRef, self._provider.exported(self, self._monitoring.metrics[key]))
 
     def outputs(self) -> dict[str, tuple[str, str]]:
         """Output name -> (value, description): what ``RecoveryStack`` and the plain
         Terraform module (``healstack module build``) output, from this one definition."""
-        parts = self.parts
+        parts = self._parts  # references within this stack: as the provider wrote them
         outputs = {
             "state_machine_arn": (parts.workflow.id, "the recovery workflow"),
             "rule_name": (parts.trigger.name, "the rule that starts it"),

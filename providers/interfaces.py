@@ -367,6 +367,13 @@ class CloudProvider(Protocol):
         a stack whose provider configuration (and its stack-wide tags) is not healstack's."""
         ...
 
+    def exported(self, scope: Construct, value: Any) -> Any:
+        """``value`` (an id or name a handle holds, or mappings, sequences and handles of
+        them) as a platform may use it anywhere, in another stack too: what the provider
+        wrote as its own references while building becomes the core's references (tokens).
+        Called when a platform reads a handle, so a provider may build lazily."""
+        ...
+
     def notifier(
         self, scope: Construct, spec: NotifierSpec, base_name: str, settings: DeploymentSettings
     ) -> NotifierHandle: ...
@@ -499,4 +506,8 @@ class MemberProvider(Protocol):
 
     def tag_resources(self, scope: Construct, tags: Mapping[str, str]) -> None:
         """As ``CloudProvider.tag_resources``."""
+        ...
+
+    def exported(self, scope: Construct, value: Any) -> Any:
+        """As ``CloudProvider.exported``."""
         ...

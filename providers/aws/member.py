@@ -53,6 +53,7 @@ from healstack.providers.aws.provider import (
     step_statements,
     trigger_pattern,
 )
+from healstack.providers.aws.resource_base import building, exported
 from healstack.providers.aws.steps import implementation
 from healstack.providers.interfaces import (
     DeploymentSettings,
@@ -178,6 +179,11 @@ class AwsMemberProvider:
     def tag_resources(self, scope: Construct, tags: Mapping[str, str]) -> None:
         AwsProvider().tag_resources(scope, tags)
 
+    def exported(self, scope: Construct, value: Any) -> Any:
+        """As ``MemberProvider.exported`` (``resource_base.exported``)."""
+        return exported(scope, value)
+
+    @building
     def member(
         self, scope: Construct, spec: MemberSpec, base_name: str, settings: DeploymentSettings
     ) -> MemberHandle:

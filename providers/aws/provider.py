@@ -61,7 +61,12 @@ from healstack.providers.aws.naming import (
     role_arn,
 )
 from healstack.providers.aws.packages import function_modules, platform_package
-from healstack.providers.aws.resource_base import AwsResource
+from healstack.providers.aws.resource_base import (
+    AwsResource,
+    building,
+    exported,
+    members_under,
+)
 from healstack.providers.aws.steps import (
     STAR_RESOURCE_REASONS,
     TRACING,
@@ -513,7 +518,7 @@ class _Recovery(Construct):
         if role_arn not in self._target_roles:
             scope = self.node.scope
             assert scope is not None
-            roles = [node for node in scope.node.find_all() if isinstance(node, aws.IamRole)]
+            roles = [node for node in members_under(scope) if isinstance(node, aws.IamRole)]
             # a role hands out one token per attribute: the same string is the same role
             found = [role for role in roles if role.arn == role_arn]
             if not found:  # another token for it: compare the expressions (round trips)
@@ -674,6 +679,11 @@ class AwsProvider:
         self._scopes[id(scope)] = (scope, self._recoveries[key])
         return self._recoveries[key]
 
+    def exported(self, scope: Construct, value: Any) -> Any:
+        """As ``CloudProvider.exported``: references to healstack's own resources as tokens
+        (``resource_base.exported``)."""
+        return exported(scope, value)
+
     # -- stack ---------------------------------------------------------------------------
 
     def configure_stack(self, stack: Construct, settings: DeploymentSettings) -> None:
@@ -709,16 +719,18 @@ class AwsProvider:
         """After synthesis wrote ``stack_dir``: checkov's config beside it (``checkov.py``)."""
         write_checkov_config(stack_dir)
 
+    @building
     def tag_resources(self, scope: Construct, tags: Mapping[str, str]) -> None:
         """Resource-level tags on everything under ``scope`` that takes tags (the bindings
         say which: a ``tags`` attribute); a resource's own tags win over these."""
-        for node in scope.node.find_all():
+        for node in members_under(scope):
             if isinstance(node, AwsResource) and node.takes("tags"):
                 own = node.argument("tags") or {}
                 node.set_argument("tags", dict(sorted({**tags, **own}.items())))
 
     # -- parts ---------------------------------------------------------------------------
 
+    @building
     def notifier(
         self, scope: Construct, spec: NotifierSpec, base_name: str, settings: DeploymentSettings
     ) -> NotifierHandle:
@@ -742,6 +754,7 @@ class AwsProvider:
             )
         return NotifierHandle(spec.key, topic_arn, topic)
 
+    @building
     def store(
         self, scope: Construct, spec: StoreSpec, base_name: str, settings: DeploymentSettings
     ) -> StoreHandle:
@@ -763,6 +776,7 @@ class AwsProvider:
         shared.store = StoreHandle(spec.key, table.name, table.arn, table)
         return shared.store
 
+    @building
     def function(
         self,
         scope: Construct,
@@ -935,6 +949,7 @@ class AwsProvider:
         """The handler's own module plus every module that is no other handler's."""
         return function_modules(impl)  # shared with `healstack package`
 
+    @building
     def workflow(
         self,
         scope: Construct,
@@ -1052,6 +1067,7 @@ class AwsProvider:
         )
         shared.event_target(scope, "finalizer", rule, function.id, settings)
 
+    @building
     def trigger(
         self,
         scope: Construct,
@@ -1165,6 +1181,7 @@ class AwsProvider:
         )
         return str(bus.name)
 
+    @building
     def monitoring(
         self, scope: Construct, parts: RecoveryParts, base_name: str, settings: DeploymentSettings
     ) -> MonitoringHandle:
@@ -1188,6 +1205,7 @@ class AwsProvider:
             metrics=monitoring.metrics(watched, OUTCOMES),
         )
 
+    @building
     def grant(self, scope: Construct, id_: str, what: Grant, target_id: str, principal: Any) -> Any:
         """An inline policy on the platform's role: ``start`` = states:StartExecution on the
         state machine; ``approve`` = lambda:InvokeFunctionUrl on the decide function, IAM-
@@ -1210,6 +1228,7 @@ class AwsProvider:
             scope, id_, name=f"healstack-{what}-{id_}"[:128], role=role, policy=policy(statement)
         )
 
+    @building
     def pipeline(
         self,
         scope: Construct,

@@ -26,11 +26,14 @@ healstack emits. What this module does for every one of them:
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import re
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
@@ -47,6 +50,7 @@ from healstack.cdk import (
     TerraformResourceConfig,
     TerraformStack,
     Token,
+    aspects_added,
 )
 from healstack.errors import UsageError
 
@@ -117,10 +121,82 @@ def _python_side(function: _F) -> _F:
     return cast(_F, _PythonSide(function))
 
 
+class _Deferring:
+    depth = 0
+
+
+@contextmanager
+def deferring() -> Iterator[None]:
+    """While healstack builds a recovery: its resources and data sources get no JavaScript
+    object (the stack's arguments element writes their whole blocks) and their string
+    attributes read back as the Terraform expressions cdktf would write
+    (``${aws_iam_role.<logical id>.arn}``), without a jsii round trip. Anything that needs
+    the construct afterwards (``node``, ``add_override`` outside this, an attribute read by
+    a platform, passing it to another construct) creates it then, under the same id, so
+    its address and the JSON stay what they would have been (see ``_Member``)."""
+    _Deferring.depth += 1
+    try:
+        yield
+    finally:
+        _Deferring.depth -= 1
+
+
+def _merged(target: Any, source: Mapping[str, Any]) -> Any:
+    """cdktf's ``deepMerge(target, source)`` (``lib/util.ts``) without changing ``target``:
+    objects merge key by key, a list extends a list, None (JavaScript's undefined)
+    deletes, anything else replaces; an index-like key reaches into a list."""
+    result: Any = list(target) if type(target) is list else dict(target)
+    for key, value in source.items():
+        current = _item(result, key)
+        if type(value) is dict:
+            if type(current) not in (dict, list):
+                current = {}
+            _put(result, key, _merged(current, value))
+        elif type(value) is list:
+            _put(result, key, [*current, *value] if type(current) is list else value)
+        elif value is None:
+            _drop(result, key)
+        else:
+            _put(result, key, value)
+    return result
+
+
+def _index(container: Any, key: str) -> int | None:
+    return int(key) if type(container) is list and _INDEX.fullmatch(key) else None
+
+
+def _item(container: Any, key: str) -> Any:
+    if type(container) is dict:
+        return container.get(key)
+    index = _index(container, key)
+    return container[index] if index is not None and index < len(container) else None
+
+
+def _put(container: Any, key: str, value: Any) -> None:
+    if type(container) is dict:
+        container[key] = value
+        return
+    index = _index(container, key)
+    if index is not None:  # (a key that is no index names nothing JSON keeps)
+        container.extend([None] * (index + 1 - len(container)))
+        container[index] = value
+
+
+def _drop(container: Any, key: str) -> None:
+    if type(container) is dict:
+        container.pop(key, None)
+        return
+    index = _index(container, key)
+    if index is not None and index < len(container):
+        del container[index]  # a hole, which resolving drops
+
+
 def _is_token(value: Any) -> bool:
     """A value Terraform resolves (a reference, a list or object token), not a literal."""
     if isinstance(value, Mapping | list | tuple | int | float | bool):
         return False
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        return True  # a whole expression (a reference ``deferring`` worked out, say)
     return bool(Token.is_unresolved(value))
 
 
@@ -278,6 +354,9 @@ class _StackArguments(TerraformElement):
         self._stack = stack
         self._path = stack.node.path
         self._members: list[_Member] = []
+        self._deferred = 0  # members created without a construct (``deferring``)
+        self._places: set[tuple[str, ...]] = set()
+        self._by_fqn: dict[str, _Member] | None = None
         own = type(stack)
         self._cdktf_ids = (
             own._allocate_logical_id is TerraformStack._allocate_logical_id
@@ -294,15 +373,56 @@ class _StackArguments(TerraformElement):
 
     def add(self, member: _Member) -> None:
         self._members.append(member)
+        self._places.add(member._components)
+        self._by_fqn = None
+        if member._virtual:
+            self._deferred += 1
+
+    def member(self, fqn: str) -> _Member | None:
+        """The healstack resource or data source of this stack at ``fqn``
+        (``aws_iam_role.<logical id>``, ``data.aws_region.<logical id>``), if any."""
+        if self._by_fqn is None:
+            self._by_fqn = {
+                m._fqn(): m for m in self._members if not m._renamed and self._cdktf_ids
+            }
+        return self._by_fqn.get(fqn)
+
+    def under(self, components: tuple[str, ...]) -> list[_Member]:
+        """The members at or below the construct at ``components`` (creation order)."""
+        size = len(components)
+        return [m for m in self._members if m._components[:size] == components]
+
+    def _materialize_for_aspects(self) -> None:
+        """Aspects visit constructs: give every deferred member its construct before they
+        run (cdktf prepares every stack, which calls this, before it invokes aspects)."""
+        if self._deferred and aspects_added():
+            for member in list(self._members):
+                if member._virtual:
+                    member._materialize()
 
     def to_terraform(self) -> Any:
-        present = {id(node) for node in self._stack.node.find_all()}
+        self._materialize_for_aspects()
+        present: set[int] | None = None
         fragment: dict[str, dict[str, dict[str, Any]]] = {}
         for member in self._members:
+            if member._virtual:
+                blocks = fragment.setdefault(member.SECTION, {}).setdefault(member.KIND, {})
+                blocks[member._logical] = member._whole_block(self._path)
+                continue
+            if present is None:  # one round trip, only for members with a construct
+                present = {id(node) for node in self._stack.node.find_all()}
             if id(member) in present and not member._moved:
                 blocks = fragment.setdefault(member.SECTION, {}).setdefault(member.KIND, {})
                 blocks[member._logical_id(self._cdktf_ids)] = member._attributes()
         return fragment
+
+    def to_metadata(self) -> Any:
+        """What a construct's ``toMetadata`` says of its overrides, for deferred members."""
+        overrides: dict[str, list[str]] = {}
+        for member in self._members:
+            if member._virtual and member._overrides:
+                overrides.setdefault(member.KIND, []).extend(member._overrides)
+        return {"overrides": overrides} if overrides else {}
 
 
 _CARRIERS: dict[int, tuple[TerraformStack, _StackArguments]] = {}
@@ -331,6 +451,59 @@ def _place(scope: Construct) -> tuple[_StackArguments, tuple[str, ...]]:
     components = carrier.components(scope)
     _PLACES[id(scope)] = (scope, carrier, components)
     return carrier, components
+
+
+def building(method: _F) -> _F:
+    """A provider method that builds resources: inside ``deferring``."""
+
+    @functools.wraps(method)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with deferring():
+            return method(*args, **kwargs)
+
+    return cast(_F, wrapped)
+
+
+_REFERENCE = re.compile(r"\$\{((?:data\.)?aws_[a-z0-9_]+\.[A-Za-z0-9_-]+)\.([^${}]+)\}")
+
+
+def exported(scope: Construct, value: Any) -> Any:
+    """``value`` (a string, or mappings, sequences and dataclasses of them: what a handle
+    holds) with every reference ``deferring`` worked out to one of ``scope``'s stack's
+    healstack resources swapped for the core's token for it, which creates the resource's
+    construct: a platform may use it anywhere, in another stack too (cdktf carries a token
+    across stacks, not an expression in a string). Anything else is returned as it is."""
+    if isinstance(value, str):
+        if "${" not in value:
+            return value
+        carrier, _ = _place(scope)
+
+        def token(match: re.Match[str]) -> str:
+            member = carrier.member(match.group(1))
+            if member is None:
+                return match.group(0)
+            return str(member._reference("getStringAttribute", match.group(2)))
+
+        return _REFERENCE.sub(token, value)
+    if isinstance(value, Mapping):
+        return {key: exported(scope, item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(exported(scope, item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for field in dataclasses.fields(value):
+            item = getattr(value, field.name)
+            if isinstance(item, str | Mapping | list | tuple) or dataclasses.is_dataclass(item):
+                changes[field.name] = exported(scope, item)
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+def members_under(scope: Construct) -> list[Any]:
+    """healstack's resources and data sources at or below ``scope``, in the order they
+    were created, deferred or not (``scope.node.find_all()`` finds only constructs)."""
+    carrier, components = _place(scope)
+    return carrier.under(components)
 
 
 class _Arguments:
@@ -390,6 +563,11 @@ class _Arguments:
         return found
 
     def _string_reference(self, name: str) -> str:
+        if _Deferring.depth and isinstance(self, _Member) and self._plain_expressions():
+            # what cdktf's token for it resolves to (a string token resolves to exactly
+            # this expression, inside a longer string too), without a jsii round trip
+            self._handed_out = True
+            return f"${{{self._fqn()}.{name}}}"
         return str(self._reference("getStringAttribute", name))
 
     def _number_reference(self, name: str) -> float:
@@ -409,6 +587,13 @@ class _Member(_Arguments):
     """A resource or data source: its arguments reach the JSON through its stack's
     ``_StackArguments``; what cdktf's own fragment would change about them is mirrored.
 
+    Created while healstack builds a recovery (``deferring``), a member is *deferred*: no
+    JavaScript object, its whole block (``//`` metadata, meta-arguments, overrides merged
+    as cdktf merges them) written by the arguments element. Its construct is created the
+    first time jsii's runtime is asked for it (``__jsii_ref__``: any method or property of
+    the core, or passing it to another construct), with the id, configuration and
+    overrides it was given; from then on it is like any other member.
+
     Mixed in *after* the core's class (``AwsResource(TerraformResource, _Member)``), like the
     generated attribute classes: jsii looks through every class before the core's for methods
     that override it, at every construction; these have none to offer (the escape hatches
@@ -416,17 +601,73 @@ class _Member(_Arguments):
 
     SECTION: ClassVar[str]
     _components: tuple[str, ...]
+    _carrier: _StackArguments
+    _logical = ""
     _moved = False
     _renamed = False
+    _virtual = False
+    _handed_out = False  # a reference worked out in Python was given for it
+    _splat = False  # for_each: references end in .* (cdktf's own tokens say so)
     _overrides: dict[str, Any] | None = None
+    _pending: list[tuple[str, Any]] | None = None  # overrides given while deferred
+    # what a deferred member's construct is created from
+    _scope: Construct
+    _id: str
+    _depends: tuple[_Member, ...] = ()
+    _lifecycle: Mapping[str, Any] | None = None
+
+    @property
+    def __jsii_ref__(self) -> Any:
+        found = self.__dict__.get("_jsii_reference")
+        if found is None:
+            if not self._virtual:
+                raise AttributeError("__jsii_ref__")
+            self._materialize()
+            found = self.__dict__["_jsii_reference"]
+        return found
+
+    @__jsii_ref__.setter
+    def __jsii_ref__(self, value: Any) -> None:
+        self.__dict__["_jsii_reference"] = value
+
+    def _defer(
+        self, carrier: _StackArguments, components: tuple[str, ...], scope: Construct, id_: str
+    ) -> None:
+        """Take the place ``scope``/``id_`` without a construct (yet): refused, as the
+        construct would be, when a member of the stack already has it."""
+        place = (*components, id_.replace("/", "--"))
+        if place in carrier._places:
+            raise UsageError(
+                f"{self.KIND} {'/'.join(place)}: there is already a construct with id "
+                f"{id_!r} there; give each resource its own id"
+            )
+        self._virtual = True
+        self._scope, self._id = scope, id_
 
     def _join(self, carrier: _StackArguments, components: tuple[str, ...], id_: str) -> None:
         self._components = (*components, id_.replace("/", "--"))
+        self._carrier = carrier
+        if self._virtual:
+            self._logical = logical_id(self._components)
         carrier.add(self)
+
+    def _fqn(self) -> str:
+        """The element's address (what ``fqn`` resolves to), worked out in Python."""
+        logical = self._logical or logical_id(self._components)
+        return (
+            f"{self.KIND}.{logical}"
+            if self.SECTION == "resource"
+            else f"data.{self.KIND}.{logical}"
+        )
+
+    def _plain_expressions(self) -> bool:
+        """Whether its references can be written in Python: cdktf's logical ids, no
+        ``for_each`` (a splat), not renamed."""
+        return self._carrier._cdktf_ids and not self._renamed and not self._splat
 
     def _logical_id(self, cdktf_ids: bool) -> str:
         if cdktf_ids and not self._renamed:
-            return logical_id(self._components)
+            return self._logical or logical_id(self._components)
         return str(self.friendly_unique_id)  # type: ignore[attr-defined]
 
     def _attributes(self) -> dict[str, Any]:
@@ -435,6 +676,60 @@ class _Member(_Arguments):
             for path in _deletions(self._overrides):
                 values = _without(values, path)
         return values
+
+    def _whole_block(self, stack_path: str) -> dict[str, Any]:
+        """A deferred member's block, as cdktf's ``toTerraform`` would write it: arguments,
+        meta-arguments and overrides deep-merged, then the ``//`` metadata."""
+        values: dict[str, Any] = dict(self._arguments)
+        meta: dict[str, Any] = {}
+        if self._depends:
+            meta["depends_on"] = [dependency._fqn() for dependency in self._depends]
+        if self._lifecycle is not None:
+            meta["lifecycle"] = dict(self._lifecycle)
+        if meta:
+            values = _merged(values, meta)
+        if self._overrides:
+            values = _merged(values, self._overrides)
+        path = (
+            "/".join((stack_path, *self._components)) if stack_path else "/".join(self._components)
+        )
+        values["//"] = {
+            **(values.get("//") or {}),
+            "metadata": {"path": path, "uniqueId": self._logical},
+        }
+        return values
+
+    def _materialize(self) -> None:
+        """Create the deferred member's construct (its dependencies' too, as jsii passes
+        them), then give it the overrides it was given meanwhile."""
+        self._virtual = False
+        config = TerraformResourceConfig(
+            terraform_resource_type=self.KIND,
+            terraform_generator_metadata=metadata(),
+            depends_on=cast(list[Any], list(self._depends)) or None,
+            lifecycle=dict(self._lifecycle) if self._lifecycle is not None else None,
+        )
+        _create(self, self._scope, self._id, config)
+        pending, self._pending = self._pending or [], None
+        for path, value in pending:
+            TerraformElement.add_override(self, path, value)
+
+    def _override(self, path: str, value: Any) -> None:
+        """``add_override``: while deferred and building, in Python only (written with the
+        block); otherwise the core's (which creates the construct first if need be)."""
+        if self._virtual and _Deferring.depth:
+            self._pending = [*(self._pending or []), (path, value)]
+        else:
+            TerraformElement.add_override(self, path, value)
+        self._mirror_override(path, value)
+
+    def _rename_check(self, what: str) -> None:
+        if self._handed_out:
+            raise UsageError(
+                f"{what} on {self.KIND} {'/'.join(self._components)}: healstack's other "
+                "resources refer to it by its address; keep the id (move it with move_to "
+                "instead, or override the arguments you need)"
+            )
 
     def _mirror_override(self, path: str, value: Any) -> None:
         """cdktf's ``addOverride``, mirrored: ``value`` at the dotted ``path`` (objects made on
@@ -457,23 +752,35 @@ class ResourceAttributes(_Arguments):
 
 def _add_override(self: Any, path: str, value: Any) -> None:
     """The core's ``add_override`` (see there); healstack mirrors it for its arguments."""
-    TerraformElement.add_override(self, path, value)
-    self._mirror_override(path, value)
+    self._override(path, value)
 
 
 def _override_logical_id(self: Any, new_logical_id: str) -> None:
     """The core's ``override_logical_id`` (see there)."""
+    self._rename_check("override_logical_id")
     TerraformElement.override_logical_id(self, new_logical_id)
     self._renamed = True
+    self._carrier._by_fqn = None
 
 
 def _reset_override_logical_id(self: Any) -> None:
     """The core's ``reset_override_logical_id`` (see there)."""
+    self._rename_check("reset_override_logical_id")
     TerraformElement.reset_override_logical_id(self)
     self._renamed = True  # cdktf may keep the id it already gave: ask it
+    self._carrier._by_fqn = None
 
 
-class AwsResource(TerraformResource, _Member):
+class _MemberMeta(type(TerraformResource)):  # type: ignore[misc]
+    """jsii's metaclass, but for what it does after ``__init__``: it registers the new
+    object under its JavaScript reference, which a deferred member does not have (yet);
+    ``jsii.create`` registers an object itself when it gets one, so nothing is lost."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return type.__call__(cls, *args, **kwargs)
+
+
+class AwsResource(TerraformResource, _Member, metaclass=_MemberMeta):
     """One AWS resource of the pinned schema; subclasses name the type (``KIND``)."""
 
     SECTION = "resource"
@@ -493,22 +800,35 @@ class AwsResource(TerraformResource, _Member):
         where = _Where(self.KIND, scope, id_)
         checked = self._checked(where, arguments)
         carrier, components = _place(scope)
-        meta = (depends_on, lifecycle, provider, count, for_each)
-        config = (
-            _plain_config(self.KIND)
-            if all(m is None for m in meta)
-            else TerraformResourceConfig(
-                terraform_resource_type=self.KIND,
-                terraform_generator_metadata=metadata(),
-                depends_on=depends_on,
-                lifecycle=lifecycle,
-                provider=provider,
-                count=count,
-                for_each=for_each,
-            )
-        )
-        _create(self, scope, id_, config)
         self._where, self._arguments, self._references = where, checked, {}
+        if (
+            _Deferring.depth
+            and carrier._cdktf_ids
+            and provider is None
+            and count is None
+            and for_each is None
+            and (lifecycle is None or type(lifecycle) is dict)
+            and all(isinstance(d, _Member) for d in depends_on or ())
+        ):
+            self._defer(carrier, components, scope, id_)
+            self._depends, self._lifecycle = tuple(depends_on or ()), lifecycle
+        else:
+            meta = (depends_on, lifecycle, provider, count, for_each)
+            config = (
+                _plain_config(self.KIND)
+                if all(m is None for m in meta)
+                else TerraformResourceConfig(
+                    terraform_resource_type=self.KIND,
+                    terraform_generator_metadata=metadata(),
+                    depends_on=depends_on,
+                    lifecycle=lifecycle,
+                    provider=provider,
+                    count=count,
+                    for_each=for_each,
+                )
+            )
+            _create(self, scope, id_, config)
+            self._splat = for_each is not None
         self._join(carrier, components, id_)
 
     @classmethod
@@ -536,7 +856,7 @@ class AwsResource(TerraformResource, _Member):
         self._moved = True
 
 
-class AwsDataSource(TerraformDataSource, _Member):
+class AwsDataSource(TerraformDataSource, _Member, metaclass=_MemberMeta):
     """One AWS data source of the pinned schema (``KIND`` without the ``data.`` prefix)."""
 
     SECTION = "data"
@@ -545,8 +865,11 @@ class AwsDataSource(TerraformDataSource, _Member):
         where = _Where(f"data.{self.KIND}", scope, id_)
         checked = self._checked(where, arguments)
         carrier, components = _place(scope)
-        _create(self, scope, id_, _plain_config(self.KIND))
         self._where, self._arguments, self._references = where, checked, {}
+        if _Deferring.depth and carrier._cdktf_ids:
+            self._defer(carrier, components, scope, id_)
+        else:
+            _create(self, scope, id_, _plain_config(self.KIND))
         self._join(carrier, components, id_)
 
     @classmethod
@@ -612,7 +935,11 @@ __all__ = [
     "AwsResource",
     "ResourceAttributes",
     "ResourceSchemaError",
+    "building",
+    "deferring",
+    "exported",
     "logical_id",
+    "members_under",
     "metadata",
     "schema",
 ]

@@ -22,6 +22,7 @@ from healstack.providers.aws.resource_base import (
     AwsDataSource,
     AwsResource,
     logical_id,
+    members_under,
 )
 
 
@@ -194,10 +195,13 @@ def test_the_default_stacks_resources_have_cdktfs_logical_ids(tmp_path: Path) ->
         registry.provider("aws"),
         DeploymentSettings(),
     )
-    members = [n for n in stack.node.find_all() if isinstance(n, AwsResource | AwsDataSource)]
+    members = members_under(stack)
     assert len(members) > 100
+    assert all(member._virtual for member in members)  # built without constructs
     for member in members:
-        assert member._logical_id(True) == member.friendly_unique_id
+        worked_out = member._logical_id(True)
+        assert member.friendly_unique_id == worked_out  # cdktf's, once it has the construct
+        assert not member._virtual
 
 
 def test_the_arguments_element_comes_first_and_its_id_is_kept_free(tmp_path: Path) -> None:
