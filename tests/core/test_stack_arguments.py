@@ -8,6 +8,7 @@ byte-for-byte equality is the suite's synthesis and address checks).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from healstack.providers.aws.resource_base import (
     ARGUMENTS_ID,
     AwsDataSource,
     AwsResource,
+    deferring,
     logical_id,
     members_under,
 )
@@ -31,12 +33,20 @@ def synthesized(app: Any, out: Path, stack: str) -> dict[str, Any]:
     return dict(json.loads((out / "stacks" / stack / "cdk.tf.json").read_text()))
 
 
-@pytest.fixture(scope="module")
-def hatches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Two stacks whose healstack resources a platform has reached into every way it can."""
+@pytest.fixture(scope="module", params=["constructs", "deferred"])
+def hatches(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, Any]]:
+    """Two stacks whose healstack resources a platform has reached into every way it can:
+    with a construct per resource from the start, and built ``deferring`` (as healstack
+    builds a recovery: overrides given while deferred are merged in Python; a rename, a
+    move or a read from another stack gives the resource its construct then)."""
     from constructs import Construct
 
+    deferred = request.param == "deferred"
     out = tmp_path_factory.mktemp("hatches")
+    building = deferring() if deferred else contextlib.nullcontext()
+    building.__enter__()
     app = App(outdir=str(out), stack_traces=False)
     stack = TerraformStack(app, "s")
     other = TerraformStack(app, "o")
@@ -83,11 +93,14 @@ def hatches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
     second = aws.SqsQueue(stack, "queue2", name="q2", policy=queue.arn)
     moved = aws.SqsQueue(stack, "moved", name="m")
     moved.move_to_id("aws_sqs_queue.renamed_queue")
-    aws.SqsQueue(stack, "gone", name="g")
+    gone = aws.SqsQueue(stack, "gone", name="g")
+    if deferred:
+        assert gone._virtual and gone.node.id == "gone"  # reached: it has its construct now
     stack.node.try_remove_child("gone")
     region = aws.DataAwsRegion(group, "region")
     aws.S3Bucket(group, "Default", bucket="default-bucket")
     aws.S3Bucket(group, "Resource", bucket="resource")
+    building.__exit__(None, None, None)  # the platform's own code, reading a reference
     aws.SnsTopic(other, "remote", name=second.arn)
     TerraformOutput(stack, "region_name", value=region.name)
     stack.add_override("resource.aws_sqs_queue.queue2.visibility_timeout_seconds", 5)
