@@ -135,56 +135,55 @@ class RecoveryWorkflow(Construct):
     # -- what a platform wires downstream (references, resolved by Terraform) -------------
     # (read through the provider's ``exported``: tokens a platform may use in any stack)
 
+    def _public(self, value: Any) -> Any:
+        return self._provider.exported(self, value)
+
     @property
     def parts(self) -> RecoveryParts:
         """Every handle (ids, names, the provider's constructs in ``resource``/``role``)."""
-        return cast(RecoveryParts, self._provider.exported(self, self._parts))
+        return cast(RecoveryParts, self._public(self._parts))
 
     @property
     def store(self) -> StoreHandle:
-        return cast(StoreHandle, self._provider.exported(self, self._store))
+        return cast(StoreHandle, self._public(self._store))
 
     @property
     def monitoring(self) -> MonitoringHandle:
         """The alarms, the dashboard and the metrics the recovery got."""
-        return cast(MonitoringHandle, self._provider.exported(self, self._monitoring))
+        return cast(MonitoringHandle, self._public(self._monitoring))
 
     @property
     def workflow_id(self) -> str:
         """The workflow's id (AWS: the state machine ARN)."""
-        return str(self._provider.exported(self, self._parts.workflow.id))
+        return str(self._public(self._parts.workflow.id))
 
     @property
     def workflow_name(self) -> str:
-        return str(self._provider.exported(self, self._parts.workflow.name))
+        return str(self._public(self._parts.workflow.name))
 
     @property
     def notifier_id(self) -> str:
         """Where outcomes and alarms are published (AWS: the topic ARN), created or given."""
-        return str(self._provider.exported(self, self._parts.notifier.id))
+        return str(self._public(self._parts.notifier.id))
 
     @property
     def trigger_name(self) -> str:
         """The rule that starts the workflow on matching events."""
-        return str(self._provider.exported(self, self._parts.trigger.name))
+        return str(self._public(self._parts.trigger.name))
 
     @property
     def dead_letter_id(self) -> str:
         """Events the workflow could not take (AWS: the dead-letter queue's URL)."""
-        return str(self._provider.exported(self, self._parts.trigger.dead_letter_id))
+        return str(self._public(self._parts.trigger.dead_letter_id))
 
     @property
     def function_ids(self) -> Mapping[str, str]:
         """Step key -> the id the workflow invokes (AWS: the ``live`` alias ARN)."""
-        return dict(
-            self._provider.exported(self, {k: fn.id for k, fn in self._parts.functions.items()})
-        )
+        return dict(self._public({k: fn.id for k, fn in self._parts.functions.items()}))
 
     @property
     def function_names(self) -> Mapping[str, str]:
-        return dict(
-            self._provider.exported(self, {k: fn.name for k, fn in self._parts.functions.items()})
-        )
+        return dict(self._public({k: fn.name for k, fn in self._parts.functions.items()}))
 
     @property
     def function_roles(self) -> Mapping[str, Any]:
@@ -250,7 +249,7 @@ class RecoveryWorkflow(Construct):
         return self._metric("attempts")
 
     def _metric(self, key: str) -> MetricRef:
-        return cast(MetricRef, self._provider.exported(self, self._monitoring.metrics[key]))
+        return cast(MetricRef, self._public(self._monitoring.metrics[key]))
 
     def outputs(self) -> dict[str, tuple[str, str]]:
         """Output name -> (value, description): what ``RecoveryStack`` and the plain

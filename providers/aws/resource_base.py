@@ -195,8 +195,6 @@ def _is_token(value: Any) -> bool:
     """A value Terraform resolves (a reference, a list or object token), not a literal."""
     if isinstance(value, Mapping | list | tuple | int | float | bool):
         return False
-    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
-        return True  # a whole expression (a reference ``deferring`` worked out, say)
     return bool(Token.is_unresolved(value))
 
 
@@ -702,14 +700,18 @@ class _Member(_Arguments):
     def _materialize(self) -> None:
         """Create the deferred member's construct (its dependencies' too, as jsii passes
         them), then give it the overrides it was given meanwhile."""
-        self._virtual = False
+        self._virtual = False  # (jsii may ask for its reference while creating it)
         config = TerraformResourceConfig(
             terraform_resource_type=self.KIND,
             terraform_generator_metadata=metadata(),
             depends_on=cast(list[Any], list(self._depends)) or None,
             lifecycle=dict(self._lifecycle) if self._lifecycle is not None else None,
         )
-        _create(self, self._scope, self._id, config)
+        try:
+            _create(self, self._scope, self._id, config)
+        except Exception:
+            self._virtual = True  # still deferred: its block is written as before
+            raise
         pending, self._pending = self._pending or [], None
         for path, value in pending:
             TerraformElement.add_override(self, path, value)
