@@ -352,7 +352,6 @@ class _StackArguments(TerraformElement):
         self._stack = stack
         self._path = stack.node.path
         self._members: list[_Member] = []
-        self._deferred = 0  # members created without a construct (``deferring``)
         self._places: set[tuple[str, ...]] = set()
         self._by_fqn: dict[str, _Member] | None = None
         own = type(stack)
@@ -373,8 +372,6 @@ class _StackArguments(TerraformElement):
         self._members.append(member)
         self._places.add(member._components)
         self._by_fqn = None
-        if member._virtual:
-            self._deferred += 1
 
     def member(self, fqn: str) -> _Member | None:
         """The healstack resource or data source of this stack at ``fqn``
@@ -393,7 +390,7 @@ class _StackArguments(TerraformElement):
     def _materialize_for_aspects(self) -> None:
         """Aspects visit constructs: give every deferred member its construct before they
         run (cdktf prepares every stack, which calls this, before it invokes aspects)."""
-        if self._deferred and aspects_added():
+        if aspects_added():
             for member in list(self._members):
                 if member._virtual:
                     member._materialize()
