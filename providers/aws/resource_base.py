@@ -647,8 +647,9 @@ class _Member(_Arguments):
         carrier.add(self)
 
     def _fqn(self) -> str:
-        """The element's address (what ``fqn`` resolves to), worked out in Python."""
-        logical = self._logical or logical_id(self._components)
+        """The element's address (what ``fqn`` resolves to): worked out in Python, or, once
+        renamed, cdktf's."""
+        logical = self._logical_id(self._carrier._cdktf_ids)
         return (
             f"{self.KIND}.{logical}"
             if self.SECTION == "resource"

@@ -204,3 +204,19 @@ def test_two_deferred_resources_cannot_share_an_id(tmp_path: Path) -> None:
         aws.SqsQueue(stack, "queue", name="a")
         with pytest.raises(UsageError, match="already a construct with id 'queue'"):
             aws.SqsQueue(stack, "queue", name="b")
+
+
+def test_a_deferred_resource_depends_on_a_renamed_one_at_its_new_address(
+    tmp_path: Path,
+) -> None:
+    app = App(outdir=str(tmp_path), stack_traces=False)
+    stack = TerraformStack(app, "s")
+    aws.AwsProvider(stack, "aws", region="eu-west-1")
+    with deferring():
+        first = aws.SqsQueue(stack, "first", name="a")
+        aws.SqsQueue(stack, "second", name="b", depends_on=[first])
+    first.override_logical_id("renamed")  # nothing refers to it by a reference
+    app.synth()
+    queues = load(tmp_path, "s")["resource"]["aws_sqs_queue"]
+    assert sorted(queues) == ["renamed", "second"]
+    assert queues["second"]["depends_on"] == ["aws_sqs_queue.renamed"]
