@@ -91,6 +91,16 @@ def _plain_config(kind: str) -> TerraformResourceConfig:
     )
 
 
+def _config(kind: str, **meta: Any) -> TerraformResourceConfig:
+    """The configuration of a resource or data source with its meta-arguments
+    (``depends_on``, ``lifecycle``, ``provider``, ``count``, ``for_each``; None: not given)."""
+    if all(value is None for value in meta.values()):
+        return _plain_config(kind)
+    return TerraformResourceConfig(
+        terraform_resource_type=kind, terraform_generator_metadata=metadata(), **meta
+    )
+
+
 def _create(element: Any, scope: Construct, id_: str, config: TerraformResourceConfig) -> None:
     """What the core's ``TerraformResource`` / ``TerraformDataSource`` ``__init__`` does, but
     its runtime type checks (typeguard, about a third of a resource's construction): the
@@ -699,10 +709,9 @@ class _Member(_Arguments):
         """Create the deferred member's construct (its dependencies' too, as jsii passes
         them), then give it the overrides it was given meanwhile."""
         self._virtual = False  # (jsii may ask for its reference while creating it)
-        config = TerraformResourceConfig(
-            terraform_resource_type=self.KIND,
-            terraform_generator_metadata=metadata(),
-            depends_on=cast(list[Any], list(self._depends)) or None,
+        config = _config(
+            self.KIND,
+            depends_on=list(self._depends) or None,
             lifecycle=dict(self._lifecycle) if self._lifecycle is not None else None,
         )
         try:
@@ -813,19 +822,13 @@ class AwsResource(TerraformResource, _Member, metaclass=_MemberMeta):
             self._defer(carrier, components, scope, id_)
             self._depends, self._lifecycle = tuple(depends_on or ()), lifecycle
         else:
-            meta = (depends_on, lifecycle, provider, count, for_each)
-            config = (
-                _plain_config(self.KIND)
-                if all(m is None for m in meta)
-                else TerraformResourceConfig(
-                    terraform_resource_type=self.KIND,
-                    terraform_generator_metadata=metadata(),
-                    depends_on=depends_on,
-                    lifecycle=lifecycle,
-                    provider=provider,
-                    count=count,
-                    for_each=for_each,
-                )
+            config = _config(
+                self.KIND,
+                depends_on=depends_on,
+                lifecycle=lifecycle,
+                provider=provider,
+                count=count,
+                for_each=for_each,
             )
             _create(self, scope, id_, config)
             self._splat = for_each is not None
